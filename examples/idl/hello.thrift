@@ -1,0 +1,34 @@
+// The built-in hello service: the Kitex "hello" example (echo, add) with
+// Kitex/Hertz HTTP annotations so that kitegate can expose it without code.
+namespace go api
+namespace py hello
+namespace rs hello
+
+struct Request {
+    // GET /hello?message=... binds the query; without it the IDL default answers.
+    1: string message = "hello world" (api.query = "message")
+}
+
+struct Response {
+    1: string message
+}
+
+struct AddRequest {
+    1: i64 first
+    2: i64 second
+}
+
+struct AddResponse {
+    1: i64 sum
+}
+
+// Raised by add when first + second does not fit in an i64.
+exception HelloError {
+    1: i32 code
+    2: string message
+}
+
+service Hello {
+    Response echo(1: Request req) (api.get = "/hello", api.post = "/echo")
+    AddResponse add(1: AddRequest req) throws (1: HelloError err) (api.post = "/add")
+}

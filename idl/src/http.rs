@@ -1,0 +1,107 @@
+//! Kitex/Hertz HTTP annotations read from the IDL: method routes
+//! (`api.get = "/path/:id"` …) and field bindings (`api.query`, `api.path` …).
+//! See <https://www.cloudwego.io/docs/kitex/tutorials/advanced-feature/generic-call/thrift_idl_annotation_standards/>.
+
+use crate::schema::Annotations;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Patch,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Patch => "PATCH",
+        }
+    }
+}
+
+/// One HTTP route of a method, path in Hertz syntax (`:name`, `*rest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRule {
+    pub method: HttpMethod,
+    pub path: String,
+}
+
+/// Where a request field's value comes from, or where a response field goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// From (or to) the JSON body under the field's JSON name.
+    #[default]
+    Body,
+    Path(String),
+    Query(String),
+    Header(String),
+    Cookie(String),
+    /// The raw request body bytes (`api.raw_body`).
+    RawBody,
+    /// Response only: the HTTP status code (`api.http_code`).
+    HttpCode,
+    /// Neither read from nor written to HTTP (`api.none`).
+    None,
+}
+
+pub(crate) const METHOD_ANNOTATIONS: [(&str, HttpMethod); 5] = [
+    ("api.get", HttpMethod::Get),
+    ("api.post", HttpMethod::Post),
+    ("api.put", HttpMethod::Put),
+    ("api.delete", HttpMethod::Delete),
+    ("api.patch", HttpMethod::Patch),
+];
+
+pub(crate) fn method_rules(annotations: &Annotations) -> Vec<HttpRule> {
+    let mut rules = Vec::new();
+    for (key, value) in &annotations.0 {
+        if let Some((_, m)) = METHOD_ANNOTATIONS.iter().find(|(k, _)| k == key) {
+            rules.push(HttpRule {
+                method: *m,
+                path: value.clone(),
+            });
+        }
+    }
+    rules
+}
+
+pub(crate) fn field_binding(annotations: &Annotations, field_name: &str) -> Binding {
+    let name = |v: &str| if v.is_empty() { field_name.to_string() } else { v.to_string() };
+    for (key, value) in &annotations.0 {
+        match key.as_str() {
+            "api.path" => return Binding::Path(name(value)),
+            "api.query" => return Binding::Query(name(value)),
+            "api.header" => return Binding::Header(name(value)),
+            "api.cookie" => return Binding::Cookie(name(value)),
+            "api.raw_body" => return Binding::RawBody,
+            "api.http_code" => return Binding::HttpCode,
+            "api.none" if value != "false" => return Binding::None,
+            _ => {}
+        }
+    }
+    Binding::Body
+}
+
+/// The JSON key of a field: `api.body`/`api.key` name it, then a `go.tag` json name, then the IDL name.
+pub(crate) fn json_name(annotations: &Annotations, field_name: &str) -> String {
+    for key in ["api.body", "api.key"] {
+        if let Some(v) = annotations.get(key).filter(|v| !v.is_empty()) {
+            return v.to_string();
+        }
+    }
+    if let Some(tag) = annotations.get("go.tag")
+        && let Some(rest) = tag.split("json:\"").nth(1)
+    {
+        let name = rest.split(['"', ',']).next().unwrap_or("");
+        if !name.is_empty() && name != "-" {
+            return name.to_string();
+        }
+    }
+    field_name.to_string()
+}
