@@ -1,0 +1,199 @@
+//! A Thrift client transport: round-robin over endpoints, a pool of idle
+//! connections per endpoint, one request at a time per connection
+//! (ping-pong), framing by configuration.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::CodecError;
+use crate::framing::{Frame, Transport, decode_frame};
+use crate::thrift::Protocol;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub transport: Transport,
+    pub protocol: Protocol,
+    pub connect_timeout: Duration,
+    /// Largest reply frame accepted (bytes).
+    pub max_frame: usize,
+    /// Idle connections kept per endpoint.
+    pub max_idle: usize,
+}
+
+/// Why a call failed before a reply was decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    #[error("connection to {addr} failed: {source}")]
+    Io { addr: String, source: std::io::Error },
+    #[error("{addr} closed the connection before replying")]
+    Closed { addr: String },
+    #[error("bad reply from {addr}: {source}")]
+    Codec { addr: String, source: CodecError },
+    #[error("no endpoints configured")]
+    NoEndpoints,
+}
+
+/// A reply frame; the Thrift message is `bytes()[frame.payload]`.
+#[derive(Debug)]
+pub struct Response {
+    pub data: Vec<u8>,
+    pub frame: Frame,
+    /// The endpoint that answered.
+    pub addr: String,
+}
+
+impl Response {
+    pub fn payload(&self) -> &[u8] {
+        &self.data[self.frame.payload.clone()]
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+struct Endpoint {
+    addr: String,
+    idle: Mutex<Vec<Conn>>,
+}
+
+pub struct Client {
+    cfg: ClientConfig,
+    endpoints: Vec<Endpoint>,
+    next: AtomicUsize,
+}
+
+/// Bytes requested from the socket per read.
+const READ_CHUNK: usize = 8 * 1024;
+
+impl Client {
+    pub fn new(cfg: ClientConfig, endpoints: impl IntoIterator<Item = String>) -> Self {
+        Client {
+            cfg,
+            endpoints: endpoints
+                .into_iter()
+                .map(|addr| Endpoint { addr, idle: Mutex::new(Vec::new()) })
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub fn endpoints(&self) -> impl Iterator<Item = &str> {
+        self.endpoints.iter().map(|e| e.addr.as_str())
+    }
+
+    /// Sends one framed request and waits for its reply (`None` for oneway).
+    /// Only connection failures move on to the next endpoint; once a request
+    /// was written it is never sent again, except on a pooled connection the
+    /// peer had already closed (nothing was read from it).
+    pub async fn call(&self, request: &[u8], oneway: bool) -> Result<Option<Response>, TransportError> {
+        if self.endpoints.is_empty() {
+            return Err(TransportError::NoEndpoints);
+        }
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut last_err = None;
+        for i in 0..self.endpoints.len() {
+            let ep = &self.endpoints[(first + i) % self.endpoints.len()];
+            let pooled = ep.idle.lock().expect("pool lock").pop();
+            if let Some(conn) = pooled {
+                match self.exchange(ep, conn, request, oneway).await {
+                    Err(Stale) => {}
+                    Ok(r) => return r,
+                }
+            }
+            let conn = match tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&ep.addr)).await {
+                Ok(Ok(s)) => {
+                    s.set_nodelay(true).ok();
+                    Conn { stream: s, buf: Vec::new() }
+                }
+                Ok(Err(e)) => {
+                    last_err = Some(TransportError::Connect { addr: ep.addr.clone(), source: e });
+                    continue;
+                }
+                Err(_) => {
+                    last_err = Some(TransportError::Connect {
+                        addr: ep.addr.clone(),
+                        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+                    });
+                    continue;
+                }
+            };
+            match self.exchange(ep, conn, request, oneway).await {
+                Ok(r) => return r,
+                Err(Stale) => return Err(TransportError::Closed { addr: ep.addr.clone() }),
+            }
+        }
+        Err(last_err.unwrap_or(TransportError::NoEndpoints))
+    }
+
+    /// `Err(Stale)`: the connection was dead before any reply byte arrived.
+    async fn exchange(
+        &self,
+        ep: &Endpoint,
+        mut conn: Conn,
+        request: &[u8],
+        oneway: bool,
+    ) -> Result<Result<Option<Response>, TransportError>, Stale> {
+        let io_err = |e| TransportError::Io { addr: ep.addr.clone(), source: e };
+        if let Err(e) = conn.stream.write_all(request).await {
+            return match e.kind() {
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => Err(Stale),
+                _ => Ok(Err(io_err(e))),
+            };
+        }
+        if oneway {
+            self.release(ep, conn);
+            return Ok(Ok(None));
+        }
+        conn.buf.clear();
+        loop {
+            if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
+                conn.buf.reserve(READ_CHUNK);
+            }
+            let n = match conn.stream.read_buf(&mut conn.buf).await {
+                Ok(n) => n,
+                Err(e) if conn.buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return Err(Stale),
+                Err(e) => return Ok(Err(io_err(e))),
+            };
+            if n == 0 {
+                return if conn.buf.is_empty() {
+                    Err(Stale)
+                } else {
+                    Ok(Err(TransportError::Closed { addr: ep.addr.clone() }))
+                };
+            }
+            match decode_frame(self.cfg.transport, self.cfg.protocol, &conn.buf, self.cfg.max_frame) {
+                Ok(None) => continue,
+                Ok(Some(frame)) => {
+                    let clean = frame.consumed == conn.buf.len();
+                    let data = std::mem::take(&mut conn.buf);
+                    if clean {
+                        self.release(ep, conn);
+                    }
+                    return Ok(Ok(Some(Response { data, frame, addr: ep.addr.clone() })));
+                }
+                Err(e) => return Ok(Err(TransportError::Codec { addr: ep.addr.clone(), source: e })),
+            }
+        }
+    }
+
+    fn release(&self, ep: &Endpoint, conn: Conn) {
+        let mut idle = ep.idle.lock().expect("pool lock");
+        if idle.len() < self.cfg.max_idle {
+            idle.push(conn);
+        }
+    }
+}
+
+struct Stale;

@@ -1,0 +1,9 @@
+//! Connections: a pooled client that drives a [`Transport`](crate::framing::Transport)
+//! over TCP, and a server loop that answers every framing on one port.
+//! Neither knows any IDL; they move whole messages.
+
+mod client;
+mod server;
+
+pub use client::{Client, ClientConfig, Response, TransportError};
+pub use server::{Handler, serve};
