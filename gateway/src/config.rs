@@ -1,0 +1,139 @@
+//! Configuration: a TOML file, overridden by command-line flags.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8888"       # HTTP front door
+//! body_limit = 4194304          # bytes
+//! timeout_ms = 3000             # default backend timeout
+//! builtin_hello = true          # start and register the built-in hello backend
+//! builtin_transport = "ttheader"
+//!
+//! [[backends]]
+//! name = "rich"
+//! protocol = "thrift"           # thrift (binary) | thrift-compact
+//! transport = "framed"          # buffered | framed | ttheader | ttheader-framed
+//! endpoints = ["127.0.0.1:9090"]
+//! idl = "idl/rich.thrift"       # relative to this file
+//! include_dirs = ["idl/common"]
+//! services = ["RichService"]    # default: every service of the main file
+//! prefix = "/rich"
+//! timeout_ms = 1000
+//! [backends.options]
+//! enum_as_name = false          # write enums by name
+//! i64_as_string = false         # write i64 as strings (JavaScript clients)
+//! reject_unknown_fields = false # 400 on JSON keys the IDL does not know
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "yes")]
+    pub builtin_hello: bool,
+    #[serde(default = "default_builtin_transport")]
+    pub builtin_transport: String,
+    /// Where the built-in backend listens (loopback, a free port by default).
+    #[serde(default = "default_builtin_addr")]
+    pub builtin_addr: String,
+    #[serde(default)]
+    pub backends: Vec<BackendConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub name: String,
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    pub endpoints: Vec<String>,
+    pub idl: PathBuf,
+    #[serde(default)]
+    pub include_dirs: Vec<PathBuf>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub prefix: String,
+    pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub options: BackendOptions,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendOptions {
+    #[serde(default)]
+    pub enum_as_name: bool,
+    #[serde(default)]
+    pub i64_as_string: bool,
+    #[serde(default)]
+    pub reject_unknown_fields: bool,
+    /// Largest reply frame accepted from the backend (bytes).
+    pub max_frame: Option<usize>,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:8888".into()
+}
+fn default_body_limit() -> usize {
+    4 * 1024 * 1024
+}
+fn default_timeout_ms() -> u64 {
+    3000
+}
+fn default_connect_timeout_ms() -> u64 {
+    1000
+}
+fn yes() -> bool {
+    true
+}
+fn default_builtin_transport() -> String {
+    "ttheader".into()
+}
+fn default_builtin_addr() -> String {
+    "127.0.0.1:0".into()
+}
+fn default_protocol() -> String {
+    "thrift".into()
+}
+fn default_transport() -> String {
+    "framed".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl Config {
+    /// Reads a config file; relative IDL paths resolve against its directory.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for b in &mut cfg.backends {
+            if b.idl.is_relative() {
+                b.idl = base.join(&b.idl);
+            }
+            for d in &mut b.include_dirs {
+                if d.is_relative() {
+                    *d = base.join(&*d);
+                }
+            }
+        }
+        Ok(cfg)
+    }
+}
