@@ -84,6 +84,8 @@ pub struct Field {
     pub annotations: Annotations,
     /// Where the value comes from in an HTTP request (or goes in a response).
     pub binding: Binding,
+    /// `api.js_conv`: this integer travels in JSON as a string.
+    pub js_conv: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -212,7 +212,13 @@ impl<'s, 'o> Dec<'s, 'o> {
             first = false;
             json::write_str(self.out, &field.json_name);
             self.out.push(b':');
-            self.value(r, &field.ty)?;
+            if field.js_conv && matches!(field.ty, Type::I64 | Type::I32 | Type::I16 | Type::I8) {
+                self.out.push(b'"');
+                self.value(r, &field.ty)?;
+                self.out.push(b'"');
+            } else {
+                self.value(r, &field.ty)?;
+            }
         }
         self.out.push(b'}');
         r.struct_end(saved);

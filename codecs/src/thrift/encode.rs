@@ -583,7 +583,12 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
         match self.ty {
-            Type::String | Type::Binary | Type::Uuid | Type::I64 | Type::Enum(_) | Type::Double => {
+            Type::String | Type::Binary | Type::Uuid | Type::Enum(_) | Type::Double | Type::I64 => {
+                self.e.scalar_from_str(self.ty, self.field, v, true)?;
+                Ok(true)
+            }
+            // `api.js_conv` integers arrive as strings; accepted for every integer width.
+            Type::I8 | Type::I16 | Type::I32 if v.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !v.is_empty() => {
                 self.e.scalar_from_str(self.ty, self.field, v, true)?;
                 Ok(true)
             }

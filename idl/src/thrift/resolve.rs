@@ -238,6 +238,7 @@ impl<'a> Resolver<'a> {
             };
             let annotations = annotations(&f.annotations);
             out.push(Field {
+                js_conv: annotations.get("api.js_conv").is_some_and(|v| v != "false"),
                 id,
                 json_name: json_name(&annotations, &name),
                 binding: field_binding(&annotations, &name),
@@ -334,6 +335,7 @@ impl<'a> Resolver<'a> {
                 default: None,
                 annotations: Annotations::default(),
                 binding: Default::default(),
+                js_conv: false,
             });
         }
         result_fields.extend(throws);

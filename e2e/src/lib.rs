@@ -1,0 +1,244 @@
+//! End-to-end harness: starts the real `kitegate` binary and real peers on
+//! 127.0.0.1 with free ports, waits until they are ready, talks HTTP to
+//! them, and stops every process when the handle is dropped.
+//!
+//! Binaries come from the workspace's `target/debug` (the test command builds
+//! them first); peers from `.venv` and `e2e/.cache` (installed by their
+//! scripts under `e2e/peers/`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// A binary built by `cargo build --workspace --bins`.
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let p = target.join("debug").join(name);
+    assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+/// The Python of the peers' venv (`e2e/peers/python/setup.sh`).
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("KITEGATE_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
+    assert!(p.exists(), "{} is missing: run e2e/peers/python/setup.sh first", p.display());
+    p
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process, killed (and reaped) on drop.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    /// Everything it printed on stderr so far is collected here on drop, for failures.
+    stderr: Option<std::sync::Mutex<mpsc::Receiver<String>>>,
+}
+
+impl Proc {
+    /// Starts `cmd`; if `ready` is given, waits for a stdout line starting with it and returns that line.
+    pub fn start(name: &str, mut cmd: Command, ready: Option<&str>) -> (Proc, String) {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let ready_owned = ready.map(str::to_string);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(r) = &ready_owned
+                    && line.starts_with(r.as_str())
+                {
+                    tx.send(line.clone()).ok();
+                }
+            }
+        });
+        let (etx, erx) = mpsc::channel();
+        let mut stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            stderr.read_to_string(&mut s).ok();
+            etx.send(s).ok();
+        });
+        let mut p = Proc { name: name.to_string(), child, stderr: Some(std::sync::Mutex::new(erx)) };
+        let line = match ready {
+            None => String::new(),
+            Some(r) => match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) => l,
+                Err(_) => {
+                    let err = p.stop();
+                    panic!("{name} never printed `{r}`; stderr:\n{err}");
+                }
+            },
+        };
+        (p, line)
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL after 3 s) and returns its stderr.
+    pub fn stop(&mut self) -> String {
+        if let Ok(None) = self.child.try_wait() {
+            Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().ok();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.child.kill().ok();
+        }
+        self.child.wait().ok();
+        self.stderr
+            .take()
+            .and_then(|rx| rx.into_inner().ok()?.recv_timeout(Duration::from_secs(2)).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let err = self.stop();
+        if std::thread::panicking() && !err.is_empty() {
+            let tail: String = err.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            eprintln!("--- {} stderr (tail) ---\n{tail}", self.name);
+        }
+    }
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub proc: Proc,
+    pub base: String,
+    _dir: TempDir,
+}
+
+impl Gateway {
+    /// Starts kitegate with this TOML config (its `listen` is set here) and extra flags.
+    pub fn start(config: &str, flags: &[&str]) -> Gateway {
+        let dir = TempDir::new("gw");
+        let port = free_port();
+        let cfg = dir.path().join("kitegate.toml");
+        std::fs::write(&cfg, format!("listen = \"127.0.0.1:{port}\"\n{config}")).unwrap();
+        let mut cmd = Command::new(bin("kitegate"));
+        cmd.arg("--config").arg(&cfg).args(flags).env("RUST_LOG", "warn");
+        let (proc, _) = Proc::start("kitegate", cmd, None);
+        let gw = Gateway { proc, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = gw.try_request("GET", "/healthz", None, &[]) {
+                return gw;
+            }
+            if Instant::now() > deadline {
+                let mut gw = gw;
+                let err = gw.proc.stop();
+                panic!("kitegate did not become ready; stderr:\n{err}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn try_request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<(u16, String), ureq::Error> {
+        http(method, &format!("{}{path}", self.base), body, headers).map(|(s, _, b)| (s, b))
+    }
+
+    /// Sends a request; returns status and body parsed as JSON (or a JSON string of the raw text).
+    pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.call_h(method, path, body, &[]).0
+    }
+
+    /// Like [`Gateway::call`] with request headers; also returns the response headers.
+    pub fn call_h(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> ((u16, Value), Vec<(String, String)>) {
+        let (status, h, text) = http(method, &format!("{}{path}", self.base), body, headers)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        ((status, v), h)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        self.call("POST", path, Some(body))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None)
+    }
+}
+
+/// One HTTP/1.1 request: (status, headers, body text).
+pub fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<(u16, Vec<(String, String)>, String), ureq::Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.unwrap_or("").as_bytes().to_vec()).expect("request");
+    let mut resp = agent.run(req)?;
+    let status = resp.status().as_u16();
+    let hs = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let text = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string()?;
+    Ok((status, hs, text))
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!("kitegate-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// Starts the built-in hello backend on its own; returns it and its address.
+pub fn hello_backend() -> (Proc, String) {
+    let mut cmd = Command::new(bin("hello_backend"));
+    cmd.arg("127.0.0.1:0");
+    let (p, line) = Proc::start("hello_backend", cmd, Some("READY "));
+    (p, line["READY ".len()..].trim().to_string())
+}
+
+/// A path inside the repository, as a string for configs.
+pub fn repo_path(rel: &str) -> String {
+    root().join(rel).to_string_lossy().into_owned()
+}

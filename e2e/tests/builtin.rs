@@ -1,0 +1,46 @@
+//! The default run: kitegate with the built-in hello backend answers the
+//! three hello-tutorial requests with a real RPC round trip, on every framing.
+
+use e2e::Gateway;
+use serde_json::json;
+
+#[test]
+fn hello_echo_add_on_every_builtin_framing() {
+    for transport in ["ttheader", "buffered", "framed", "ttheader-framed"] {
+        let gw = Gateway::start("", &["--builtin-transport", transport]);
+        assert_eq!(gw.get("/hello"), (200, json!({"message": "hello world"})), "{transport}");
+        assert_eq!(gw.post("/add", r#"{"first":512,"second":512}"#), (200, json!({"sum": 1024})), "{transport}");
+        assert_eq!(gw.post("/echo", r#"{"message":"my request"}"#), (200, json!({"message": "my request"})), "{transport}");
+        assert_eq!(gw.get("/hello?message=hi%20there"), (200, json!({"message": "hi there"})), "{transport}");
+        // i64 as strings are accepted
+        assert_eq!(gw.post("/add", r#"{"first":"-5","second":2}"#), (200, json!({"sum": -3})), "{transport}");
+    }
+}
+
+#[test]
+fn declared_exception_is_a_json_error() {
+    let gw = Gateway::start("", &[]);
+    let (status, body) = gw.post("/add", r#"{"first":9223372036854775807,"second":1}"#);
+    assert_eq!(status, 500);
+    assert_eq!(body["error"]["code"], "backend_exception");
+    assert_eq!(body["error"]["exception"], "HelloError");
+    assert_eq!(body["error"]["backend"], "hello");
+    assert_eq!(body["error"]["method"], "Hello.add");
+    assert_eq!(body["error"]["detail"]["code"], 1);
+}
+
+#[test]
+fn many_concurrent_requests_share_the_pool() {
+    let gw = Gateway::start("", &[]);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let gw = &gw;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let (status, body) = gw.post("/add", &format!(r#"{{"first":{t},"second":{i}}}"#));
+                    assert_eq!((status, body), (200, json!({"sum": t + i})));
+                }
+            });
+        }
+    });
+}
