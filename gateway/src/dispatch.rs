@@ -75,11 +75,11 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
                 .map(|v| BoundValue::Text(Cow::Borrowed(v))),
             Binding::Cookie(name) => cookie(&parts.headers, name).map(BoundValue::Text),
             Binding::RawBody => Some(BoundValue::Raw(&body)),
-            Binding::Body | Binding::HttpCode | Binding::None => None,
+            Binding::None => Some(BoundValue::Missing),
+            // Response-only, or plain body fields.
+            Binding::Body | Binding::HttpCode => continue,
         };
-        if let Some(value) = value {
-            bound.push(Bound { field: *field, value });
-        }
+        bound.push(Bound { field: *field, value: value.unwrap_or(BoundValue::Missing) });
     }
     // A raw-body method sends no JSON body.
     let json: &[u8] = if route.bindings.iter().any(|(_, b)| *b == Binding::RawBody) { b"" } else { &body };

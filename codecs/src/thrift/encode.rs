@@ -50,6 +50,9 @@ pub enum BoundValue<'a> {
     List(Vec<Cow<'a, str>>),
     /// Raw bytes (`api.raw_body`), for string and binary fields.
     Raw(&'a [u8]),
+    /// Bound elsewhere but absent from this request: the JSON body may not
+    /// set it either; the IDL default (or nothing) applies.
+    Missing,
 }
 
 pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -140,6 +143,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 },
             },
             BoundValue::Text(s) => self.bound_text(field, s),
+            BoundValue::Missing => Ok(()),
             BoundValue::List(items) => match &field.ty {
                 Type::List(t) | Type::Set(t) => self.bound_list(field, t, items.iter().map(|c| c.as_ref())),
                 _ => match items.last() {
@@ -298,8 +302,10 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         let saved = self.w.struct_begin();
         let mut seen = Seen::new(def.fields.len());
         for b in bound {
-            self.bound(&def.fields[b.field], &b.value)?;
-            seen.set(b.field);
+            if !matches!(b.value, BoundValue::Missing) {
+                self.bound(&def.fields[b.field], &b.value)?;
+                seen.set(b.field);
+            }
         }
         while let Some(key) = map.next_key_seed(KeySeed { def, reject: self.opts.reject_unknown_fields })? {
             let Some(idx) = key else {
@@ -307,11 +313,11 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 continue;
             };
             let field = &def.fields[idx];
+            if bound.iter().any(|b| b.field == idx) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             if seen.get(idx) {
-                if bound.iter().any(|b| b.field == idx) {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
                 return Err(de::Error::custom(format_args!("duplicate field `{}`", field.json_name)));
             }
             let written = map
