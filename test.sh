@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of kitegate on a fresh machine: installs the third-party
+# test peers (thriftpy2 in .venv, the Kitex server in e2e/.cache), checks
+# format and lints, builds the binaries, runs unit, integration and
+# end-to-end tests, and compiles the benchmarks so they never rot.
+set -euo pipefail
+cd "$(dirname "$0")"
+start=$SECONDS
+step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
+
+step "python peers"; e2e/peers/python/setup.sh
+step "kitex peer"; e2e/peers/kitex/build.sh
+step "format"; cargo fmt --all -- --check
+step "build"; cargo build --workspace --bins
+step "clippy"; cargo clippy --workspace --all-targets -- -D warnings
+step "benchmarks compile"; cargo bench --workspace --no-run
+step "tests"; cargo test --workspace
+step "done"
