@@ -79,7 +79,10 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
             // Response-only, or plain body fields.
             Binding::Body | Binding::HttpCode => continue,
         };
-        bound.push(Bound { field: *field, value: value.unwrap_or(BoundValue::Missing) });
+        // As Hertz binds: the annotated source first, then the JSON body.
+        if let Some(value) = value {
+            bound.push(Bound { field: *field, value });
+        }
     }
     // A raw-body method sends no JSON body.
     let json: &[u8] = if route.bindings.iter().any(|(_, b)| *b == Binding::RawBody) { b"" } else { &body };

@@ -50,8 +50,8 @@ pub enum BoundValue<'a> {
     List(Vec<Cow<'a, str>>),
     /// Raw bytes (`api.raw_body`), for string and binary fields.
     Raw(&'a [u8]),
-    /// Bound elsewhere but absent from this request: the JSON body may not
-    /// set it either; the IDL default (or nothing) applies.
+    /// Never set from HTTP (`api.none`): the JSON body may not set it
+    /// either; the IDL default (or nothing) applies.
     Missing,
 }
 
@@ -313,6 +313,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 continue;
             };
             let field = &def.fields[idx];
+            // Set from HTTP (or never settable): the body's value is ignored.
             if bound.iter().any(|b| b.field == idx) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
