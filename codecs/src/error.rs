@@ -9,13 +9,20 @@ pub enum CodecError {
     Input { path: String, message: String },
     /// Bytes from the wire that are not a valid message of the expected shape.
     #[error("malformed {protocol} data: {message}")]
-    Wire { protocol: &'static str, message: String },
+    Wire {
+        protocol: &'static str,
+        message: String,
+    },
     /// The input ended in the middle of a value.
     #[error("truncated {protocol} data")]
     Truncated { protocol: &'static str },
     /// A length or count larger than allowed.
     #[error("{what} of {size} exceeds the limit of {max}")]
-    TooLarge { what: &'static str, size: u64, max: u64 },
+    TooLarge {
+        what: &'static str,
+        size: u64,
+        max: u64,
+    },
 }
 
 impl CodecError {

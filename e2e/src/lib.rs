@@ -17,27 +17,47 @@ use serde_json::Value;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// A binary built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
     let p = target.join("debug").join(name);
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        p.display()
+    );
     p
 }
 
 /// The Python of the peers' venv (`e2e/peers/python/setup.sh`).
 pub fn python() -> PathBuf {
-    let p = std::env::var_os("KITEGATE_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
-    assert!(p.exists(), "{} is missing: run e2e/peers/python/setup.sh first", p.display());
+    let p = std::env::var_os("KITEGATE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv"))
+        .join("bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run e2e/peers/python/setup.sh first",
+        p.display()
+    );
     p
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process, killed (and reaped) on drop.
@@ -51,8 +71,12 @@ pub struct Proc {
 impl Proc {
     /// Starts `cmd`; if `ready` is given, waits for a stdout line starting with it and returns that line.
     pub fn start(name: &str, mut cmd: Command, ready: Option<&str>) -> (Proc, String) {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let ready_owned = ready.map(str::to_string);
@@ -73,7 +97,11 @@ impl Proc {
             stderr.read_to_string(&mut s).ok();
             etx.send(s).ok();
         });
-        let mut p = Proc { name: name.to_string(), child, stderr: Some(std::sync::Mutex::new(erx)) };
+        let mut p = Proc {
+            name: name.to_string(),
+            child,
+            stderr: Some(std::sync::Mutex::new(erx)),
+        };
         let line = match ready {
             None => String::new(),
             Some(r) => match rx.recv_timeout(Duration::from_secs(60)) {
@@ -90,7 +118,11 @@ impl Proc {
     /// Stops the process (SIGTERM, then SIGKILL after 3 s) and returns its stderr.
     pub fn stop(&mut self) -> String {
         if let Ok(None) = self.child.try_wait() {
-            Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().ok();
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status()
+                .ok();
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
@@ -103,7 +135,12 @@ impl Proc {
         self.child.wait().ok();
         self.stderr
             .take()
-            .and_then(|rx| rx.into_inner().ok()?.recv_timeout(Duration::from_secs(2)).ok())
+            .and_then(|rx| {
+                rx.into_inner()
+                    .ok()?
+                    .recv_timeout(Duration::from_secs(2))
+                    .ok()
+            })
             .unwrap_or_default()
     }
 
@@ -121,7 +158,15 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let err = self.stop();
         if std::thread::panicking() && !err.is_empty() {
-            let tail: String = err.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let tail: String = err
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
             eprintln!("--- {} stderr (tail) ---\n{tail}", self.name);
         }
     }
@@ -142,9 +187,16 @@ impl Gateway {
         let cfg = dir.path().join("kitegate.toml");
         std::fs::write(&cfg, format!("listen = \"127.0.0.1:{port}\"\n{config}")).unwrap();
         let mut cmd = Command::new(bin("kitegate"));
-        cmd.arg("--config").arg(&cfg).args(flags).env("RUST_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&cfg)
+            .args(flags)
+            .env("RUST_LOG", "warn");
         let (proc, _) = Proc::start("kitegate", cmd, None);
-        let gw = Gateway { proc, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let gw = Gateway {
+            proc,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok((200, _)) = gw.try_request("GET", "/healthz", None, &[]) {
@@ -159,7 +211,13 @@ impl Gateway {
         }
     }
 
-    fn try_request(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<(u16, String), ureq::Error> {
+    fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, String), ureq::Error> {
         http(method, &format!("{}{path}", self.base), body, headers).map(|(s, _, b)| (s, b))
     }
 
@@ -169,7 +227,13 @@ impl Gateway {
     }
 
     /// Like [`Gateway::call`] with request headers; also returns the response headers.
-    pub fn call_h(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> ((u16, Value), Vec<(String, String)>) {
+    pub fn call_h(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> ((u16, Value), Vec<(String, String)>) {
         let (status, h, text) = http(method, &format!("{}{path}", self.base), body, headers)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -185,8 +249,16 @@ impl Gateway {
     }
 }
 
-/// One HTTP/1.1 request: (status, headers, body text).
-pub fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Result<(u16, Vec<(String, String)>, String), ureq::Error> {
+/// Status, headers and body text of a response.
+pub type HttpReply = (u16, Vec<(String, String)>, String);
+
+/// One HTTP/1.1 request.
+pub fn http(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<HttpReply, ureq::Error> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(20)))
@@ -196,7 +268,9 @@ pub fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(body.unwrap_or("").as_bytes().to_vec()).expect("request");
+    let req = req
+        .body(body.unwrap_or("").as_bytes().to_vec())
+        .expect("request");
     let mut resp = agent.run(req)?;
     let status = resp.status().as_u16();
     let hs = resp
@@ -204,7 +278,11 @@ pub fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let text = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string()?;
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()?;
     Ok((status, hs, text))
 }
 
@@ -215,7 +293,11 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!("kitegate-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let p = std::env::temp_dir().join(format!(
+            "kitegate-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }

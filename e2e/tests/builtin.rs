@@ -8,12 +8,32 @@ use serde_json::json;
 fn hello_echo_add_on_every_builtin_framing() {
     for transport in ["ttheader", "buffered", "framed", "ttheader-framed"] {
         let gw = Gateway::start("", &["--builtin-transport", transport]);
-        assert_eq!(gw.get("/hello"), (200, json!({"message": "hello world"})), "{transport}");
-        assert_eq!(gw.post("/add", r#"{"first":512,"second":512}"#), (200, json!({"sum": 1024})), "{transport}");
-        assert_eq!(gw.post("/echo", r#"{"message":"my request"}"#), (200, json!({"message": "my request"})), "{transport}");
-        assert_eq!(gw.get("/hello?message=hi%20there"), (200, json!({"message": "hi there"})), "{transport}");
+        assert_eq!(
+            gw.get("/hello"),
+            (200, json!({"message": "hello world"})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.post("/add", r#"{"first":512,"second":512}"#),
+            (200, json!({"sum": 1024})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.post("/echo", r#"{"message":"my request"}"#),
+            (200, json!({"message": "my request"})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.get("/hello?message=hi%20there"),
+            (200, json!({"message": "hi there"})),
+            "{transport}"
+        );
         // i64 as strings are accepted
-        assert_eq!(gw.post("/add", r#"{"first":"-5","second":2}"#), (200, json!({"sum": -3})), "{transport}");
+        assert_eq!(
+            gw.post("/add", r#"{"first":"-5","second":2}"#),
+            (200, json!({"sum": -3})),
+            "{transport}"
+        );
     }
 }
 
@@ -37,7 +57,8 @@ fn many_concurrent_requests_share_the_pool() {
             let gw = &gw;
             s.spawn(move || {
                 for i in 0..50 {
-                    let (status, body) = gw.post("/add", &format!(r#"{{"first":{t},"second":{i}}}"#));
+                    let (status, body) =
+                        gw.post("/add", &format!(r#"{{"first":{t},"second":{i}}}"#));
                     assert_eq!((status, body), (200, json!({"sum": t + i})));
                 }
             });

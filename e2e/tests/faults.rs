@@ -41,7 +41,13 @@ fn backend(name: &str, addr: &str, transport: &str, extra: &str) -> String {
 fn assert_error(resp: (u16, Value), status: u16, code: &str) -> Value {
     assert_eq!(resp.0, status, "{}", resp.1);
     assert_eq!(resp.1["error"]["code"], code, "{}", resp.1);
-    assert!(resp.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", resp.1);
+    assert!(
+        resp.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        resp.1
+    );
     resp.1
 }
 
@@ -49,7 +55,10 @@ fn assert_error(resp: (u16, Value), status: u16, code: &str) -> Value {
 fn misbehaving_backends_get_precise_errors() {
     let dead = format!("127.0.0.1:{}", free_port());
     let silent = fake_backend(b"", false);
-    let garbage = fake_backend(b"HTTP/1.1 400 Bad Request\r\n\r\nthis is not thrift at all", true);
+    let garbage = fake_backend(
+        b"HTTP/1.1 400 Bad Request\r\n\r\nthis is not thrift at all",
+        true,
+    );
     // a framed reply claiming 2 GiB
     let huge = fake_backend(&[0x7f, 0xff, 0xff, 0xff, 0x80, 0x01, 0x00, 0x02], false);
     // a TTHeader frame whose payload is cut short, then the connection closes
@@ -71,11 +80,20 @@ fn misbehaving_backends_get_precise_errors() {
     assert_error(gw.post("/silent/add", add), 504, "backend_timeout");
     assert_error(gw.post("/garbage/add", add), 502, "bad_gateway");
     let e = assert_error(gw.post("/huge/add", add), 502, "bad_gateway");
-    assert!(e["error"]["message"].as_str().unwrap().contains("2147483647"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2147483647"),
+        "{e}"
+    );
     assert_error(gw.post("/truncated/add", add), 502, "bad_gateway");
 
     // still serving, on the built-in backend
-    assert_eq!(gw.post("/add", r#"{"first":512,"second":512}"#), (200, json!({"sum": 1024})));
+    assert_eq!(
+        gw.post("/add", r#"{"first":512,"second":512}"#),
+        (200, json!({"sum": 1024}))
+    );
 }
 
 #[test]
@@ -96,31 +114,74 @@ fn bad_requests_get_precise_errors() {
     let gw = Gateway::start(&cfg, &[]);
 
     let e = assert_error(gw.post("/add", r#"{"first":1,"#), 400, "invalid_request");
-    assert!(e["error"]["message"].as_str().unwrap().contains("EOF"), "{e}");
-    let e = assert_error(gw.post("/add", r#"{"first":"one","second":2}"#), 400, "invalid_request");
-    assert_eq!(e["error"]["message"], "$.first: expected i64, found \"one\"");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("EOF"),
+        "{e}"
+    );
+    let e = assert_error(
+        gw.post("/add", r#"{"first":"one","second":2}"#),
+        400,
+        "invalid_request",
+    );
+    assert_eq!(
+        e["error"]["message"],
+        "$.first: expected i64, found \"one\""
+    );
     let e = assert_error(gw.post("/add", r#"{"first":[1]}"#), 400, "invalid_request");
-    assert_eq!(e["error"]["message"], "$.first: expected i64, found an array");
+    assert_eq!(
+        e["error"]["message"],
+        "$.first: expected i64, found an array"
+    );
     let e = assert_error(gw.post("/add", r#"[1,2]"#), 400, "invalid_request");
-    assert!(e["error"]["message"].as_str().unwrap().starts_with("$: "), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().starts_with("$: "),
+        "{e}"
+    );
     let e = assert_error(gw.post("/take", r#"{"xs":[1]}"#), 400, "invalid_request");
     assert_eq!(e["error"]["message"], "$.n: missing required field `n`");
-    let e = assert_error(gw.post("/take", r#"{"n":1,"xs":[1,"x"]}"#), 400, "invalid_request");
+    let e = assert_error(
+        gw.post("/take", r#"{"n":1,"xs":[1,"x"]}"#),
+        400,
+        "invalid_request",
+    );
     assert_eq!(e["error"]["message"], "$.xs[1]: expected i64, found \"x\"");
-    let e = assert_error(gw.post("/take", r#"{"n":4294967296}"#), 400, "invalid_request");
-    assert_eq!(e["error"]["message"], "$.n: 4294967296 is out of range for i32");
-    let e = assert_error(gw.post("/take", r#"{"n":1,"bogus":true}"#), 400, "invalid_request");
-    assert!(e["error"]["message"].as_str().unwrap().contains("unknown field `bogus`"), "{e}");
+    let e = assert_error(
+        gw.post("/take", r#"{"n":4294967296}"#),
+        400,
+        "invalid_request",
+    );
+    assert_eq!(
+        e["error"]["message"],
+        "$.n: 4294967296 is out of range for i32"
+    );
+    let e = assert_error(
+        gw.post("/take", r#"{"n":1,"bogus":true}"#),
+        400,
+        "invalid_request",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `bogus`"),
+        "{e}"
+    );
 
     assert_error(gw.post("/no/such/route", "{}"), 404, "not_found");
     let ((status, body), headers) = gw.call_h("DELETE", "/add", None, &[]);
     assert_error((status, body), 405, "method_not_allowed");
-    assert!(headers.iter().any(|(k, v)| k == "allow" && v == "POST"), "{headers:?}");
+    assert!(
+        headers.iter().any(|(k, v)| k == "allow" && v == "POST"),
+        "{headers:?}"
+    );
     let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(2000));
     assert_error(gw.post("/echo", &big), 413, "payload_too_large");
 
     // The gateway still answers.
-    assert_eq!(gw.post("/add", r#"{"first":512,"second":512}"#), (200, json!({"sum": 1024})));
+    assert_eq!(
+        gw.post("/add", r#"{"first":512,"second":512}"#),
+        (200, json!({"sum": 1024}))
+    );
 }
 
 #[test]
@@ -136,8 +197,17 @@ fn route_conflict_is_a_startup_error_naming_both() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(e2e::bin("kitegate")).arg("--config").arg(&cfg).output().unwrap();
+    let out = std::process::Command::new(e2e::bin("kitegate"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("backend `twin`") && err.contains("backend `hello`") && err.contains("GET /hello"), "{err}");
+    assert!(
+        err.contains("backend `twin`")
+            && err.contains("backend `hello`")
+            && err.contains("GET /hello"),
+        "{err}"
+    );
 }

@@ -9,7 +9,11 @@ use serde_json::json;
 
 fn kitex_server() -> (Proc, String) {
     let bin = root().join("e2e/.cache/bin/kitex-hello");
-    assert!(bin.exists(), "{} is missing: run e2e/peers/kitex/build.sh", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run e2e/peers/kitex/build.sh",
+        bin.display()
+    );
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(bin);
     cmd.args(["-addr", &addr]);
@@ -38,17 +42,39 @@ fn kitex_server_over_ttheader_and_framed() {
     let gw = Gateway::start(&cfg, &[]);
     for name in ["tth", "tthf", "framed", "buffered"] {
         let at = |p: &str| format!("/{name}{p}");
-        assert_eq!(gw.post(&at("/add"), r#"{"first":512,"second":512}"#), (200, json!({"sum": 1024})), "{name}");
-        assert_eq!(gw.post(&at("/echo"), r#"{"message":"my request"}"#), (200, json!({"message": "my request"})), "{name}");
-        assert_eq!(gw.get(&at("/hello")), (200, json!({"message": "hello world"})), "{name}");
-        assert_eq!(gw.get(&at("/hello?message=from%20kitex")), (200, json!({"message": "from kitex"})), "{name}");
+        assert_eq!(
+            gw.post(&at("/add"), r#"{"first":512,"second":512}"#),
+            (200, json!({"sum": 1024})),
+            "{name}"
+        );
+        assert_eq!(
+            gw.post(&at("/echo"), r#"{"message":"my request"}"#),
+            (200, json!({"message": "my request"})),
+            "{name}"
+        );
+        assert_eq!(
+            gw.get(&at("/hello")),
+            (200, json!({"message": "hello world"})),
+            "{name}"
+        );
+        assert_eq!(
+            gw.get(&at("/hello?message=from%20kitex")),
+            (200, json!({"message": "from kitex"})),
+            "{name}"
+        );
 
         // A handler error: Kitex answers with a TApplicationException (internal error, 6).
         let (status, e) = gw.post(&at("/echo"), r#"{"message":"raise-error"}"#);
         assert_eq!(status, 500, "{name}: {e}");
         assert_eq!(e["error"]["code"], "application_exception", "{name}: {e}");
         assert_eq!(e["error"]["type"], 6, "{name}: {e}");
-        assert!(e["error"]["message"].as_str().unwrap().contains("kitex says no"), "{name}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("kitex says no"),
+            "{name}: {e}"
+        );
 
         // A declared exception.
         let (status, e) = gw.post(&at("/add"), r#"{"first":9223372036854775807,"second":1}"#);

@@ -23,16 +23,33 @@ const COMBOS: [(&str, &str, &str); 4] = [
 fn rich_server(protocol: &str, transport: &str) -> (Proc, String) {
     let mut cmd = Command::new(python());
     cmd.arg(root().join("e2e/peers/python/rich_server.py"))
-        .args(["--port", "0", "--host", "127.0.0.1", "--protocol", protocol, "--transport", transport])
+        .args([
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--protocol",
+            protocol,
+            "--transport",
+            transport,
+        ])
         .arg("--idl")
         .arg(root().join("e2e/idl/rich.thrift"));
-    let (p, line) = Proc::start(&format!("rich_server {protocol}/{transport}"), cmd, Some("READY "));
+    let (p, line) = Proc::start(
+        &format!("rich_server {protocol}/{transport}"),
+        cmd,
+        Some("READY "),
+    );
     let port = line["READY ".len()..].trim().to_string();
     (p, format!("127.0.0.1:{port}"))
 }
 
 fn backend(name: &str, protocol: &str, transport: &str, addr: &str, options: &str) -> String {
-    let protocol = if protocol == "compact" { "thrift-compact" } else { "thrift" };
+    let protocol = if protocol == "compact" {
+        "thrift-compact"
+    } else {
+        "thrift"
+    };
     format!(
         "[[backends]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntransport = \"{transport}\"\nendpoints = [\"{addr}\"]\nidl = \"{}\"\nprefix = \"/{name}\"\ntimeout_ms = 5000\n[backends.options]\n{options}\n",
         repo_path("e2e/idl/rich.thrift")
@@ -77,7 +94,13 @@ fn rich_idl_round_trips_on_every_protocol_and_transport() {
     for ((name, p, t), (_, addr)) in COMBOS.iter().zip(&servers) {
         cfg.push_str(&backend(name, p, t, addr, ""));
     }
-    cfg.push_str(&backend("named", "binary", "framed", &servers[1].1, "enum_as_name = true\ni64_as_string = true"));
+    cfg.push_str(&backend(
+        "named",
+        "binary",
+        "framed",
+        &servers[1].1,
+        "enum_as_name = true\ni64_as_string = true",
+    ));
     let gw = Gateway::start(&cfg, &[]);
 
     for (name, ..) in COMBOS {
@@ -85,9 +108,19 @@ fn rich_idl_round_trips_on_every_protocol_and_transport() {
         let ctx = |what: &str| format!("{name}: {what}");
 
         let all = all_types();
-        assert_eq!(gw.post(&at("/rich/all"), &all.to_string()), (200, all.clone()), "{}", ctx("echoAll"));
+        assert_eq!(
+            gw.post(&at("/rich/all"), &all.to_string()),
+            (200, all.clone()),
+            "{}",
+            ctx("echoAll")
+        );
         let n = nested();
-        assert_eq!(gw.post(&at("/rich/nested"), &n.to_string()), (200, n.clone()), "{}", ctx("echoNested"));
+        assert_eq!(
+            gw.post(&at("/rich/nested"), &n.to_string()),
+            (200, n.clone()),
+            "{}",
+            ctx("echoNested")
+        );
 
         // IDL defaults fill every absent field, before the peer sees the struct.
         let (status, d) = gw.post(&at("/rich/defaults"), r#"{"must": 1, "maybe": "m"}"#);
@@ -104,38 +137,110 @@ fn rich_idl_round_trips_on_every_protocol_and_transport() {
             ctx("defaults")
         );
         let (status, e) = gw.post(&at("/rich/defaults"), "{}");
-        assert_eq!((status, &e["error"]["message"]), (400, &json!("$.must: missing required field `must`")), "{e}");
+        assert_eq!(
+            (status, &e["error"]["message"]),
+            (400, &json!("$.must: missing required field `must`")),
+            "{e}"
+        );
 
         let u = json!({"item": {"id": 9, "name": "x"}});
-        assert_eq!(gw.post(&at("/rich/union"), &u.to_string()), (200, u), "{}", ctx("union"));
-        assert_eq!(gw.post(&at("/rich/union"), r#"{"text":"a","flag":true}"#).0, 400, "{}", ctx("union with two"));
+        assert_eq!(
+            gw.post(&at("/rich/union"), &u.to_string()),
+            (200, u),
+            "{}",
+            ctx("union")
+        );
+        assert_eq!(
+            gw.post(&at("/rich/union"), r#"{"text":"a","flag":true}"#).0,
+            400,
+            "{}",
+            ctx("union with two")
+        );
 
         // Several base-type arguments: the body is keyed by argument name.
-        assert_eq!(gw.post(&at("/rich/concat"), r#"{"a":"x","b":3,"c":[1,2]}"#), (200, json!("x|3|1,2")), "{}", ctx("concat"));
+        assert_eq!(
+            gw.post(&at("/rich/concat"), r#"{"a":"x","b":3,"c":[1,2]}"#),
+            (200, json!("x|3|1,2")),
+            "{}",
+            ctx("concat")
+        );
         // Path, query (repeated), header bindings in; header binding out.
-        let ((status, body), headers) =
-            gw.call_h("GET", &at("/rich/concat/hey?b=5&c=1&c=2"), None, &[("X-Trace", "t-1")]);
-        assert_eq!((status, body), (200, json!({"result": "hey|5|1,2"})), "{}", ctx("concatReq GET"));
-        assert!(headers.iter().any(|(k, v)| k == "x-trace" && v == "t-1"), "{headers:?}");
+        let ((status, body), headers) = gw.call_h(
+            "GET",
+            &at("/rich/concat/hey?b=5&c=1&c=2"),
+            None,
+            &[("X-Trace", "t-1")],
+        );
+        assert_eq!(
+            (status, body),
+            (200, json!({"result": "hey|5|1,2"})),
+            "{}",
+            ctx("concatReq GET")
+        );
+        assert!(
+            headers.iter().any(|(k, v)| k == "x-trace" && v == "t-1"),
+            "{headers:?}"
+        );
         // An annotated field absent from its source falls back to the body (as Hertz binds), then to the default.
-        let (status, body) = gw.post(&at("/rich/concat/h%20y?c=7"), r#"{"id":"77","memo":"note","b":9}"#);
-        assert_eq!((status, body), (200, json!({"result": "h y|9|7", "id": "77", "memo": "note"})), "{}", ctx("concatReq POST"));
+        let (status, body) = gw.post(
+            &at("/rich/concat/h%20y?c=7"),
+            r#"{"id":"77","memo":"note","b":9}"#,
+        );
+        assert_eq!(
+            (status, body),
+            (
+                200,
+                json!({"result": "h y|9|7", "id": "77", "memo": "note"})
+            ),
+            "{}",
+            ctx("concatReq POST")
+        );
         let (status, body) = gw.post(&at("/rich/concat/z?b=2&c=1"), r#"{"b":9,"c":[5]}"#);
-        assert_eq!((status, body), (200, json!({"result": "z|2|1"})), "{}", ctx("query wins over body"));
+        assert_eq!(
+            (status, body),
+            (200, json!({"result": "z|2|1"})),
+            "{}",
+            ctx("query wins over body")
+        );
         let (status, body) = gw.post(&at("/rich/concat/z"), "");
-        assert_eq!((status, body), (200, json!({"result": "z|1|"})), "{}", ctx("defaults"));
+        assert_eq!(
+            (status, body),
+            (200, json!({"result": "z|1|"})),
+            "{}",
+            ctx("defaults")
+        );
 
         // An unannotated method: POST /{Service}/{method}; arguments with non-contiguous ids.
         let scalars = json!({"a_bool": true, "a_byte": 1, "an_i8": 2, "an_i16": 3, "an_i32": 4, "an_i64": 5,
                              "a_double": 6.5, "a_string": "s", "a_binary": "AQI="});
-        assert_eq!(gw.post(&at("/RichService/fromScalars"), &scalars.to_string()), (200, scalars), "{}", ctx("fromScalars"));
+        assert_eq!(
+            gw.post(&at("/RichService/fromScalars"), &scalars.to_string()),
+            (200, scalars),
+            "{}",
+            ctx("fromScalars")
+        );
 
-        assert_eq!(gw.get(&at("/rich/ping")), (200, Value::Null), "{}", ctx("void"));
-        assert_eq!(gw.post(&at("/RichService/version"), ""), (200, json!("rich-1.0")), "{}", ctx("extends"));
+        assert_eq!(
+            gw.get(&at("/rich/ping")),
+            (200, Value::Null),
+            "{}",
+            ctx("void")
+        );
+        assert_eq!(
+            gw.post(&at("/RichService/version"), ""),
+            (200, json!("rich-1.0")),
+            "{}",
+            ctx("extends")
+        );
 
         // oneway: answered at once, and the peer did receive it.
         let msg = format!("fired-{name}");
-        assert_eq!(gw.post(&at("/rich/fire"), &json!({"msg": msg}).to_string()), (202, Value::Null), "{}", ctx("oneway"));
+        assert_eq!(
+            gw.post(&at("/rich/fire"), &json!({"msg": msg}).to_string()),
+            (202, Value::Null),
+            "{}",
+            ctx("oneway")
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let (status, last) = gw.get(&at("/rich/last-fired"));
@@ -143,7 +248,11 @@ fn rich_idl_round_trips_on_every_protocol_and_transport() {
             if last == json!(msg) {
                 break;
             }
-            assert!(Instant::now() < deadline, "{}: oneway never arrived, last = {last}", ctx("oneway"));
+            assert!(
+                Instant::now() < deadline,
+                "{}: oneway never arrived, last = {last}",
+                ctx("oneway")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
 
@@ -152,17 +261,36 @@ fn rich_idl_round_trips_on_every_protocol_and_transport() {
         assert_eq!(status, 500, "{e}");
         assert_eq!(e["error"]["code"], "backend_exception");
         assert_eq!(e["error"]["exception"], "RichError");
-        assert_eq!(e["error"]["detail"], json!({"message": "nope", "code": 4242, "status": 2}), "{}", ctx("fail"));
+        assert_eq!(
+            e["error"]["detail"],
+            json!({"message": "nope", "code": 4242, "status": 2}),
+            "{}",
+            ctx("fail")
+        );
 
         // Struct map keys travel as [key, value] pairs.
         let v = json!([[{"id": 1, "name": "a", "color": 4}, "A"], [{"id": 2}, "B"]]);
-        assert_eq!(gw.post(&at("/RichService/echoStructKeys"), &json!({"v": v}).to_string()), (200, v), "{}", ctx("struct keys"));
+        assert_eq!(
+            gw.post(
+                &at("/RichService/echoStructKeys"),
+                &json!({"v": v}).to_string()
+            ),
+            (200, v),
+            "{}",
+            ctx("struct keys")
+        );
     }
 
     // Options: enums by name, i64 as strings.
-    let (status, out) = gw.post("/named/rich/all", r#"{"status":"ARCHIVED","an_i64":"-5","enum_map":{"ACTIVE":"a"},"color":"BLUE"}"#);
+    let (status, out) = gw.post(
+        "/named/rich/all",
+        r#"{"status":"ARCHIVED","an_i64":"-5","enum_map":{"ACTIVE":"a"},"color":"BLUE"}"#,
+    );
     assert_eq!(status, 200, "{out}");
-    assert_eq!(out, json!({"status": "ARCHIVED", "an_i64": "-5", "enum_map": {"ACTIVE": "a"}, "color": "BLUE"}));
+    assert_eq!(
+        out,
+        json!({"status": "ARCHIVED", "an_i64": "-5", "enum_map": {"ACTIVE": "a"}, "color": "BLUE"})
+    );
     drop(servers);
 }
 
@@ -173,13 +301,26 @@ fn thriftpy2_client_calls_the_builtin_backend() {
     for (_, protocol, transport) in COMBOS {
         let out = Command::new(python())
             .arg(root().join("e2e/peers/python/hello_client.py"))
-            .args(["--host", "127.0.0.1", "--port", port, "--protocol", protocol, "--transport", transport])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--protocol",
+                protocol,
+                "--transport",
+                transport,
+            ])
             .arg("--idl")
             .arg(root().join("examples/idl/hello.thrift"))
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{protocol}/{transport}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{protocol}/{transport}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(v["sum"], 1024, "{protocol}/{transport}");
         assert_eq!(v["echo"], "from python");

@@ -41,7 +41,9 @@ fn call(method: &str, args: &Value) -> Result<Value, Result<Value, AppException>
             let second = args["req"]["second"].as_i64().unwrap_or(0);
             match first.checked_add(second) {
                 Some(sum) => Ok(json!({ "success": { "sum": sum } })),
-                None => Err(Ok(json!({ "err": { "code": 1, "message": format!("{first} + {second} overflows i64") } }))),
+                None => Err(Ok(
+                    json!({ "err": { "code": 1, "message": format!("{first} + {second} overflows i64") } }),
+                )),
             }
         }
         other => Err(Err(AppException {
@@ -61,25 +63,49 @@ fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {
     let header = match thrift::read_message_header(proto, msg) {
         Ok(h) => h,
         Err(e) => {
-            let err = AppException { kind: app_error::PROTOCOL_ERROR, message: e.to_string() };
+            let err = AppException {
+                kind: app_error::PROTOCOL_ERROR,
+                message: e.to_string(),
+            };
             thrift::encode_app_exception(proto, "", 0, &err, &mut out);
             return Some(out);
         }
     };
     let fail = |kind, message: String, out: &mut Vec<u8>| {
-        thrift::encode_app_exception(proto, &header.name, header.seqid, &AppException { kind, message }, out);
+        thrift::encode_app_exception(
+            proto,
+            &header.name,
+            header.seqid,
+            &AppException { kind, message },
+            out,
+        );
     };
     if !matches!(header.ty, MessageType::Call | MessageType::Oneway) {
-        fail(app_error::INVALID_MESSAGE_TYPE, format!("unexpected message type {:?}", header.ty), &mut out);
+        fail(
+            app_error::INVALID_MESSAGE_TYPE,
+            format!("unexpected message type {:?}", header.ty),
+            &mut out,
+        );
         return Some(out);
     }
     let service = schema.service(HELLO_SERVICE).expect("Hello service");
     let Some(method) = service.methods.iter().find(|m| m.name == header.name) else {
-        fail(app_error::UNKNOWN_METHOD, format!("unknown method {}", header.name), &mut out);
+        fail(
+            app_error::UNKNOWN_METHOD,
+            format!("unknown method {}", header.name),
+            &mut out,
+        );
         return Some(out);
     };
     let mut args = Vec::with_capacity(64);
-    let decoded = thrift::decode_struct(proto, schema, method.args, &msg[header.body_offset..], &DecodeOptions::default(), &mut args);
+    let decoded = thrift::decode_struct(
+        proto,
+        schema,
+        method.args,
+        &msg[header.body_offset..],
+        &DecodeOptions::default(),
+        &mut args,
+    );
     let args: Value = match decoded.map(|_| serde_json::from_slice(&args)) {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
@@ -97,12 +123,16 @@ fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {
     match call(&method.name, &args) {
         Ok(result) | Err(Ok(result)) => {
             let json = serde_json::to_vec(&result).expect("JSON");
-            if let Err(e) = thrift::encode_reply(proto, schema, method, header.seqid, &json, &mut out) {
+            if let Err(e) =
+                thrift::encode_reply(proto, schema, method, header.seqid, &json, &mut out)
+            {
                 out.clear();
                 fail(app_error::INTERNAL_ERROR, e.to_string(), &mut out);
             }
         }
-        Err(Err(app)) => thrift::encode_app_exception(proto, &header.name, header.seqid, &app, &mut out),
+        Err(Err(app)) => {
+            thrift::encode_app_exception(proto, &header.name, header.seqid, &app, &mut out)
+        }
     }
     Some(out)
 }
@@ -111,7 +141,11 @@ fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {
 pub async fn start_hello(addr: &str) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(serve(listener, hello_handler(hello_schema()), DEFAULT_MAX_FRAME_SIZE));
+    tokio::spawn(serve(
+        listener,
+        hello_handler(hello_schema()),
+        DEFAULT_MAX_FRAME_SIZE,
+    ));
     Ok(local)
 }
 
@@ -126,19 +160,59 @@ mod tests {
         let add = svc.methods.iter().find(|m| m.name == "add").unwrap();
         for proto in [Protocol::Binary, Protocol::Compact] {
             let mut req = Vec::new();
-            thrift::encode_call(proto, &schema, add, 9, br#"{"first":512,"second":512}"#, &[], &Default::default(), &mut req).unwrap();
+            thrift::encode_call(
+                proto,
+                &schema,
+                add,
+                9,
+                br#"{"first":512,"second":512}"#,
+                &[],
+                &Default::default(),
+                &mut req,
+            )
+            .unwrap();
             let reply = handle(&schema, proto, &req).unwrap();
             let mut out = Vec::new();
-            let r = thrift::decode_reply(proto, &schema, add, &reply, 9, &Default::default(), &mut out, &mut Default::default()).unwrap();
+            let r = thrift::decode_reply(
+                proto,
+                &schema,
+                add,
+                &reply,
+                9,
+                &Default::default(),
+                &mut out,
+                &mut Default::default(),
+            )
+            .unwrap();
             assert_eq!(r, thrift::Reply::Success);
             assert_eq!(out, br#"{"sum":1024}"#);
         }
         let echo = svc.methods.iter().find(|m| m.name == "echo").unwrap();
         let mut req = Vec::new();
-        thrift::encode_call(Protocol::Binary, &schema, echo, 1, b"", &[], &Default::default(), &mut req).unwrap();
+        thrift::encode_call(
+            Protocol::Binary,
+            &schema,
+            echo,
+            1,
+            b"",
+            &[],
+            &Default::default(),
+            &mut req,
+        )
+        .unwrap();
         let reply = handle(&schema, Protocol::Binary, &req).unwrap();
         let mut out = Vec::new();
-        thrift::decode_reply(Protocol::Binary, &schema, echo, &reply, 1, &Default::default(), &mut out, &mut Default::default()).unwrap();
+        thrift::decode_reply(
+            Protocol::Binary,
+            &schema,
+            echo,
+            &reply,
+            1,
+            &Default::default(),
+            &mut out,
+            &mut Default::default(),
+        )
+        .unwrap();
         assert_eq!(out, br#"{"message":"hello world"}"#);
     }
 }

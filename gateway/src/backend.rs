@@ -44,9 +44,18 @@ pub fn parse_protocol(s: &str) -> Option<Protocol> {
 }
 
 impl Backend {
-    pub fn new(cfg: &BackendConfig, schema: Arc<Schema>, default_timeout_ms: u64, default_connect_ms: u64) -> Result<Backend, String> {
-        let protocol = parse_protocol(&cfg.protocol)
-            .ok_or_else(|| format!("backend `{}`: unknown protocol `{}` (thrift, thrift-compact)", cfg.name, cfg.protocol))?;
+    pub fn new(
+        cfg: &BackendConfig,
+        schema: Arc<Schema>,
+        default_timeout_ms: u64,
+        default_connect_ms: u64,
+    ) -> Result<Backend, String> {
+        let protocol = parse_protocol(&cfg.protocol).ok_or_else(|| {
+            format!(
+                "backend `{}`: unknown protocol `{}` (thrift, thrift-compact)",
+                cfg.name, cfg.protocol
+            )
+        })?;
         let transport = Transport::parse(&cfg.transport).ok_or_else(|| {
             format!("backend `{}`: unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)", cfg.name, cfg.transport)
         })?;
@@ -61,19 +70,27 @@ impl Backend {
         } else {
             for s in &cfg.services {
                 if schema.service(s).is_none() {
-                    return Err(format!("backend `{}`: the IDL has no service `{s}`", cfg.name));
+                    return Err(format!(
+                        "backend `{}`: the IDL has no service `{s}`",
+                        cfg.name
+                    ));
                 }
             }
             cfg.services.clone()
         };
         if services.is_empty() {
-            return Err(format!("backend `{}`: the IDL declares no service", cfg.name));
+            return Err(format!(
+                "backend `{}`: the IDL declares no service",
+                cfg.name
+            ));
         }
         let client = Client::new(
             ClientConfig {
                 transport,
                 protocol,
-                connect_timeout: Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(default_connect_ms)),
+                connect_timeout: Duration::from_millis(
+                    cfg.connect_timeout_ms.unwrap_or(default_connect_ms),
+                ),
                 max_frame: cfg.options.max_frame.unwrap_or(DEFAULT_MAX_FRAME_SIZE),
                 max_idle: MAX_IDLE_PER_ENDPOINT,
             },
@@ -117,17 +134,30 @@ impl MethodRoute {
     pub fn new(backend: Arc<Backend>, service: &str, method: &Method) -> MethodRoute {
         let header_block = ttheader::header_block(&ttheader::TTHeaderMeta {
             protocol: ttheader::protocol_id(backend.protocol),
-            strs: vec![(Cow::Borrowed(ttheader::str_key::IDL_SERVICE_NAME), Cow::Borrowed(service))],
+            strs: vec![(
+                Cow::Borrowed(ttheader::str_key::IDL_SERVICE_NAME),
+                Cow::Borrowed(service),
+            )],
             ints: vec![
                 (
                     ttheader::int_key::TRANSPORT_TYPE,
-                    Cow::Borrowed(if backend.transport == Transport::TTHeaderFramed { "framed" } else { "unframed" }),
+                    Cow::Borrowed(if backend.transport == Transport::TTHeaderFramed {
+                        "framed"
+                    } else {
+                        "unframed"
+                    }),
                 ),
                 (ttheader::int_key::FROM_SERVICE, Cow::Borrowed("kitegate")),
                 (ttheader::int_key::TO_SERVICE, Cow::Borrowed(&backend.name)),
                 (ttheader::int_key::TO_METHOD, Cow::Borrowed(&method.name)),
-                (ttheader::int_key::MSG_TYPE, Cow::Borrowed(if method.oneway { "4" } else { "1" })),
-                (ttheader::int_key::RPC_TIMEOUT, Cow::Owned(backend.timeout.as_millis().to_string())),
+                (
+                    ttheader::int_key::MSG_TYPE,
+                    Cow::Borrowed(if method.oneway { "4" } else { "1" }),
+                ),
+                (
+                    ttheader::int_key::RPC_TIMEOUT,
+                    Cow::Owned(backend.timeout.as_millis().to_string()),
+                ),
             ],
         });
         let schema = &backend.schema;
@@ -155,43 +185,69 @@ impl MethodRoute {
         }
     }
 
-    fn error(&self, status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(status, code, message).at(&self.backend.name, &format!("{}.{}", self.service, self.method.name))
+    fn error(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError::new(status, code, message).at(
+            &self.backend.name,
+            &format!("{}.{}", self.service, self.method.name),
+        )
     }
 
     /// Encodes, sends and decodes one call. On success `out` holds the JSON
     /// body; `meta` any status or headers the reply asks for.
-    pub async fn call(&self, body: &[u8], bound: &[Bound<'_>], out: &mut Vec<u8>, meta: &mut ResponseMeta) -> Result<(), ApiError> {
+    pub async fn call(
+        &self,
+        body: &[u8],
+        bound: &[Bound<'_>],
+        out: &mut Vec<u8>,
+        meta: &mut ResponseMeta,
+    ) -> Result<(), ApiError> {
         let b = &self.backend;
         let seqid = b.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let mut req = Vec::with_capacity(body.len() + 128);
         let mark = framing::begin_frame(b.transport, &mut req, seqid, &self.header_block);
-        thrift::encode_call(b.protocol, &b.schema, &self.method, seqid, body, bound, &b.encode, &mut req)
-            .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        thrift::encode_call(
+            b.protocol,
+            &b.schema,
+            &self.method,
+            seqid,
+            body,
+            bound,
+            &b.encode,
+            &mut req,
+        )
+        .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
         framing::finish_frame(b.transport, &mut req, mark);
 
-        let resp = match tokio::time::timeout(b.timeout, b.client.call(&req, self.method.oneway)).await {
-            Err(_) => {
-                return Err(self.error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "backend_timeout",
-                    format!("no reply within {} ms", b.timeout.as_millis()),
-                ));
-            }
-            Ok(Err(e)) => {
-                let code = match e {
-                    TransportError::Connect { .. } | TransportError::NoEndpoints => "backend_unavailable",
-                    _ => "bad_gateway",
-                };
-                return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
-            }
-            Ok(Ok(None)) => {
-                out.extend_from_slice(b"null");
-                meta.status = Some(StatusCode::ACCEPTED.as_u16());
-                return Ok(());
-            }
-            Ok(Ok(Some(resp))) => resp,
-        };
+        let resp =
+            match tokio::time::timeout(b.timeout, b.client.call(&req, self.method.oneway)).await {
+                Err(_) => {
+                    return Err(self.error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "backend_timeout",
+                        format!("no reply within {} ms", b.timeout.as_millis()),
+                    ));
+                }
+                Ok(Err(e)) => {
+                    let code = match e {
+                        TransportError::Connect { .. } | TransportError::NoEndpoints => {
+                            "backend_unavailable"
+                        }
+                        _ => "bad_gateway",
+                    };
+                    return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
+                }
+                Ok(Ok(None)) => {
+                    out.extend_from_slice(b"null");
+                    meta.status = Some(StatusCode::ACCEPTED.as_u16());
+                    return Ok(());
+                }
+                Ok(Ok(Some(resp))) => resp,
+            };
         if let Some(h) = &resp.frame.header
             && let Some(status) = h.str(ttheader::str_key::BIZ_STATUS)
             && status != "0"
@@ -199,29 +255,64 @@ impl MethodRoute {
             let mut e = self.error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "biz_error",
-                h.str(ttheader::str_key::BIZ_MESSAGE).unwrap_or("business error").to_string(),
+                h.str(ttheader::str_key::BIZ_MESSAGE)
+                    .unwrap_or("business error")
+                    .to_string(),
             );
-            e = e.with("biz_status", status.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(status)));
+            e = e.with(
+                "biz_status",
+                status
+                    .parse::<i64>()
+                    .map(|n| json!(n))
+                    .unwrap_or_else(|_| json!(status)),
+            );
             if let Some(extra) = h.str(ttheader::str_key::BIZ_EXTRA) {
-                e = e.with("biz_extra", serde_json::from_str(extra).unwrap_or_else(|_| json!(extra)));
+                e = e.with(
+                    "biz_extra",
+                    serde_json::from_str(extra).unwrap_or_else(|_| json!(extra)),
+                );
             }
             return Err(e);
         }
-        let reply = thrift::decode_reply(b.protocol, &b.schema, &self.method, resp.payload(), seqid, &b.decode, out, meta)
-            .map_err(|e| self.error(StatusCode::BAD_GATEWAY, "bad_gateway", format!("bad reply from {}: {e}", resp.addr)))?;
+        let reply = thrift::decode_reply(
+            b.protocol,
+            &b.schema,
+            &self.method,
+            resp.payload(),
+            seqid,
+            &b.decode,
+            out,
+            meta,
+        )
+        .map_err(|e| {
+            self.error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                format!("bad reply from {}: {e}", resp.addr),
+            )
+        })?;
         match reply {
             Reply::Success => Ok(()),
             Reply::Exception { field, type_name } => {
-                let detail: serde_json::Value = serde_json::from_slice(out).unwrap_or(serde_json::Value::Null);
+                let detail: serde_json::Value =
+                    serde_json::from_slice(out).unwrap_or(serde_json::Value::Null);
                 let status = self.exception_status(&type_name, &detail);
                 Err(self
-                    .error(status, "backend_exception", format!("{} raised {type_name}", self.method.name))
+                    .error(
+                        status,
+                        "backend_exception",
+                        format!("{} raised {type_name}", self.method.name),
+                    )
                     .with("exception", json!(type_name))
                     .with("field", json!(field))
                     .with("detail", detail))
             }
             Reply::App(app) => Err(self
-                .error(StatusCode::INTERNAL_SERVER_ERROR, "application_exception", app.message)
+                .error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "application_exception",
+                    app.message,
+                )
                 .with("type", json!(app.kind))),
         }
     }
@@ -231,7 +322,13 @@ impl MethodRoute {
         let schema = &self.backend.schema;
         schema
             .struct_by_name(type_name)
-            .and_then(|sid| schema.struct_def(sid).fields.iter().find(|f| f.binding == Binding::HttpCode))
+            .and_then(|sid| {
+                schema
+                    .struct_def(sid)
+                    .fields
+                    .iter()
+                    .find(|f| f.binding == Binding::HttpCode)
+            })
             .and_then(|f| detail.get(&f.json_name)?.as_u64())
             .and_then(|c| StatusCode::from_u16(c as u16).ok())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -31,7 +31,11 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
             let mut e = ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{} is not allowed on {path}; allowed: {}", parts.method, allowed.join(", ")),
+                format!(
+                    "{} is not allowed on {path}; allowed: {}",
+                    parts.method,
+                    allowed.join(", ")
+                ),
             );
             e.allow = Some(allowed.join(", "));
             return Err(e);
@@ -41,9 +45,16 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
 
     let limit = gw.inner.body_limit;
     let too_large = || {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request body is larger than {limit} bytes"))
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body is larger than {limit} bytes"),
+        )
     };
-    if let Some(len) = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len > limit as u64
     {
         return Err(too_large());
@@ -61,7 +72,11 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
                 BoundValue::Text(percent_encoding::percent_decode_str(v).decode_utf8_lossy())
             }),
             Binding::Query(name) => {
-                let mut vals: Vec<Cow<str>> = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect();
+                let mut vals: Vec<Cow<str>> = query
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .collect();
                 match vals.len() {
                     0 => None,
                     1 => Some(BoundValue::Text(vals.pop().expect("one"))),
@@ -81,20 +96,33 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
         };
         // As Hertz binds: the annotated source first, then the JSON body.
         if let Some(value) = value {
-            bound.push(Bound { field: *field, value });
+            bound.push(Bound {
+                field: *field,
+                value,
+            });
         }
     }
     // A raw-body method sends no JSON body.
-    let json: &[u8] = if route.bindings.iter().any(|(_, b)| *b == Binding::RawBody) { b"" } else { &body };
+    let json: &[u8] = if route.bindings.iter().any(|(_, b)| *b == Binding::RawBody) {
+        b""
+    } else {
+        &body
+    };
 
     let mut out = Vec::with_capacity(256);
     let mut meta = ResponseMeta::default();
     route.call(json, &bound, &mut out, &mut meta).await?;
 
-    let status = meta.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
+    let status = meta
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
     let mut resp = (status, Body::from(out)).into_response();
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (k, v) in meta.headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
             headers.append(k, v);

@@ -65,7 +65,10 @@ impl Gateway {
 /// The HTTP application: IDL routes plus `/healthz`.
 pub fn app(gw: Gateway) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .fallback(dispatch::dispatch)
         .with_state(gw)
         .layer(TraceLayer::new_for_http())
@@ -73,15 +76,26 @@ pub fn app(gw: Gateway) -> Router {
 
 /// Loads a backend's IDL from disk and builds it.
 pub fn load_backend(cfg: &BackendConfig, top: &Config) -> Result<Arc<Backend>, String> {
-    let schema = idl::thrift::load_path(&cfg.idl, &cfg.include_dirs).map_err(|e| format!("backend `{}`: {e}", cfg.name))?;
-    Ok(Arc::new(Backend::new(cfg, Arc::new(schema), top.timeout_ms, top.connect_timeout_ms)?))
+    let schema = idl::thrift::load_path(&cfg.idl, &cfg.include_dirs)
+        .map_err(|e| format!("backend `{}`: {e}", cfg.name))?;
+    Ok(Arc::new(Backend::new(
+        cfg,
+        Arc::new(schema),
+        top.timeout_ms,
+        top.connect_timeout_ms,
+    )?))
 }
 
 /// Starts the built-in hello backend in-process and returns its registration.
 pub async fn start_builtin(cfg: &Config) -> Result<Arc<Backend>, String> {
     let addr = examples::start_hello(&cfg.builtin_addr)
         .await
-        .map_err(|e| format!("cannot start the built-in hello backend on {}: {e}", cfg.builtin_addr))?;
+        .map_err(|e| {
+            format!(
+                "cannot start the built-in hello backend on {}: {e}",
+                cfg.builtin_addr
+            )
+        })?;
     tracing::info!(%addr, transport = %cfg.builtin_transport, "built-in hello backend started");
     let bc = BackendConfig {
         name: "hello".into(),
@@ -96,7 +110,12 @@ pub async fn start_builtin(cfg: &Config) -> Result<Arc<Backend>, String> {
         connect_timeout_ms: None,
         options: Default::default(),
     };
-    Ok(Arc::new(Backend::new(&bc, examples::hello_schema(), cfg.timeout_ms, cfg.connect_timeout_ms)?))
+    Ok(Arc::new(Backend::new(
+        &bc,
+        examples::hello_schema(),
+        cfg.timeout_ms,
+        cfg.connect_timeout_ms,
+    )?))
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM; in-flight requests finish first.
@@ -113,7 +132,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     for r in gw.routes() {
         tracing::info!(method = %r.http_method, path = %r.path, backend = %r.backend, target = %format!("{}.{}", r.service, r.method), "route");
     }
-    let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, "kitegate listening");
     axum::serve(listener, app(gw))
@@ -126,7 +147,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

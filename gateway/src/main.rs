@@ -31,11 +31,14 @@ async fn main() {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.log_json {
         fmt.json().init();
     } else {
-        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
     }
     let mut cfg = match &cli.config {
         Some(path) => Config::load(path).unwrap_or_else(|e| fail(&e)),

@@ -68,7 +68,10 @@ pub fn to_matchit(path: &str) -> String {
 
 impl RouteTable {
     pub fn empty() -> Self {
-        RouteTable { routers: HashMap::new(), listing: Vec::new() }
+        RouteTable {
+            routers: HashMap::new(),
+            listing: Vec::new(),
+        }
     }
 
     /// Builds the table of every method of every backend; a route claimed
@@ -77,16 +80,30 @@ impl RouteTable {
         let mut t = RouteTable::empty();
         for b in backends {
             for svc_name in &b.services {
-                let svc = b.schema.service(svc_name).expect("service checked at registration");
+                let svc = b
+                    .schema
+                    .service(svc_name)
+                    .expect("service checked at registration");
                 for m in &svc.methods {
                     let route = Arc::new(MethodRoute::new(b.clone(), svc_name, m));
                     let rules: Vec<(HttpVerb, String)> = if m.http.is_empty() {
                         vec![(HttpVerb::POST, format!("/{}/{}", svc.name, m.name))]
                     } else {
-                        m.http.iter().map(|r| (verb(r.method), r.path.clone())).collect()
+                        m.http
+                            .iter()
+                            .map(|r| (verb(r.method), r.path.clone()))
+                            .collect()
                     };
                     for (v, path) in rules {
-                        let full = format!("{}{}", b.prefix, if path.starts_with('/') { path } else { format!("/{path}") });
+                        let full = format!(
+                            "{}{}",
+                            b.prefix,
+                            if path.starts_with('/') {
+                                path
+                            } else {
+                                format!("/{path}")
+                            }
+                        );
                         let info = RouteInfo {
                             http_method: v.to_string(),
                             path: full.clone(),
@@ -99,10 +116,20 @@ impl RouteTable {
                             let other = t
                                 .listing
                                 .iter()
-                                .find(|o| o.http_method == info.http_method && to_matchit(&o.path) == to_matchit(&full))
-                                .or_else(|| t.listing.iter().find(|o| o.http_method == info.http_method));
+                                .find(|o| {
+                                    o.http_method == info.http_method
+                                        && to_matchit(&o.path) == to_matchit(&full)
+                                })
+                                .or_else(|| {
+                                    t.listing.iter().find(|o| o.http_method == info.http_method)
+                                });
                             let owner = other
-                                .map(|o| format!(" (already routed to backend `{}` method {}.{})", o.backend, o.service, o.method))
+                                .map(|o| {
+                                    format!(
+                                        " (already routed to backend `{}` method {}.{})",
+                                        o.backend, o.service, o.method
+                                    )
+                                })
                                 .unwrap_or_default();
                             return Err(format!(
                                 "route {v} {full} of backend `{}` method {}.{} conflicts: {e}{owner}",
@@ -128,7 +155,11 @@ impl RouteTable {
             .filter(|(v, _)| v != method && self.routers.get(v).is_some_and(|r| r.at(path).is_ok()))
             .map(|(_, name)| *name)
             .collect();
-        if allowed.is_empty() { Lookup::NotFound } else { Lookup::WrongMethod(allowed) }
+        if allowed.is_empty() {
+            Lookup::NotFound
+        } else {
+            Lookup::WrongMethod(allowed)
+        }
     }
 }
 

@@ -142,9 +142,23 @@ mod tests {
 
     #[test]
     fn memory_includes_stay_inside_the_upload() {
-        let files = MemoryFiles::new([("a/main.thrift", ""), ("a/base.thrift", ""), ("x.thrift", "")]);
-        assert_eq!(files.resolve(Some("a/main.thrift"), "base.thrift").as_deref(), Some("a/base.thrift"));
-        assert_eq!(files.resolve(Some("a/main.thrift"), "../x.thrift").as_deref(), Some("x.thrift"));
+        let files = MemoryFiles::new([
+            ("a/main.thrift", ""),
+            ("a/base.thrift", ""),
+            ("x.thrift", ""),
+        ]);
+        assert_eq!(
+            files
+                .resolve(Some("a/main.thrift"), "base.thrift")
+                .as_deref(),
+            Some("a/base.thrift")
+        );
+        assert_eq!(
+            files
+                .resolve(Some("a/main.thrift"), "../x.thrift")
+                .as_deref(),
+            Some("x.thrift")
+        );
         assert_eq!(files.resolve(Some("a/main.thrift"), "../../x.thrift"), None);
         assert_eq!(files.resolve(Some("a/main.thrift"), "/etc/passwd"), None);
     }

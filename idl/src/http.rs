@@ -72,7 +72,13 @@ pub(crate) fn method_rules(annotations: &Annotations) -> Vec<HttpRule> {
 }
 
 pub(crate) fn field_binding(annotations: &Annotations, field_name: &str) -> Binding {
-    let name = |v: &str| if v.is_empty() { field_name.to_string() } else { v.to_string() };
+    let name = |v: &str| {
+        if v.is_empty() {
+            field_name.to_string()
+        } else {
+            v.to_string()
+        }
+    };
     for (key, value) in &annotations.0 {
         match key.as_str() {
             "api.path" => return Binding::Path(name(value)),

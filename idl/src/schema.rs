@@ -38,7 +38,13 @@ impl Type {
     pub fn is_object_key(&self) -> bool {
         matches!(
             self,
-            Type::String | Type::Binary | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_)
+            Type::String
+                | Type::Binary
+                | Type::I8
+                | Type::I16
+                | Type::I32
+                | Type::I64
+                | Type::Enum(_)
         )
     }
 }
@@ -64,10 +70,16 @@ pub struct Annotations(pub Vec<(String, String)>);
 
 impl Annotations {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -111,7 +123,12 @@ const NO_FIELD: u16 = u16::MAX;
 const LINEAR_LOOKUP_MAX: usize = 12;
 
 impl StructDef {
-    pub fn new(name: String, kind: StructKind, fields: Vec<Field>, annotations: Annotations) -> Self {
+    pub fn new(
+        name: String,
+        kind: StructKind,
+        fields: Vec<Field>,
+        annotations: Annotations,
+    ) -> Self {
         let min = fields.iter().map(|f| f.id).min().unwrap_or(0);
         let max = fields.iter().map(|f| f.id).max().unwrap_or(0);
         let by_id = if fields.is_empty() || (max as i32 - min as i32) < 1024 {
@@ -130,7 +147,14 @@ impl StructDef {
                 .flat_map(|(i, f)| [(f.json_name.clone(), i), (f.name.clone(), i)])
                 .collect()
         });
-        StructDef { name, kind, fields, annotations, by_id, by_json }
+        StructDef {
+            name,
+            kind,
+            fields,
+            annotations,
+            by_id,
+            by_json,
+        }
     }
 
     /// The index in `fields` of the field with this wire id.
@@ -177,13 +201,20 @@ impl EnumDef {
         for (i, (_, v)) in values.iter().enumerate() {
             by_value.entry(*v).or_insert(i);
         }
-        EnumDef { name, values, by_name, by_value }
+        EnumDef {
+            name,
+            values,
+            by_name,
+            by_value,
+        }
     }
     pub fn value_of(&self, name: &str) -> Option<i32> {
         self.by_name.get(name).copied()
     }
     pub fn name_of(&self, value: i32) -> Option<&str> {
-        self.by_value.get(&value).map(|&i| self.values[i].0.as_str())
+        self.by_value
+            .get(&value)
+            .map(|&i| self.values[i].0.as_str())
     }
 }
 
@@ -238,7 +269,10 @@ impl Schema {
         self.services.iter().find(|s| s.name == name)
     }
     pub fn struct_by_name(&self, name: &str) -> Option<StructId> {
-        self.structs.iter().position(|s| s.name == name).map(|i| i as StructId)
+        self.structs
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| i as StructId)
     }
     /// A readable name for a type, for error messages and docs.
     pub fn type_name(&self, ty: &Type) -> String {

@@ -82,13 +82,18 @@ pub fn begin_frame(t: Transport, out: &mut Vec<u8>, seqid: i32, header_block: &[
             }
         }
     }
-    FrameMark { start, inner: out.len() }
+    FrameMark {
+        start,
+        inner: out.len(),
+    }
 }
 
 /// Patches the lengths of a frame begun with [`begin_frame`].
 pub fn finish_frame(t: Transport, out: &mut [u8], mark: FrameMark) {
     let total = out.len();
-    let put = |out: &mut [u8], at: usize, len: usize| out[at..at + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    let put = |out: &mut [u8], at: usize, len: usize| {
+        out[at..at + 4].copy_from_slice(&(len as u32).to_be_bytes())
+    };
     match t {
         Transport::Buffered => {}
         Transport::Framed => put(out, mark.start, total - mark.start - 4),
@@ -101,20 +106,39 @@ pub fn finish_frame(t: Transport, out: &mut [u8], mark: FrameMark) {
 }
 
 /// Takes one frame off the front of `buf`: `Ok(None)` when more bytes are needed.
-pub fn decode_frame(t: Transport, proto: Protocol, buf: &[u8], max_frame: usize) -> Result<Option<Frame>, CodecError> {
+pub fn decode_frame(
+    t: Transport,
+    proto: Protocol,
+    buf: &[u8],
+    max_frame: usize,
+) -> Result<Option<Frame>, CodecError> {
     match t {
         Transport::Buffered => {
             let Some(n) = message_len(proto, buf, 64)? else {
                 if buf.len() > max_frame {
-                    return Err(CodecError::TooLarge { what: "message size", size: buf.len() as u64, max: max_frame as u64 });
+                    return Err(CodecError::TooLarge {
+                        what: "message size",
+                        size: buf.len() as u64,
+                        max: max_frame as u64,
+                    });
                 }
                 return Ok(None);
             };
-            Ok(Some(Frame { consumed: n, payload: 0..n, header: None }))
+            Ok(Some(Frame {
+                consumed: n,
+                payload: 0..n,
+                header: None,
+            }))
         }
         Transport::Framed => {
-            let Some(len) = frame_len(buf, max_frame)? else { return Ok(None) };
-            Ok(Some(Frame { consumed: 4 + len, payload: 4..4 + len, header: None }))
+            let Some(len) = frame_len(buf, max_frame)? else {
+                return Ok(None);
+            };
+            Ok(Some(Frame {
+                consumed: 4 + len,
+                payload: 4..4 + len,
+                header: None,
+            }))
         }
         Transport::TTHeader | Transport::TTHeaderFramed => ttheader::decode(buf, max_frame),
     }
@@ -127,7 +151,11 @@ pub fn frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>, CodecErr
     }
     let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if len < 0 || len as usize > max_frame {
-        return Err(CodecError::TooLarge { what: "frame size", size: len as u32 as u64, max: max_frame as u64 });
+        return Err(CodecError::TooLarge {
+            what: "frame size",
+            size: len as u32 as u64,
+            max: max_frame as u64,
+        });
     }
     let len = len as usize;
     Ok((buf.len() >= 4 + len).then_some(len))
@@ -136,7 +164,9 @@ pub fn frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>, CodecErr
 /// Recognizes a stream's framing and protocol from its first bytes, as a
 /// Kitex server does per message; `Ok(None)` until enough bytes are in.
 pub fn detect(buf: &[u8]) -> Result<Option<(Transport, Protocol)>, CodecError> {
-    let Some(&first) = buf.first() else { return Ok(None) };
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
     if let Some(p) = Protocol::detect(first)
         && (buf.len() < 2 || first != 0x80 || buf[1] == 0x01)
     {
@@ -154,13 +184,26 @@ pub fn detect(buf: &[u8]) -> Result<Option<(Transport, Protocol)>, CodecError> {
         }
         let (framed, proto) = match Protocol::detect(buf[at]) {
             Some(p) => (false, p),
-            None => (true, Protocol::detect(buf[at + 4]).unwrap_or(Protocol::Binary)),
+            None => (
+                true,
+                Protocol::detect(buf[at + 4]).unwrap_or(Protocol::Binary),
+            ),
         };
-        return Ok(Some((if framed { Transport::TTHeaderFramed } else { Transport::TTHeader }, proto)));
+        return Ok(Some((
+            if framed {
+                Transport::TTHeaderFramed
+            } else {
+                Transport::TTHeader
+            },
+            proto,
+        )));
     }
     match Protocol::detect(buf[4]) {
         Some(p) => Ok(Some((Transport::Framed, p))),
-        None => Err(CodecError::wire("thrift", format!("unrecognized stream start {:02x?}", &buf[..8]))),
+        None => Err(CodecError::wire(
+            "thrift",
+            format!("unrecognized stream start {:02x?}", &buf[..8]),
+        )),
     }
 }
 

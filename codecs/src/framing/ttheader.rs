@@ -63,10 +63,16 @@ pub struct HeaderInfo {
 
 impl HeaderInfo {
     pub fn str(&self, key: &str) -> Option<&str> {
-        self.strs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.strs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn int(&self, key: u16) -> Option<&str> {
-        self.ints.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.ints
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -121,7 +127,9 @@ pub(crate) fn write_fixed(out: &mut Vec<u8>, seqid: i32, block: &[u8]) {
 const NAME: &str = "ttheader";
 
 pub(crate) fn decode(buf: &[u8], max_frame: usize) -> Result<Option<Frame>, CodecError> {
-    let Some(len) = super::frame_len(buf, max_frame)? else { return Ok(None) };
+    let Some(len) = super::frame_len(buf, max_frame)? else {
+        return Ok(None);
+    };
     let frame = &buf[4..4 + len];
     if frame.len() < 10 || frame[0..2] != MAGIC {
         return Err(CodecError::wire(NAME, "missing TTHeader magic"));
@@ -132,8 +140,15 @@ pub(crate) fn decode(buf: &[u8], max_frame: usize) -> Result<Option<Frame>, Code
     if !(2..=MAX_HEADER_SIZE).contains(&hs) || 10 + hs > frame.len() {
         return Err(CodecError::wire(NAME, format!("bad header size {hs}")));
     }
-    let mut info = HeaderInfo { seqid, flags, ..Default::default() };
-    let mut c = Cursor { b: &frame[10..10 + hs], pos: 0 };
+    let mut info = HeaderInfo {
+        seqid,
+        flags,
+        ..Default::default()
+    };
+    let mut c = Cursor {
+        b: &frame[10..10 + hs],
+        pos: 0,
+    };
     info.protocol = c.u8()?;
     let transforms = c.u8()? as usize;
     c.take(transforms)?;
@@ -157,7 +172,12 @@ pub(crate) fn decode(buf: &[u8], max_frame: usize) -> Result<Option<Frame>, Code
             INFO_ACL_TOKEN => {
                 c.string()?;
             }
-            other => return Err(CodecError::wire(NAME, format!("unknown info id {other:#04x}"))),
+            other => {
+                return Err(CodecError::wire(
+                    NAME,
+                    format!("unknown info id {other:#04x}"),
+                ));
+            }
         }
     }
     let mut start = 4 + 10 + hs;
@@ -165,7 +185,10 @@ pub(crate) fn decode(buf: &[u8], max_frame: usize) -> Result<Option<Frame>, Code
     // Payload: an unframed message starts with a protocol byte; otherwise a 4-byte length.
     if start < end && Protocol::detect(buf[start]).is_none() {
         let Some(inner) = super::frame_len(&buf[start..end], max_frame)? else {
-            return Err(CodecError::wire(NAME, "inner frame longer than its TTHeader frame"));
+            return Err(CodecError::wire(
+                NAME,
+                "inner frame longer than its TTHeader frame",
+            ));
         };
         info.framed_payload = true;
         start += 4;
@@ -173,7 +196,11 @@ pub(crate) fn decode(buf: &[u8], max_frame: usize) -> Result<Option<Frame>, Code
             return Err(CodecError::wire(NAME, "inner frame length does not match"));
         }
     }
-    Ok(Some(Frame { consumed: end, payload: start..end, header: Some(info) }))
+    Ok(Some(Frame {
+        consumed: end,
+        payload: start..end,
+        header: Some(info),
+    }))
 }
 
 struct Cursor<'a> {

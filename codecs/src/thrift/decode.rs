@@ -48,10 +48,15 @@ pub(crate) struct Dec<'s, 'o> {
 
 impl<'s, 'o> Dec<'s, 'o> {
     pub(crate) fn new(schema: &'s Schema, opts: &'s DecodeOptions, out: &'o mut Vec<u8>) -> Self {
-        Dec { schema, opts, out, depth: 0 }
+        Dec {
+            schema,
+            opts,
+            out,
+            depth: 0,
+        }
     }
 
-    fn enter<'a, R: Reader<'a>>(&mut self) -> Result<(), CodecError> {
+    fn enter(&mut self) -> Result<(), CodecError> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
             return Err(CodecError::TooLarge {
@@ -64,9 +69,15 @@ impl<'s, 'o> Dec<'s, 'o> {
     }
 
     /// Writes one value of `ty` read from `r`.
-    pub(crate) fn value<'a, R: Reader<'a>>(&mut self, r: &mut R, ty: &Type) -> Result<(), CodecError> {
+    pub(crate) fn value<'a, R: Reader<'a>>(
+        &mut self,
+        r: &mut R,
+        ty: &Type,
+    ) -> Result<(), CodecError> {
         match ty {
-            Type::Bool => self.out.extend_from_slice(if r.bool()? { b"true" } else { b"false" }),
+            Type::Bool => self
+                .out
+                .extend_from_slice(if r.bool()? { b"true" } else { b"false" }),
             Type::I8 => json::write_i64(self.out, r.i8()? as i64),
             Type::I16 => json::write_i64(self.out, r.i16()? as i64),
             Type::I32 => json::write_i64(self.out, r.i32()? as i64),
@@ -83,23 +94,32 @@ impl<'s, 'o> Dec<'s, 'o> {
             Type::Double => json::write_f64(self.out, r.double()?),
             Type::String => {
                 let b = r.bytes()?;
-                let s = std::str::from_utf8(b).map_err(|_| CodecError::wire(R::NAME, "string is not valid UTF-8"))?;
+                let s = std::str::from_utf8(b)
+                    .map_err(|_| CodecError::wire(R::NAME, "string is not valid UTF-8"))?;
                 json::write_str(self.out, s);
             }
             Type::Binary => json::write_base64(self.out, r.bytes()?),
             Type::Uuid => json::write_uuid(self.out, r.uuid()?),
             Type::Enum(id) => {
                 let v = r.i32()?;
-                match self.opts.enum_as_name.then(|| self.schema.enum_def(*id).name_of(v)).flatten() {
+                match self
+                    .opts
+                    .enum_as_name
+                    .then(|| self.schema.enum_def(*id).name_of(v))
+                    .flatten()
+                {
                     Some(name) => json::write_str(self.out, name),
                     None => json::write_i64(self.out, v as i64),
                 }
             }
             Type::List(t) | Type::Set(t) => {
-                self.enter::<R>()?;
+                self.enter()?;
                 let (et, n) = r.list_begin()?;
                 if n > 0 && et != ttype(t) {
-                    return Err(CodecError::wire(R::NAME, format!("list element type {et:?}, expected {:?}", ttype(t))));
+                    return Err(CodecError::wire(
+                        R::NAME,
+                        format!("list element type {et:?}, expected {:?}", ttype(t)),
+                    ));
                 }
                 self.out.push(b'[');
                 for i in 0..n {
@@ -112,10 +132,17 @@ impl<'s, 'o> Dec<'s, 'o> {
                 self.depth -= 1;
             }
             Type::Map(k, v) => {
-                self.enter::<R>()?;
+                self.enter()?;
                 let (kt, vt, n) = r.map_begin()?;
                 if n > 0 && (kt != ttype(k) || vt != ttype(v)) {
-                    return Err(CodecError::wire(R::NAME, format!("map of {kt:?} -> {vt:?}, expected {:?} -> {:?}", ttype(k), ttype(v))));
+                    return Err(CodecError::wire(
+                        R::NAME,
+                        format!(
+                            "map of {kt:?} -> {vt:?}, expected {:?} -> {:?}",
+                            ttype(k),
+                            ttype(v)
+                        ),
+                    ));
                 }
                 let object = k.is_object_key();
                 self.out.push(if object { b'{' } else { b'[' });
@@ -151,8 +178,16 @@ impl<'s, 'o> Dec<'s, 'o> {
                 self.out.push(b'"');
                 let saved = self.opts;
                 // Integer keys are quoted numbers whatever the i64 option says.
-                let plain = DecodeOptions { i64_as_string: false, ..saved.clone() };
-                let mut inner = Dec { schema: self.schema, opts: &plain, out: self.out, depth: self.depth };
+                let plain = DecodeOptions {
+                    i64_as_string: false,
+                    ..saved.clone()
+                };
+                let mut inner = Dec {
+                    schema: self.schema,
+                    opts: &plain,
+                    out: self.out,
+                    depth: self.depth,
+                };
                 inner.value(r, k)?;
                 self.out.push(b'"');
                 Ok(())
@@ -168,7 +203,7 @@ impl<'s, 'o> Dec<'s, 'o> {
         sid: StructId,
         mut meta: Option<&mut ResponseMeta>,
     ) -> Result<(), CodecError> {
-        self.enter::<R>()?;
+        self.enter()?;
         let def = self.schema.struct_def(sid);
         let saved = r.struct_begin();
         self.out.push(b'{');
@@ -260,7 +295,11 @@ fn skip_at<'a, R: Reader<'a>>(r: &mut R, t: TType, depth: usize) -> Result<(), C
         }
         TType::Stop => return Err(CodecError::wire(R::NAME, "unexpected STOP type")),
         _ if depth == 0 => {
-            return Err(CodecError::TooLarge { what: "nesting depth", size: u64::MAX, max: 0 });
+            return Err(CodecError::TooLarge {
+                what: "nesting depth",
+                size: u64::MAX,
+                max: 0,
+            });
         }
         TType::Struct => {
             let saved = r.struct_begin();

@@ -89,10 +89,25 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
 
     /// Encodes struct `sid` from `json` (an empty body counts as `{}`), with
     /// `bound` fields taken from elsewhere; writes a complete struct.
-    pub(crate) fn struct_from_json(&mut self, sid: StructId, json: &[u8], bound: &[Bound<'_>]) -> Result<(), CodecError> {
-        let json = if json.iter().all(u8::is_ascii_whitespace) { b"{}" } else { json };
+    pub(crate) fn struct_from_json(
+        &mut self,
+        sid: StructId,
+        json: &[u8],
+        bound: &[Bound<'_>],
+    ) -> Result<(), CodecError> {
+        let json = if json.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            json
+        };
         let mut de = serde_json::Deserializer::from_slice(json);
-        let r = StructSeed { e: self, sid, bound }.deserialize(&mut de).and_then(|_| de.end());
+        let r = StructSeed {
+            e: self,
+            sid,
+            bound,
+        }
+        .deserialize(&mut de)
+        .and_then(|_| de.end());
         r.map_err(|err| self.input_error(err))
     }
 
@@ -123,7 +138,10 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
     fn enter<E: de::Error>(&mut self) -> Result<(), E> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
-            return Err(E::custom(format_args!("nesting deeper than {} levels", self.opts.max_depth)));
+            return Err(E::custom(format_args!(
+                "nesting deeper than {} levels",
+                self.opts.max_depth
+            )));
         }
         Ok(())
     }
@@ -145,16 +163,17 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
             BoundValue::Text(s) => self.bound_text(field, s),
             BoundValue::Missing => Ok(()),
             BoundValue::List(items) => match &field.ty {
-                Type::List(t) | Type::Set(t) => self.bound_list(field, t, items.iter().map(|c| c.as_ref())),
+                Type::List(t) | Type::Set(t) => {
+                    self.bound_list(field, t, items.iter().map(|c| c.as_ref()))
+                }
                 _ => match items.last() {
                     Some(s) => self.bound_text(field, s),
                     None => Ok(()),
                 },
             },
         };
-        r.map_err(|e: E| {
+        r.inspect_err(|_| {
             self.path.push(Seg::Key(field.json_name.clone()));
-            e
         })
     }
 
@@ -165,10 +184,14 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
             }
             Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => {
                 let mut de = serde_json::Deserializer::from_str(s);
-                ValueSeed { e: self, ty: &field.ty, field: Some(field.id) }
-                    .deserialize(&mut de)
-                    .and_then(|_| de.end())
-                    .map_err(|err| E::custom(format_args!("invalid JSON value: {err}")))
+                ValueSeed {
+                    e: self,
+                    ty: &field.ty,
+                    field: Some(field.id),
+                }
+                .deserialize(&mut de)
+                .and_then(|_| de.end())
+                .map_err(|err| E::custom(format_args!("invalid JSON value: {err}")))
             }
             ty => self.scalar_from_str(ty, Some(field.id), s, false),
         }
@@ -180,16 +203,20 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         elem: &'s Type,
         items: impl Iterator<Item = &'i str>,
     ) -> Result<(), E> {
-        let outer = if matches!(field.ty, Type::Set(_)) { TType::Set } else { TType::List };
+        let outer = if matches!(field.ty, Type::Set(_)) {
+            TType::Set
+        } else {
+            TType::List
+        };
         self.w.field_begin(outer, field.id);
         let et = ttype(elem);
         let mark = self.w.list_begin(et);
         let mut n = 0u32;
         for (i, item) in items.enumerate() {
-            self.scalar_from_str(elem, None, item, false).map_err(|e: E| {
-                self.path.push(Seg::Index(i));
-                e
-            })?;
+            self.scalar_from_str(elem, None, item, false)
+                .inspect_err(|_| {
+                    self.path.push(Seg::Index(i));
+                })?;
             n += 1;
         }
         self.w.list_end(mark, et, n);
@@ -198,7 +225,13 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
 
     /// Writes a scalar given as text (a map key, or an HTTP-bound value).
     /// `base64_binary`: binary text is base64 (JSON) rather than raw bytes (HTTP).
-    fn scalar_from_str<E: de::Error>(&mut self, ty: &'s Type, field: Option<i16>, s: &str, base64_binary: bool) -> Result<(), E> {
+    fn scalar_from_str<E: de::Error>(
+        &mut self,
+        ty: &'s Type,
+        field: Option<i16>,
+        s: &str,
+        base64_binary: bool,
+    ) -> Result<(), E> {
         let head = |w: &mut W, t: TType| {
             if let Some(id) = field {
                 w.field_begin(t, id);
@@ -225,14 +258,17 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 }
             }
             Type::I8 | Type::I16 | Type::I32 | Type::I64 => {
-                let v: i64 = s
-                    .trim()
-                    .parse()
-                    .map_err(|_| E::custom(format_args!("expected {}, found \"{s}\"", self.schema.type_name(ty))))?;
+                let v: i64 = s.trim().parse().map_err(|_| {
+                    E::custom(format_args!(
+                        "expected {}, found \"{s}\"",
+                        self.schema.type_name(ty)
+                    ))
+                })?;
                 self.int(ty, field, v)?;
             }
             Type::Double => {
-                let v = parse_double(s).ok_or_else(|| E::custom(format_args!("expected double, found \"{s}\"")))?;
+                let v = parse_double(s)
+                    .ok_or_else(|| E::custom(format_args!("expected double, found \"{s}\"")))?;
                 head(self.w, TType::Double);
                 self.w.double(v);
             }
@@ -248,7 +284,8 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 self.w.i32(v);
             }
             Type::Uuid => {
-                let u = parse_uuid(s).ok_or_else(|| E::custom(format_args!("invalid uuid \"{s}\"")))?;
+                let u =
+                    parse_uuid(s).ok_or_else(|| E::custom(format_args!("invalid uuid \"{s}\"")))?;
                 head(self.w, TType::Uuid);
                 self.w.uuid(&u);
             }
@@ -270,7 +307,12 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
     }
 
     fn int<E: de::Error>(&mut self, ty: &Type, field: Option<i16>, v: i64) -> Result<(), E> {
-        let out_of_range = || E::custom(format_args!("{v} is out of range for {}", self.schema.type_name(ty)));
+        let out_of_range = || {
+            E::custom(format_args!(
+                "{v} is out of range for {}",
+                self.schema.type_name(ty)
+            ))
+        };
         macro_rules! put {
             ($t:expr, $m:ident, $ty:ty) => {{
                 let x = <$ty>::try_from(v).map_err(|_| out_of_range())?;
@@ -296,7 +338,12 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         Ok(())
     }
 
-    fn struct_body<'de, A: MapAccess<'de>>(&mut self, sid: StructId, mut map: A, bound: &[Bound<'_>]) -> Result<(), A::Error> {
+    fn struct_body<'de, A: MapAccess<'de>>(
+        &mut self,
+        sid: StructId,
+        mut map: A,
+        bound: &[Bound<'_>],
+    ) -> Result<(), A::Error> {
         self.enter()?;
         let def: &'s StructDef = self.schema.struct_def(sid);
         let saved = self.w.struct_begin();
@@ -307,7 +354,10 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 seen.set(b.field);
             }
         }
-        while let Some(key) = map.next_key_seed(KeySeed { def, reject: self.opts.reject_unknown_fields })? {
+        while let Some(key) = map.next_key_seed(KeySeed {
+            def,
+            reject: self.opts.reject_unknown_fields,
+        })? {
             let Some(idx) = key else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -319,13 +369,19 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 continue;
             }
             if seen.get(idx) {
-                return Err(de::Error::custom(format_args!("duplicate field `{}`", field.json_name)));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate field `{}`",
+                    field.json_name
+                )));
             }
             let written = map
-                .next_value_seed(ValueSeed { e: self, ty: &field.ty, field: Some(field.id) })
-                .map_err(|e| {
+                .next_value_seed(ValueSeed {
+                    e: self,
+                    ty: &field.ty,
+                    field: Some(field.id),
+                })
+                .inspect_err(|_| {
                     self.path.push(Seg::Key(field.json_name.clone()));
-                    e
                 })?;
             if written {
                 seen.set(idx);
@@ -342,12 +398,21 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
             }
             if let Some(default) = &field.default {
                 let mut de = serde_json::Deserializer::from_str(default);
-                ValueSeed { e: self, ty: &field.ty, field: Some(field.id) }
-                    .deserialize(&mut de)
-                    .map_err(|err| de::Error::custom(format_args!("bad default for `{}`: {err}", field.name)))?;
+                ValueSeed {
+                    e: self,
+                    ty: &field.ty,
+                    field: Some(field.id),
+                }
+                .deserialize(&mut de)
+                .map_err(|err| {
+                    de::Error::custom(format_args!("bad default for `{}`: {err}", field.name))
+                })?;
             } else if field.required == Requiredness::Required {
                 self.path.push(Seg::Key(field.json_name.clone()));
-                return Err(de::Error::custom(format_args!("missing required field `{}`", field.json_name)));
+                return Err(de::Error::custom(format_args!(
+                    "missing required field `{}`",
+                    field.json_name
+                )));
             }
         }
         if def.kind == StructKind::Union && set != 1 {
@@ -382,7 +447,10 @@ pub(crate) fn ttype(ty: &Type) -> TType {
 }
 
 fn mismatch<E: de::Error>(schema: &Schema, ty: &Type, found: &str) -> E {
-    E::custom(format_args!("expected {}, found {found}", schema.type_name(ty)))
+    E::custom(format_args!(
+        "expected {}, found {found}",
+        schema.type_name(ty)
+    ))
 }
 
 pub(crate) fn parse_double(s: &str) -> Option<f64> {
@@ -417,7 +485,11 @@ enum Seen {
 
 impl Seen {
     fn new(n: usize) -> Self {
-        if n <= 128 { Seen::Small(0) } else { Seen::Large(vec![false; n]) }
+        if n <= 128 {
+            Seen::Small(0)
+        } else {
+            Seen::Large(vec![false; n])
+        }
     }
     #[inline]
     fn set(&mut self, i: usize) {
@@ -453,7 +525,11 @@ impl<'de, W: Writer> DeserializeSeed<'de> for StructSeed<'_, '_, '_, '_, '_, W> 
 impl<'de, W: Writer> Visitor<'de> for StructSeed<'_, '_, '_, '_, '_, W> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a JSON object for {}", self.e.schema.struct_def(self.sid).name)
+        write!(
+            f,
+            "a JSON object for {}",
+            self.e.schema.struct_def(self.sid).name
+        )
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         self.e.struct_body(self.sid, map, self.bound)
@@ -480,7 +556,10 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
         match self.def.field_by_json(key) {
             Some(i) => Ok(Some(i)),
-            None if self.reject => Err(E::custom(format_args!("unknown field `{key}` in {}", self.def.name))),
+            None if self.reject => Err(E::custom(format_args!(
+                "unknown field `{key}` in {}",
+                self.def.name
+            ))),
             None => Ok(None),
         }
     }
@@ -565,7 +644,10 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
                 self.e.w.double(v as f64);
                 Ok(true)
             }
-            Err(_) => Err(E::custom(format_args!("{v} is out of range for {}", self.e.schema.type_name(self.ty)))),
+            Err(_) => Err(E::custom(format_args!(
+                "{v} is out of range for {}",
+                self.e.schema.type_name(self.ty)
+            ))),
         }
     }
 
@@ -581,9 +663,9 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
             {
                 self.visit_i64(v as i64)
             }
-            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_) => {
-                Err(E::custom(format_args!("expected {}, found {v}", self.e.schema.type_name(self.ty))))
-            }
+            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_) => Err(E::custom(
+                format_args!("expected {}, found {v}", self.e.schema.type_name(self.ty)),
+            )),
             _ => Err(mismatch(self.e.schema, self.ty, "a number")),
         }
     }
@@ -595,7 +677,9 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
                 Ok(true)
             }
             // `api.js_conv` integers arrive as strings; accepted for every integer width.
-            Type::I8 | Type::I16 | Type::I32 if v.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !v.is_empty() => {
+            Type::I8 | Type::I16 | Type::I32
+                if v.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !v.is_empty() =>
+            {
                 self.e.scalar_from_str(self.ty, self.field, v, true)?;
                 Ok(true)
             }
@@ -618,12 +702,20 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
         match self.ty {
             Type::List(t) | Type::Set(t) => {
                 self.e.enter()?;
-                self.head(if matches!(self.ty, Type::Set(_)) { TType::Set } else { TType::List });
+                self.head(if matches!(self.ty, Type::Set(_)) {
+                    TType::Set
+                } else {
+                    TType::List
+                });
                 let et = ttype(t);
                 let mark = self.e.w.list_begin(et);
                 let mut n = 0u32;
                 loop {
-                    let r = seq.next_element_seed(ValueSeed { e: self.e, ty: t, field: None });
+                    let r = seq.next_element_seed(ValueSeed {
+                        e: self.e,
+                        ty: t,
+                        field: None,
+                    });
                     match r {
                         Ok(Some(_)) => n += 1,
                         Ok(None) => break,
@@ -675,13 +767,18 @@ impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
                 let mark = self.e.w.map_begin(kt, vt);
                 let mut n = 0u32;
                 while let Some(key) = map.next_key_seed(StrKey)? {
-                    self.e.scalar_from_str(k, None, &key, true).map_err(|err: A::Error| {
+                    self.e
+                        .scalar_from_str(k, None, &key, true)
+                        .inspect_err(|_| {
+                            self.e.path.push(Seg::Key(key.to_string()));
+                        })?;
+                    map.next_value_seed(ValueSeed {
+                        e: self.e,
+                        ty: v,
+                        field: None,
+                    })
+                    .inspect_err(|_| {
                         self.e.path.push(Seg::Key(key.to_string()));
-                        err
-                    })?;
-                    map.next_value_seed(ValueSeed { e: self.e, ty: v, field: None }).map_err(|err| {
-                        self.e.path.push(Seg::Key(key.to_string()));
-                        err
                     })?;
                     n += 1;
                 }
@@ -719,10 +816,18 @@ impl<'de, W: Writer> Visitor<'de> for PairSeed<'_, '_, '_, W> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let missing = || de::Error::custom("a map entry must be a [key, value] pair");
-        seq.next_element_seed(ValueSeed { e: self.e, ty: self.k, field: None })?
-            .ok_or_else(missing)?;
-        seq.next_element_seed(ValueSeed { e: self.e, ty: self.v, field: None })?
-            .ok_or_else(missing)?;
+        seq.next_element_seed(ValueSeed {
+            e: self.e,
+            ty: self.k,
+            field: None,
+        })?
+        .ok_or_else(missing)?;
+        seq.next_element_seed(ValueSeed {
+            e: self.e,
+            ty: self.v,
+            field: None,
+        })?
+        .ok_or_else(missing)?;
         if seq.next_element::<IgnoredAny>()?.is_some() {
             return Err(missing());
         }

@@ -87,7 +87,10 @@ pub struct AppException {
 pub enum Reply {
     Success,
     /// A declared exception: the `throws` field's name and the exception type's name.
-    Exception { field: String, type_name: String },
+    Exception {
+        field: String,
+        type_name: String,
+    },
     App(AppException),
 }
 
@@ -106,13 +109,19 @@ pub fn encode_call(
     opts: &EncodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    let ty = if method.oneway { MessageType::Oneway } else { MessageType::Call };
+    let ty = if method.oneway {
+        MessageType::Oneway
+    } else {
+        MessageType::Call
+    };
     with_writer!(proto, out, |w| {
         w.message_begin(&method.name, ty, seqid);
         match method.body_struct_arg {
             Some(i) => {
                 let arg = &schema.struct_def(method.args).fields[i];
-                let Type::Struct(sid) = arg.ty else { unreachable!("body_struct_arg is a struct") };
+                let Type::Struct(sid) = arg.ty else {
+                    unreachable!("body_struct_arg is a struct")
+                };
                 let saved = w.struct_begin();
                 w.field_begin(TType::Struct, arg.id);
                 Enc::new(schema, &mut w, opts).struct_from_json(sid, body, bound)?;
@@ -133,7 +142,8 @@ pub fn encode_struct(
     opts: &EncodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    with_writer!(proto, out, |w| Enc::new(schema, &mut w, opts).struct_from_json(sid, json, &[]))
+    with_writer!(proto, out, |w| Enc::new(schema, &mut w, opts)
+        .struct_from_json(sid, json, &[]))
 }
 
 /// Decodes a reply to `method` into JSON in `out`: the success value
@@ -156,13 +166,22 @@ pub fn decode_reply(
             return Ok(Reply::App(read_app_exception(&mut r)?));
         }
         if ty != MessageType::Reply {
-            return Err(CodecError::wire(proto.name(), format!("expected a REPLY, got {ty:?}")));
+            return Err(CodecError::wire(
+                proto.name(),
+                format!("expected a REPLY, got {ty:?}"),
+            ));
         }
         if name != method.name {
-            return Err(CodecError::wire(proto.name(), format!("reply is for method `{name}`, expected `{}`", method.name)));
+            return Err(CodecError::wire(
+                proto.name(),
+                format!("reply is for method `{name}`, expected `{}`", method.name),
+            ));
         }
         if got_seq != seqid {
-            return Err(CodecError::wire(proto.name(), format!("reply seqid {got_seq}, expected {seqid}")));
+            return Err(CodecError::wire(
+                proto.name(),
+                format!("reply seqid {got_seq}, expected {seqid}"),
+            ));
         }
         let result = schema.struct_def(method.result);
         let mut dec = Dec::new(schema, opts, out);
@@ -205,7 +224,10 @@ pub fn decode_reply(
 }
 
 fn read_app_exception<'a, R: Reader<'a>>(r: &mut R) -> Result<AppException, CodecError> {
-    let mut e = AppException { kind: app_error::UNKNOWN, message: String::new() };
+    let mut e = AppException {
+        kind: app_error::UNKNOWN,
+        message: String::new(),
+    };
     let saved = r.struct_begin();
     while let Some((t, id)) = r.field_begin()? {
         match (id, t) {
@@ -230,7 +252,12 @@ pub struct MessageHeader {
 pub fn read_message_header(proto: Protocol, payload: &[u8]) -> Result<MessageHeader, CodecError> {
     with_reader!(proto, payload, |r| {
         let (name, ty, seqid) = r.message_begin()?;
-        Ok(MessageHeader { name: name.to_string(), ty, seqid, body_offset: r.position() })
+        Ok(MessageHeader {
+            name: name.to_string(),
+            ty,
+            seqid,
+            body_offset: r.position(),
+        })
     })
 }
 
@@ -261,12 +288,22 @@ pub fn encode_reply(
 ) -> Result<(), CodecError> {
     with_writer!(proto, out, |w| {
         w.message_begin(&method.name, MessageType::Reply, seqid);
-        Enc::new(schema, &mut w, &EncodeOptions::default()).struct_from_json(method.result, result_json, &[])
+        Enc::new(schema, &mut w, &EncodeOptions::default()).struct_from_json(
+            method.result,
+            result_json,
+            &[],
+        )
     })
 }
 
 /// Encodes an EXCEPTION message carrying a TApplicationException.
-pub fn encode_app_exception(proto: Protocol, name: &str, seqid: i32, e: &AppException, out: &mut Vec<u8>) {
+pub fn encode_app_exception(
+    proto: Protocol,
+    name: &str,
+    seqid: i32,
+    e: &AppException,
+    out: &mut Vec<u8>,
+) {
     with_writer!(proto, out, |w| {
         w.message_begin(name, MessageType::Exception, seqid);
         let saved = w.struct_begin();
@@ -280,7 +317,11 @@ pub fn encode_app_exception(proto: Protocol, name: &str, seqid: i32, e: &AppExce
 
 /// Length of the complete message at the start of `buf`, `None` if more
 /// bytes are needed: how an unframed (buffered) stream is cut into messages.
-pub fn message_len(proto: Protocol, buf: &[u8], max_depth: usize) -> Result<Option<usize>, CodecError> {
+pub fn message_len(
+    proto: Protocol,
+    buf: &[u8],
+    max_depth: usize,
+) -> Result<Option<usize>, CodecError> {
     fn measure<'a, R: Reader<'a>>(mut r: R, max_depth: usize) -> Result<usize, CodecError> {
         r.message_begin()?;
         skip(&mut r, TType::Struct, max_depth)?;

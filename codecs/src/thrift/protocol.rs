@@ -150,7 +150,12 @@ fn binary_type(id: u8) -> Result<TType, CodecError> {
         14 => TType::Set,
         15 => TType::List,
         16 => TType::Uuid,
-        other => return Err(CodecError::wire("thrift binary", format!("unknown type id {other}"))),
+        other => {
+            return Err(CodecError::wire(
+                "thrift binary",
+                format!("unknown type id {other}"),
+            ));
+        }
     })
 }
 
@@ -161,7 +166,8 @@ impl Writer for BinaryWriter<'_> {
         self.buf
     }
     fn message_begin(&mut self, name: &str, ty: MessageType, seqid: i32) {
-        self.buf.extend_from_slice(&(BINARY_VERSION_1 | ty as u32).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(BINARY_VERSION_1 | ty as u32).to_be_bytes());
         self.bytes(name.as_bytes());
         self.i32(seqid);
     }
@@ -283,7 +289,12 @@ fn compact_type(id: u8) -> Result<TType, CodecError> {
         11 => TType::Map,
         12 => TType::Struct,
         13 => TType::Uuid,
-        other => return Err(CodecError::wire("thrift compact", format!("unknown type id {other}"))),
+        other => {
+            return Err(CodecError::wire(
+                "thrift compact",
+                format!("unknown type id {other}"),
+            ));
+        }
     })
 }
 
@@ -427,7 +438,9 @@ impl<'a> BinaryReader<'a> {
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         if self.buf.len() - self.pos < n {
-            return Err(CodecError::Truncated { protocol: Self::NAME });
+            return Err(CodecError::Truncated {
+                protocol: Self::NAME,
+            });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -468,7 +481,10 @@ impl<'a> BinaryReader<'a> {
     fn name(&mut self) -> Result<&'a [u8], CodecError> {
         let n = self.i32()?;
         if n < 0 || n as u64 > MAX_NAME_LEN {
-            return Err(CodecError::wire(Self::NAME, format!("bad method name length {n}")));
+            return Err(CodecError::wire(
+                Self::NAME,
+                format!("bad method name length {n}"),
+            ));
         }
         self.take(n as usize)
     }
@@ -488,7 +504,10 @@ impl<'a> Reader<'a> for BinaryReader<'a> {
         let word = self.i32()? as u32;
         let (name, ty) = if word & 0x8000_0000 != 0 {
             if word & BINARY_VERSION_MASK != BINARY_VERSION_1 {
-                return Err(CodecError::wire(Self::NAME, format!("bad version word {word:#010x}")));
+                return Err(CodecError::wire(
+                    Self::NAME,
+                    format!("bad version word {word:#010x}"),
+                ));
             }
             let name = self.name()?;
             (name, (word & 0xff) as u8)
@@ -500,7 +519,8 @@ impl<'a> Reader<'a> for BinaryReader<'a> {
         };
         let ty = MessageType::from_u8(ty)
             .ok_or_else(|| CodecError::wire(Self::NAME, format!("bad message type {ty}")))?;
-        let name = std::str::from_utf8(name).map_err(|_| CodecError::wire(Self::NAME, "method name is not UTF-8"))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| CodecError::wire(Self::NAME, "method name is not UTF-8"))?;
         Ok((name, ty, self.i32()?))
     }
     #[inline]
@@ -545,7 +565,10 @@ impl<'a> Reader<'a> for BinaryReader<'a> {
     fn bytes(&mut self) -> Result<&'a [u8], CodecError> {
         let n = self.i32()?;
         if n < 0 {
-            return Err(CodecError::wire(Self::NAME, format!("negative string length {n}")));
+            return Err(CodecError::wire(
+                Self::NAME,
+                format!("negative string length {n}"),
+            ));
         }
         self.take(n as usize)
     }
@@ -583,10 +606,9 @@ impl<'a> CompactReader<'a> {
     }
     #[inline]
     fn byte(&mut self) -> Result<u8, CodecError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or(CodecError::Truncated { protocol: Self::NAME })?;
+        let b = *self.buf.get(self.pos).ok_or(CodecError::Truncated {
+            protocol: Self::NAME,
+        })?;
         self.pos += 1;
         Ok(b)
     }
@@ -605,7 +627,9 @@ impl<'a> CompactReader<'a> {
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         if self.buf.len() - self.pos < n {
-            return Err(CodecError::Truncated { protocol: Self::NAME });
+            return Err(CodecError::Truncated {
+                protocol: Self::NAME,
+            });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -636,21 +660,31 @@ impl<'a> Reader<'a> for CompactReader<'a> {
     fn message_begin(&mut self) -> Result<(&'a str, MessageType, i32), CodecError> {
         let id = self.byte()?;
         if id != COMPACT_PROTOCOL_ID {
-            return Err(CodecError::wire(Self::NAME, format!("bad protocol id {id:#04x}")));
+            return Err(CodecError::wire(
+                Self::NAME,
+                format!("bad protocol id {id:#04x}"),
+            ));
         }
         let vt = self.byte()?;
         if vt & 0x1f != COMPACT_VERSION {
-            return Err(CodecError::wire(Self::NAME, format!("bad version {}", vt & 0x1f)));
+            return Err(CodecError::wire(
+                Self::NAME,
+                format!("bad version {}", vt & 0x1f),
+            ));
         }
         let ty = MessageType::from_u8(vt >> 5)
             .ok_or_else(|| CodecError::wire(Self::NAME, format!("bad message type {}", vt >> 5)))?;
         let seqid = self.varint()? as u32 as i32;
         let n = self.varint()?;
         if n > MAX_NAME_LEN {
-            return Err(CodecError::wire(Self::NAME, format!("bad method name length {n}")));
+            return Err(CodecError::wire(
+                Self::NAME,
+                format!("bad method name length {n}"),
+            ));
         }
         let name = self.take(n as usize)?;
-        let name = std::str::from_utf8(name).map_err(|_| CodecError::wire(Self::NAME, "method name is not UTF-8"))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| CodecError::wire(Self::NAME, "method name is not UTF-8"))?;
         Ok((name, ty, seqid))
     }
     #[inline]
@@ -671,7 +705,8 @@ impl<'a> Reader<'a> for CompactReader<'a> {
         let delta = (b >> 4) as i16;
         let id = if delta == 0 {
             let v = unzigzag(self.varint()?);
-            i16::try_from(v).map_err(|_| CodecError::wire(Self::NAME, format!("field id {v} out of range")))?
+            i16::try_from(v)
+                .map_err(|_| CodecError::wire(Self::NAME, format!("field id {v} out of range")))?
         } else {
             self.last_id.wrapping_add(delta)
         };
@@ -715,7 +750,9 @@ impl<'a> Reader<'a> for CompactReader<'a> {
     fn bytes(&mut self) -> Result<&'a [u8], CodecError> {
         let n = self.varint()?;
         if n > self.remaining() as u64 {
-            return Err(CodecError::Truncated { protocol: Self::NAME });
+            return Err(CodecError::Truncated {
+                protocol: Self::NAME,
+            });
         }
         self.take(n as usize)
     }

@@ -3,7 +3,9 @@ use idl::{MemoryFiles, Schema};
 use super::*;
 
 fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect()
 }
 
 fn schema(src: &str) -> Schema {
@@ -28,7 +30,14 @@ const ALL_COMPACT: &str = "11 12 13 ff 14 03 05 28 d8 04 16 01 17 00 00 00 00 00
 
 fn enc(p: Protocol, s: &Schema, name: &str, json: &str) -> Result<Vec<u8>, crate::CodecError> {
     let mut out = Vec::new();
-    encode_struct(p, s, s.struct_by_name(name).unwrap(), json.as_bytes(), &EncodeOptions::default(), &mut out)?;
+    encode_struct(
+        p,
+        s,
+        s.struct_by_name(name).unwrap(),
+        json.as_bytes(),
+        &EncodeOptions::default(),
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -42,10 +51,17 @@ fn dec(p: Protocol, s: &Schema, name: &str, bytes: &[u8], opts: &DecodeOptions) 
 #[test]
 fn matches_apache_thrift_bytes_both_protocols() {
     let s = schema(ALL);
-    for (p, want) in [(Protocol::Binary, ALL_BINARY), (Protocol::Compact, ALL_COMPACT)] {
+    for (p, want) in [
+        (Protocol::Binary, ALL_BINARY),
+        (Protocol::Compact, ALL_COMPACT),
+    ] {
         let bytes = enc(p, &s, "All", ALL_JSON).unwrap();
         assert_eq!(bytes, hex(want), "{p:?}");
-        assert_eq!(dec(p, &s, "All", &bytes, &DecodeOptions::default()), ALL_JSON, "{p:?}");
+        assert_eq!(
+            dec(p, &s, "All", &bytes, &DecodeOptions::default()),
+            ALL_JSON,
+            "{p:?}"
+        );
     }
 }
 
@@ -54,31 +70,106 @@ fn envelope_matches_reference_call_and_reply() {
     let s = schema("service G { string Greet(1: string req) }");
     let m = &s.services[0].methods[0];
     let mut out = Vec::new();
-    encode_call(Protocol::Binary, &s, m, 1, br#"{"req":"world"}"#, &[], &EncodeOptions::default(), &mut out).unwrap();
-    assert_eq!(out, hex("80 01 00 01 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 01 00 00 00 05 77 6f 72 6c 64 00"));
+    encode_call(
+        Protocol::Binary,
+        &s,
+        m,
+        1,
+        br#"{"req":"world"}"#,
+        &[],
+        &EncodeOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        hex(
+            "80 01 00 01 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 01 00 00 00 05 77 6f 72 6c 64 00"
+        )
+    );
     out.clear();
-    encode_call(Protocol::Compact, &s, m, 1, br#"{"req":"world"}"#, &[], &EncodeOptions::default(), &mut out).unwrap();
-    assert_eq!(out, hex("82 21 01 05 47 72 65 65 74 18 05 77 6f 72 6c 64 00"));
+    encode_call(
+        Protocol::Compact,
+        &s,
+        m,
+        1,
+        br#"{"req":"world"}"#,
+        &[],
+        &EncodeOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        hex("82 21 01 05 47 72 65 65 74 18 05 77 6f 72 6c 64 00")
+    );
 
     for (p, reply) in [
-        (Protocol::Binary, "80 01 00 02 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 00 00 00 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00"),
-        (Protocol::Compact, "82 41 01 05 47 72 65 65 74 08 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00"),
+        (
+            Protocol::Binary,
+            "80 01 00 02 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 00 00 00 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00",
+        ),
+        (
+            Protocol::Compact,
+            "82 41 01 05 47 72 65 65 74 08 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00",
+        ),
     ] {
         let mut json = Vec::new();
         let mut meta = ResponseMeta::default();
-        let r = decode_reply(p, &s, m, &hex(reply), 1, &DecodeOptions::default(), &mut json, &mut meta).unwrap();
+        let r = decode_reply(
+            p,
+            &s,
+            m,
+            &hex(reply),
+            1,
+            &DecodeOptions::default(),
+            &mut json,
+            &mut meta,
+        )
+        .unwrap();
         assert_eq!(r, Reply::Success);
         assert_eq!(json, br#""Hello world""#);
     }
     for (p, exc) in [
-        (Protocol::Binary, "80 01 00 03 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 01 00 00 00 14 75 6e 6b 6e 6f 77 6e 20 6d 65 74 68 6f 64 20 47 72 65 65 74 08 00 02 00 00 00 01 00"),
-        (Protocol::Compact, "82 61 01 05 47 72 65 65 74 18 14 75 6e 6b 6e 6f 77 6e 20 6d 65 74 68 6f 64 20 47 72 65 65 74 15 02 00"),
+        (
+            Protocol::Binary,
+            "80 01 00 03 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 01 00 00 00 14 75 6e 6b 6e 6f 77 6e 20 6d 65 74 68 6f 64 20 47 72 65 65 74 08 00 02 00 00 00 01 00",
+        ),
+        (
+            Protocol::Compact,
+            "82 61 01 05 47 72 65 65 74 18 14 75 6e 6b 6e 6f 77 6e 20 6d 65 74 68 6f 64 20 47 72 65 65 74 15 02 00",
+        ),
     ] {
         let mut json = Vec::new();
-        let r = decode_reply(p, &s, m, &hex(exc), 1, &DecodeOptions::default(), &mut json, &mut ResponseMeta::default()).unwrap();
-        assert_eq!(r, Reply::App(AppException { kind: 1, message: "unknown method Greet".into() }));
+        let r = decode_reply(
+            p,
+            &s,
+            m,
+            &hex(exc),
+            1,
+            &DecodeOptions::default(),
+            &mut json,
+            &mut ResponseMeta::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Reply::App(AppException {
+                kind: 1,
+                message: "unknown method Greet".into()
+            })
+        );
         let mut again = Vec::new();
-        encode_app_exception(p, "Greet", 1, &AppException { kind: 1, message: "unknown method Greet".into() }, &mut again);
+        encode_app_exception(
+            p,
+            "Greet",
+            1,
+            &AppException {
+                kind: 1,
+                message: "unknown method Greet".into(),
+            },
+            &mut again,
+        );
         assert_eq!(again, hex(exc));
     }
 }
@@ -121,8 +212,22 @@ fn rich_round_trip_every_type_both_protocols() {
     for p in [Protocol::Binary, Protocol::Compact] {
         let bytes = enc(p, &s, "Rich", json).unwrap();
         let out = dec(p, &s, "Rich", &bytes, &DecodeOptions::default());
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), want, "{p:?}");
-        let named = dec(p, &s, "Rich", &bytes, &DecodeOptions { enum_as_name: true, i64_as_string: true, ..Default::default() });
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+            want,
+            "{p:?}"
+        );
+        let named = dec(
+            p,
+            &s,
+            "Rich",
+            &bytes,
+            &DecodeOptions {
+                enum_as_name: true,
+                i64_as_string: true,
+                ..Default::default()
+            },
+        );
         let v: serde_json::Value = serde_json::from_str(&named).unwrap();
         assert_eq!(v["colors"], serde_json::json!(["GREEN", "BLUE"]));
         assert_eq!(v["byColor"], serde_json::json!({"RED": 1.25}));
@@ -136,16 +241,48 @@ fn errors_name_the_json_path() {
     let s = schema(RICH);
     let cases = [
         (r#"{"name":"x"}"#, "$.id", "missing required field `id`"),
-        (r#"{"id":1,"colors":["RED","PINK"]}"#, "$.colors[1]", "unknown Color value \"PINK\""),
-        (r#"{"id":1,"far":70000}"#, "$.far", "70000 is out of range for i16"),
+        (
+            r#"{"id":1,"colors":["RED","PINK"]}"#,
+            "$.colors[1]",
+            "unknown Color value \"PINK\"",
+        ),
+        (
+            r#"{"id":1,"far":70000}"#,
+            "$.far",
+            "70000 is out of range for i16",
+        ),
         (r#"{"id":1,"data":"@@"}"#, "$.data", "invalid base64"),
-        (r#"{"id":1,"byKey":{"a":[]}}"#, "$.byKey", "array of [key, value] pairs"),
-        (r#"{"id":1,"deep":[[{"k":{"a":"x"}}]]}"#, "$.deep[0][0].k.a", "expected i32, found a string"),
-        (r#"{"id":1,"u":{"s":"a","n":1}}"#, "$.u", "exactly one field set, found 2"),
-        (r#"{"id":1,"u":{}}"#, "$.u", "exactly one field set, found 0"),
+        (
+            r#"{"id":1,"byKey":{"a":[]}}"#,
+            "$.byKey",
+            "array of [key, value] pairs",
+        ),
+        (
+            r#"{"id":1,"deep":[[{"k":{"a":"x"}}]]}"#,
+            "$.deep[0][0].k.a",
+            "expected i32, found a string",
+        ),
+        (
+            r#"{"id":1,"u":{"s":"a","n":1}}"#,
+            "$.u",
+            "exactly one field set, found 2",
+        ),
+        (
+            r#"{"id":1,"u":{}}"#,
+            "$.u",
+            "exactly one field set, found 0",
+        ),
         (r#"{"id":true}"#, "$.id", "expected i64, found a bool"),
-        (r#"{"id":1,"name":"a","name":"b"}"#, "$", "duplicate field `name`"),
-        (r#"{"id":1,"tags":[null]}"#, "$.tags[0]", "expected string, found null"),
+        (
+            r#"{"id":1,"name":"a","name":"b"}"#,
+            "$",
+            "duplicate field `name`",
+        ),
+        (
+            r#"{"id":1,"tags":[null]}"#,
+            "$.tags[0]",
+            "expected string, found null",
+        ),
         (r#"{"id":1.5}"#, "$.id", "expected i64, found 1.5"),
         (r#"[1]"#, "$", "invalid type"),
         (r#"{"id":1,"#, "$", "EOF"),
@@ -166,9 +303,28 @@ fn unknown_fields_ignored_or_rejected() {
     let s = schema(RICH);
     let sid = s.struct_by_name("Rich").unwrap();
     let mut out = Vec::new();
-    encode_struct(Protocol::Binary, &s, sid, br#"{"id":1,"zzz":{"deep":[1]}}"#, &EncodeOptions::default(), &mut out).unwrap();
-    let strict = EncodeOptions { reject_unknown_fields: true, ..Default::default() };
-    let err = encode_struct(Protocol::Binary, &s, sid, br#"{"id":1,"zzz":1}"#, &strict, &mut Vec::new()).unwrap_err();
+    encode_struct(
+        Protocol::Binary,
+        &s,
+        sid,
+        br#"{"id":1,"zzz":{"deep":[1]}}"#,
+        &EncodeOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    let strict = EncodeOptions {
+        reject_unknown_fields: true,
+        ..Default::default()
+    };
+    let err = encode_struct(
+        Protocol::Binary,
+        &s,
+        sid,
+        br#"{"id":1,"zzz":1}"#,
+        &strict,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("unknown field `zzz`"), "{err}");
 }
 
@@ -190,85 +346,251 @@ fn depth_is_bounded_both_ways() {
         bytes.extend_from_slice(&[0x0f, 0x00, 0x01, 0x0c, 0, 0, 0, 1]);
     }
     let mut out = Vec::new();
-    let r = decode_struct(Protocol::Binary, &s, 0, &bytes, &DecodeOptions::default(), &mut out);
-    assert!(matches!(r, Err(crate::CodecError::TooLarge { what: "nesting depth", .. })), "{r:?}");
+    let r = decode_struct(
+        Protocol::Binary,
+        &s,
+        0,
+        &bytes,
+        &DecodeOptions::default(),
+        &mut out,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(crate::CodecError::TooLarge {
+                what: "nesting depth",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn hostile_sizes_are_rejected_before_allocating() {
     let s = schema("struct L { 1: list<i64> l, 2: string s }");
     // list claiming 2^31-1 elements with 3 bytes behind it
-    let r = decode_struct(Protocol::Binary, &s, 0, &hex("0f 00 01 0a 7f ff ff ff 00 00 00"), &DecodeOptions::default(), &mut Vec::new());
-    assert!(matches!(r, Err(crate::CodecError::TooLarge { .. })), "{r:?}");
-    let r = decode_struct(Protocol::Binary, &s, 0, &hex("0b 00 02 7f ff ff ff 41"), &DecodeOptions::default(), &mut Vec::new());
-    assert!(matches!(r, Err(crate::CodecError::Truncated { .. })), "{r:?}");
-    let r = decode_struct(Protocol::Compact, &s, 0, &hex("19 fa ff ff ff 07 00"), &DecodeOptions::default(), &mut Vec::new());
-    assert!(matches!(r, Err(crate::CodecError::TooLarge { .. })), "{r:?}");
+    let r = decode_struct(
+        Protocol::Binary,
+        &s,
+        0,
+        &hex("0f 00 01 0a 7f ff ff ff 00 00 00"),
+        &DecodeOptions::default(),
+        &mut Vec::new(),
+    );
+    assert!(
+        matches!(r, Err(crate::CodecError::TooLarge { .. })),
+        "{r:?}"
+    );
+    let r = decode_struct(
+        Protocol::Binary,
+        &s,
+        0,
+        &hex("0b 00 02 7f ff ff ff 41"),
+        &DecodeOptions::default(),
+        &mut Vec::new(),
+    );
+    assert!(
+        matches!(r, Err(crate::CodecError::Truncated { .. })),
+        "{r:?}"
+    );
+    let r = decode_struct(
+        Protocol::Compact,
+        &s,
+        0,
+        &hex("19 fa ff ff ff 07 00"),
+        &DecodeOptions::default(),
+        &mut Vec::new(),
+    );
+    assert!(
+        matches!(r, Err(crate::CodecError::TooLarge { .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn unknown_field_ids_are_skipped() {
     let s = schema("struct A { 1: i32 a }");
     // field 9 (a nested struct with a list) then field 1
-    let bytes = hex("0c 00 09 0f 00 01 08 00 00 00 02 00 00 00 01 00 00 00 02 00 08 00 01 00 00 00 07 00");
-    assert_eq!(dec(Protocol::Binary, &s, "A", &bytes, &DecodeOptions::default()), r#"{"a":7}"#);
+    let bytes =
+        hex("0c 00 09 0f 00 01 08 00 00 00 02 00 00 00 01 00 00 00 02 00 08 00 01 00 00 00 07 00");
+    assert_eq!(
+        dec(Protocol::Binary, &s, "A", &bytes, &DecodeOptions::default()),
+        r#"{"a":7}"#
+    );
 }
 
 #[test]
 fn body_struct_arg_and_bound_values() {
-    let s = schema(r#"
+    let s = schema(
+        r#"
         struct Req { 1: i64 id (api.path = "id"), 2: list<i32> ns (api.query = "n"), 3: string who (api.header = "x-who"), 4: string note = "dflt" }
         service S { Req get(1: Req req) (api.get = "/r/:id") }
-    "#);
+    "#,
+    );
     let m = &s.services[0].methods[0];
     assert_eq!(m.body_struct_arg, Some(0));
     let bound = [
-        Bound { field: 0, value: BoundValue::Text("12".into()) },
-        Bound { field: 1, value: BoundValue::List(vec!["1".into(), "2".into()]) },
-        Bound { field: 2, value: BoundValue::Text("me".into()) },
+        Bound {
+            field: 0,
+            value: BoundValue::Text("12".into()),
+        },
+        Bound {
+            field: 1,
+            value: BoundValue::List(vec!["1".into(), "2".into()]),
+        },
+        Bound {
+            field: 2,
+            value: BoundValue::Text("me".into()),
+        },
     ];
     let mut call = Vec::new();
-    encode_call(Protocol::Binary, &s, m, 7, br#"{"id": 99}"#, &bound, &EncodeOptions::default(), &mut call).unwrap();
+    encode_call(
+        Protocol::Binary,
+        &s,
+        m,
+        7,
+        br#"{"id": 99}"#,
+        &bound,
+        &EncodeOptions::default(),
+        &mut call,
+    )
+    .unwrap();
     let h = read_message_header(Protocol::Binary, &call).unwrap();
-    assert_eq!((h.name.as_str(), h.ty, h.seqid), ("get", MessageType::Call, 7));
+    assert_eq!(
+        (h.name.as_str(), h.ty, h.seqid),
+        ("get", MessageType::Call, 7)
+    );
     let mut out = Vec::new();
-    decode_struct(Protocol::Binary, &s, m.args, &call[h.body_offset..], &DecodeOptions::default(), &mut out).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), r#"{"req":{"id":12,"ns":[1,2],"who":"me","note":"dflt"}}"#);
+    decode_struct(
+        Protocol::Binary,
+        &s,
+        m.args,
+        &call[h.body_offset..],
+        &DecodeOptions::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"req":{"id":12,"ns":[1,2],"who":"me","note":"dflt"}}"#
+    );
 
-    let bad = [Bound { field: 0, value: BoundValue::Text("x1".into()) }];
-    let err = encode_call(Protocol::Binary, &s, m, 7, b"", &bad, &EncodeOptions::default(), &mut Vec::new()).unwrap_err();
-    assert_eq!(err, crate::CodecError::Input { path: "$.id".into(), message: "expected i64, found \"x1\"".into() });
+    let bad = [Bound {
+        field: 0,
+        value: BoundValue::Text("x1".into()),
+    }];
+    let err = encode_call(
+        Protocol::Binary,
+        &s,
+        m,
+        7,
+        b"",
+        &bad,
+        &EncodeOptions::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        crate::CodecError::Input {
+            path: "$.id".into(),
+            message: "expected i64, found \"x1\"".into()
+        }
+    );
 }
 
 #[test]
 fn reply_with_declared_exception_void_and_http_code() {
-    let s = schema(r#"
+    let s = schema(
+        r#"
         exception Boom { 1: string why }
         struct Resp { 1: i32 code (api.http_code = ""), 2: string loc (api.header = "Location"), 3: string body }
         service S { Resp get() throws (1: Boom boom)  void nothing() }
-    "#);
+    "#,
+    );
     let (get, nothing) = (&s.services[0].methods[0], &s.services[0].methods[1]);
     for p in [Protocol::Binary, Protocol::Compact] {
         let mut msg = Vec::new();
         encode_reply(p, &s, get, 3, br#"{"boom":{"why":"bad"}}"#, &mut msg).unwrap();
         let mut out = Vec::new();
-        let r = decode_reply(p, &s, get, &msg, 3, &DecodeOptions::default(), &mut out, &mut ResponseMeta::default()).unwrap();
-        assert_eq!(r, Reply::Exception { field: "boom".into(), type_name: "Boom".into() });
+        let r = decode_reply(
+            p,
+            &s,
+            get,
+            &msg,
+            3,
+            &DecodeOptions::default(),
+            &mut out,
+            &mut ResponseMeta::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Reply::Exception {
+                field: "boom".into(),
+                type_name: "Boom".into()
+            }
+        );
         assert_eq!(out, br#"{"why":"bad"}"#);
 
         msg.clear();
-        encode_reply(p, &s, get, 3, br#"{"success":{"code":201,"loc":"/x","body":"b"}}"#, &mut msg).unwrap();
+        encode_reply(
+            p,
+            &s,
+            get,
+            3,
+            br#"{"success":{"code":201,"loc":"/x","body":"b"}}"#,
+            &mut msg,
+        )
+        .unwrap();
         let (mut out, mut meta) = (Vec::new(), ResponseMeta::default());
-        decode_reply(p, &s, get, &msg, 3, &DecodeOptions::default(), &mut out, &mut meta).unwrap();
+        decode_reply(
+            p,
+            &s,
+            get,
+            &msg,
+            3,
+            &DecodeOptions::default(),
+            &mut out,
+            &mut meta,
+        )
+        .unwrap();
         assert_eq!(out, br#"{"body":"b"}"#);
-        assert_eq!(meta, ResponseMeta { status: Some(201), headers: vec![("Location".into(), "/x".into())] });
-        let err = decode_reply(p, &s, get, &msg, 4, &DecodeOptions::default(), &mut Vec::new(), &mut meta).unwrap_err();
+        assert_eq!(
+            meta,
+            ResponseMeta {
+                status: Some(201),
+                headers: vec![("Location".into(), "/x".into())]
+            }
+        );
+        let err = decode_reply(
+            p,
+            &s,
+            get,
+            &msg,
+            4,
+            &DecodeOptions::default(),
+            &mut Vec::new(),
+            &mut meta,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("seqid"), "{err}");
 
         msg.clear();
         encode_reply(p, &s, nothing, 5, b"{}", &mut msg).unwrap();
         let mut out = Vec::new();
-        let r = decode_reply(p, &s, nothing, &msg, 5, &DecodeOptions::default(), &mut out, &mut ResponseMeta::default()).unwrap();
+        let r = decode_reply(
+            p,
+            &s,
+            nothing,
+            &msg,
+            5,
+            &DecodeOptions::default(),
+            &mut out,
+            &mut ResponseMeta::default(),
+        )
+        .unwrap();
         assert_eq!((r, out.as_slice()), (Reply::Success, b"null".as_slice()));
     }
 }
@@ -277,12 +599,21 @@ fn reply_with_declared_exception_void_and_http_code() {
 fn message_len_finds_the_end_of_unframed_messages() {
     let s = schema(ALL);
     let _ = s;
-    let msg = hex("80 01 00 02 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 00 00 00 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00");
+    let msg = hex(
+        "80 01 00 02 00 00 00 05 47 72 65 65 74 00 00 00 01 0b 00 00 00 00 00 0b 48 65 6c 6c 6f 20 77 6f 72 6c 64 00",
+    );
     for cut in 0..msg.len() {
-        assert_eq!(message_len(Protocol::Binary, &msg[..cut], 64).unwrap(), None, "cut {cut}");
+        assert_eq!(
+            message_len(Protocol::Binary, &msg[..cut], 64).unwrap(),
+            None,
+            "cut {cut}"
+        );
     }
     let mut two = msg.clone();
     two.extend_from_slice(&msg);
-    assert_eq!(message_len(Protocol::Binary, &two, 64).unwrap(), Some(msg.len()));
+    assert_eq!(
+        message_len(Protocol::Binary, &two, 64).unwrap(),
+        Some(msg.len())
+    );
     assert!(message_len(Protocol::Binary, b"GET / HTTP/1.1\r\n", 64).is_err());
 }

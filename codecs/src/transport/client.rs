@@ -28,9 +28,15 @@ pub struct ClientConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("connection to {addr} failed: {source}")]
-    Io { addr: String, source: std::io::Error },
+    Io {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{addr} closed the connection before replying")]
     Closed { addr: String },
     #[error("bad reply from {addr}: {source}")]
@@ -79,7 +85,10 @@ impl Client {
             cfg,
             endpoints: endpoints
                 .into_iter()
-                .map(|addr| Endpoint { addr, idle: Mutex::new(Vec::new()) })
+                .map(|addr| Endpoint {
+                    addr,
+                    idle: Mutex::new(Vec::new()),
+                })
                 .collect(),
             next: AtomicUsize::new(0),
         }
@@ -97,7 +106,11 @@ impl Client {
     /// Only connection failures move on to the next endpoint; once a request
     /// was written it is never sent again, except on a pooled connection the
     /// peer had already closed (nothing was read from it).
-    pub async fn call(&self, request: &[u8], oneway: bool) -> Result<Option<Response>, TransportError> {
+    pub async fn call(
+        &self,
+        request: &[u8],
+        oneway: bool,
+    ) -> Result<Option<Response>, TransportError> {
         if self.endpoints.is_empty() {
             return Err(TransportError::NoEndpoints);
         }
@@ -112,26 +125,42 @@ impl Client {
                     Ok(r) => return r,
                 }
             }
-            let conn = match tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&ep.addr)).await {
-                Ok(Ok(s)) => {
-                    s.set_nodelay(true).ok();
-                    Conn { stream: s, buf: Vec::new() }
-                }
-                Ok(Err(e)) => {
-                    last_err = Some(TransportError::Connect { addr: ep.addr.clone(), source: e });
-                    continue;
-                }
-                Err(_) => {
-                    last_err = Some(TransportError::Connect {
-                        addr: ep.addr.clone(),
-                        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
-                    });
-                    continue;
-                }
-            };
+            let conn =
+                match tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&ep.addr))
+                    .await
+                {
+                    Ok(Ok(s)) => {
+                        s.set_nodelay(true).ok();
+                        Conn {
+                            stream: s,
+                            buf: Vec::new(),
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        last_err = Some(TransportError::Connect {
+                            addr: ep.addr.clone(),
+                            source: e,
+                        });
+                        continue;
+                    }
+                    Err(_) => {
+                        last_err = Some(TransportError::Connect {
+                            addr: ep.addr.clone(),
+                            source: std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "connect timed out",
+                            ),
+                        });
+                        continue;
+                    }
+                };
             match self.exchange(ep, conn, request, oneway).await {
                 Ok(r) => return r,
-                Err(Stale) => return Err(TransportError::Closed { addr: ep.addr.clone() }),
+                Err(Stale) => {
+                    return Err(TransportError::Closed {
+                        addr: ep.addr.clone(),
+                    });
+                }
             }
         }
         Err(last_err.unwrap_or(TransportError::NoEndpoints))
@@ -145,7 +174,10 @@ impl Client {
         request: &[u8],
         oneway: bool,
     ) -> Result<Result<Option<Response>, TransportError>, Stale> {
-        let io_err = |e| TransportError::Io { addr: ep.addr.clone(), source: e };
+        let io_err = |e| TransportError::Io {
+            addr: ep.addr.clone(),
+            source: e,
+        };
         if let Err(e) = conn.stream.write_all(request).await {
             return match e.kind() {
                 std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => Err(Stale),
@@ -163,17 +195,28 @@ impl Client {
             }
             let n = match conn.stream.read_buf(&mut conn.buf).await {
                 Ok(n) => n,
-                Err(e) if conn.buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return Err(Stale),
+                Err(e)
+                    if conn.buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset =>
+                {
+                    return Err(Stale);
+                }
                 Err(e) => return Ok(Err(io_err(e))),
             };
             if n == 0 {
                 return if conn.buf.is_empty() {
                     Err(Stale)
                 } else {
-                    Ok(Err(TransportError::Closed { addr: ep.addr.clone() }))
+                    Ok(Err(TransportError::Closed {
+                        addr: ep.addr.clone(),
+                    }))
                 };
             }
-            match decode_frame(self.cfg.transport, self.cfg.protocol, &conn.buf, self.cfg.max_frame) {
+            match decode_frame(
+                self.cfg.transport,
+                self.cfg.protocol,
+                &conn.buf,
+                self.cfg.max_frame,
+            ) {
                 Ok(None) => continue,
                 Ok(Some(frame)) => {
                     let clean = frame.consumed == conn.buf.len();
@@ -181,9 +224,18 @@ impl Client {
                     if clean {
                         self.release(ep, conn);
                     }
-                    return Ok(Ok(Some(Response { data, frame, addr: ep.addr.clone() })));
+                    return Ok(Ok(Some(Response {
+                        data,
+                        frame,
+                        addr: ep.addr.clone(),
+                    })));
                 }
-                Err(e) => return Ok(Err(TransportError::Codec { addr: ep.addr.clone(), source: e })),
+                Err(e) => {
+                    return Ok(Err(TransportError::Codec {
+                        addr: ep.addr.clone(),
+                        source: e,
+                    }));
+                }
             }
         }
     }

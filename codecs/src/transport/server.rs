@@ -36,21 +36,35 @@ pub async fn serve(listener: TcpListener, handler: Handler, max_frame: usize) {
     }
 }
 
-async fn connection(mut stream: TcpStream, handler: Handler, max_frame: usize) -> std::io::Result<()> {
+async fn connection(
+    mut stream: TcpStream,
+    handler: Handler,
+    max_frame: usize,
+) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut out: Vec<u8> = Vec::with_capacity(8192);
     loop {
         // Serve every complete message already buffered.
         loop {
             let detected = detect(&buf).map_err(std::io::Error::other)?;
-            let Some((transport, proto)) = detected else { break };
-            let frame = decode_frame(transport, proto, &buf, max_frame).map_err(std::io::Error::other)?;
+            let Some((transport, proto)) = detected else {
+                break;
+            };
+            let frame =
+                decode_frame(transport, proto, &buf, max_frame).map_err(std::io::Error::other)?;
             let Some(frame) = frame else { break };
             let reply = handler(proto, &buf[frame.payload.clone()]);
             if let Some(reply) = reply {
                 out.clear();
                 let (t, seqid) = match &frame.header {
-                    Some(h) => (if h.framed_payload { Transport::TTHeaderFramed } else { Transport::TTHeader }, h.seqid),
+                    Some(h) => (
+                        if h.framed_payload {
+                            Transport::TTHeaderFramed
+                        } else {
+                            Transport::TTHeader
+                        },
+                        h.seqid,
+                    ),
                     None => (transport, 0),
                 };
                 let block = if t.is_ttheader() {

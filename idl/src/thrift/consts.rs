@@ -11,7 +11,13 @@ use crate::schema::Type;
 
 const MAX_DEPTH: usize = 64;
 
-pub(crate) fn to_json(r: &Resolver<'_>, fi: usize, v: &ConstValue, ty: &Type, depth: usize) -> Result<Value, String> {
+pub(crate) fn to_json(
+    r: &Resolver<'_>,
+    fi: usize,
+    v: &ConstValue,
+    ty: &Type,
+    depth: usize,
+) -> Result<Value, String> {
     if depth > MAX_DEPTH {
         return Err("constant refers to itself".into());
     }
@@ -35,7 +41,9 @@ pub(crate) fn to_json(r: &Resolver<'_>, fi: usize, v: &ConstValue, ty: &Type, de
         (Type::Double, ConstValue::Int(i)) => Value::from(i.0 as f64),
         (Type::Double, ConstValue::Double(d)) => {
             let f: f64 = d.0.parse().map_err(|_| format!("bad double `{}`", d.0))?;
-            serde_json::Number::from_f64(f).map(Value::Number).ok_or("double is not finite")?
+            serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or("double is not finite")?
         }
         (Type::String | Type::Uuid, ConstValue::String(s)) => Value::String(s.0.clone()),
         (Type::Binary, ConstValue::String(s)) => {
@@ -89,11 +97,23 @@ pub(crate) fn to_json(r: &Resolver<'_>, fi: usize, v: &ConstValue, ty: &Type, de
             }
             Value::Object(m)
         }
-        (ty, v) => return Err(format!("{} is not a valid {}", describe(v), r_type_name(ty))),
+        (ty, v) => {
+            return Err(format!(
+                "{} is not a valid {}",
+                describe(v),
+                r_type_name(ty)
+            ));
+        }
     })
 }
 
-fn path_value(r: &Resolver<'_>, fi: usize, p: &ast::Path, ty: &Type, depth: usize) -> Result<Value, String> {
+fn path_value(
+    r: &Resolver<'_>,
+    fi: usize,
+    p: &ast::Path,
+    ty: &Type,
+    depth: usize,
+) -> Result<Value, String> {
     let segs: Vec<&str> = p.segments.iter().map(|s| s.as_str()).collect();
     let name = segs.join(".");
     if let Some((cf, Sym::Const(c))) = r.lookup(fi, &segs) {
@@ -106,9 +126,17 @@ fn path_value(r: &Resolver<'_>, fi: usize, p: &ast::Path, ty: &Type, depth: usiz
         && let Some((_, Sym::Enum(id))) = r.lookup(fi, head)
     {
         let e = &r.enums[id as usize];
-        let v = e.value_of(last).ok_or_else(|| format!("enum `{}` has no value `{last}`", e.name))?;
-        if !matches!(ty, Type::Enum(_) | Type::I8 | Type::I16 | Type::I32 | Type::I64) {
-            return Err(format!("enum value `{name}` is not a valid {}", r_type_name(ty)));
+        let v = e
+            .value_of(last)
+            .ok_or_else(|| format!("enum `{}` has no value `{last}`", e.name))?;
+        if !matches!(
+            ty,
+            Type::Enum(_) | Type::I8 | Type::I16 | Type::I32 | Type::I64
+        ) {
+            return Err(format!(
+                "enum value `{name}` is not a valid {}",
+                r_type_name(ty)
+            ));
         }
         return Ok(Value::from(v));
     }

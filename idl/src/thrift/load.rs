@@ -136,7 +136,10 @@ fn syntax_errors(file: &str, err: &pilota_thrift_parser::Error) -> Vec<IdlError>
         let at = from + off + 5;
         let digits = lower[at..].chars().take_while(char::is_ascii_digit).count();
         if digits > 0 && lower[at + digits..].starts_with(':') {
-            marks.push((from + off, lower[at..at + digits].parse::<usize>().unwrap_or(0)));
+            marks.push((
+                from + off,
+                lower[at..at + digits].parse::<usize>().unwrap_or(0),
+            ));
         }
         from = at;
     }
@@ -153,7 +156,10 @@ fn syntax_errors(file: &str, err: &pilota_thrift_parser::Error) -> Vec<IdlError>
         out.push(IdlError {
             file: file.to_string(),
             line: *line,
-            message: format!("syntax error: {}", strip_ansi(reason.trim()).replace('\n', "\\n")),
+            message: format!(
+                "syntax error: {}",
+                strip_ansi(reason.trim()).replace('\n', "\\n")
+            ),
         });
     }
     if out.is_empty() {
@@ -185,14 +191,12 @@ fn strip_ansi(s: &str) -> String {
 
 /// 1-based line of the first occurrence of `needle` outside comments (0 when absent).
 pub(crate) fn line_of(text: &str, needle: &str) -> usize {
-    let mut line = 1;
-    for l in text.split('\n') {
+    for (line, l) in (1..).zip(text.split('\n')) {
         let code = l.split("//").next().unwrap_or(l);
         let code = code.split('#').next().unwrap_or(code);
         if code.contains(needle) {
             return line;
         }
-        line += 1;
     }
     0
 }

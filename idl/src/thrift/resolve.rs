@@ -48,9 +48,18 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
         let mut table: HashMap<&str, Sym> = HashMap::new();
         for item in &f.ast.items {
             let (name, sym) = match item {
-                Item::Struct(s) => (s.name.as_str(), r.new_struct(&mut struct_src, fi, s, StructKind::Struct)),
-                Item::Union(s) => (s.name.as_str(), r.new_struct(&mut struct_src, fi, s, StructKind::Union)),
-                Item::Exception(s) => (s.name.as_str(), r.new_struct(&mut struct_src, fi, s, StructKind::Exception)),
+                Item::Struct(s) => (
+                    s.name.as_str(),
+                    r.new_struct(&mut struct_src, fi, s, StructKind::Struct),
+                ),
+                Item::Union(s) => (
+                    s.name.as_str(),
+                    r.new_struct(&mut struct_src, fi, s, StructKind::Union),
+                ),
+                Item::Exception(s) => (
+                    s.name.as_str(),
+                    r.new_struct(&mut struct_src, fi, s, StructKind::Exception),
+                ),
                 Item::Enum(e) => {
                     let id = r.enums.len() as EnumId;
                     let mut next = 0i64;
@@ -58,12 +67,21 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
                     for v in &e.values {
                         let n = v.value.map(|c| c.0).unwrap_or(next);
                         if i32::try_from(n).is_err() {
-                            r.error(fi, v.name.as_str(), format!("enum value {}.{} = {n} does not fit in i32", e.name.as_str(), v.name.as_str()));
+                            r.error(
+                                fi,
+                                v.name.as_str(),
+                                format!(
+                                    "enum value {}.{} = {n} does not fit in i32",
+                                    e.name.as_str(),
+                                    v.name.as_str()
+                                ),
+                            );
                         }
                         values.push((v.name.to_string(), n as i32));
                         next = n + 1;
                     }
-                    r.enums.push(EnumDef::new(qualify(fi, f, e.name.as_str()), values));
+                    r.enums
+                        .push(EnumDef::new(qualify(fi, f, e.name.as_str()), values));
                     (e.name.as_str(), Sym::Enum(id))
                 }
                 Item::Typedef(t) => (t.alias.as_str(), Sym::Typedef(t)),
@@ -104,7 +122,12 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
                 .filter_map(|i| match i {
                     Item::Namespace(n) => Some((
                         n.scope.0.clone(),
-                        n.name.segments.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("."),
+                        n.name
+                            .segments
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
                     )),
                     _ => None,
                 })
@@ -133,7 +156,11 @@ fn qualify(fi: usize, f: &ParsedFile, name: &str) -> String {
 }
 
 fn annotations(a: &ast::Annotations) -> Annotations {
-    Annotations(a.iter().map(|a| (a.key.clone(), a.value.0.clone())).collect())
+    Annotations(
+        a.iter()
+            .map(|a| (a.key.clone(), a.value.0.clone()))
+            .collect(),
+    )
 }
 
 impl<'a> Resolver<'a> {
@@ -170,7 +197,12 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    pub(crate) fn resolve_type(&self, fi: usize, ty: &ast::Type, depth: usize) -> Result<Type, String> {
+    pub(crate) fn resolve_type(
+        &self,
+        fi: usize,
+        ty: &ast::Type,
+        depth: usize,
+    ) -> Result<Type, String> {
         Ok(match &ty.0 {
             ast::Ty::String => Type::String,
             ast::Ty::Binary => Type::Binary,
@@ -182,7 +214,9 @@ impl<'a> Resolver<'a> {
             ast::Ty::Double => Type::Double,
             ast::Ty::Uuid => Type::Uuid,
             ast::Ty::Void => return Err("void is only allowed as a method result".into()),
-            ast::Ty::List { value, .. } => Type::List(Box::new(self.resolve_type(fi, value, depth)?)),
+            ast::Ty::List { value, .. } => {
+                Type::List(Box::new(self.resolve_type(fi, value, depth)?))
+            }
             ast::Ty::Set { value, .. } => Type::Set(Box::new(self.resolve_type(fi, value, depth)?)),
             ast::Ty::Map { key, value, .. } => Type::Map(
                 Box::new(self.resolve_type(fi, key, depth)?),
@@ -219,11 +253,19 @@ impl<'a> Resolver<'a> {
                 }
             };
             let Ok(id) = i16::try_from(f.id) else {
-                self.error(fi, &name, format!("{owner}.{name}: field id {} is out of range", f.id));
+                self.error(
+                    fi,
+                    &name,
+                    format!("{owner}.{name}: field id {} is out of range", f.id),
+                );
                 continue;
             };
             if out.iter().any(|o| o.id == id) {
-                self.error(fi, &name, format!("{owner}.{name}: field id {id} is used twice"));
+                self.error(
+                    fi,
+                    &name,
+                    format!("{owner}.{name}: field id {id} is used twice"),
+                );
                 continue;
             }
             let default = match &f.default {
@@ -264,7 +306,11 @@ impl<'a> Resolver<'a> {
             match self.lookup(cf, &segs) {
                 Some((bf, Sym::Service(b))) if chain.len() < MAX_CHAIN => {
                     if chain.iter().any(|(_, c)| std::ptr::eq(*c, b)) {
-                        self.error(cf, cur.name.as_str(), format!("service `{}` extends itself", cur.name.as_str()));
+                        self.error(
+                            cf,
+                            cur.name.as_str(),
+                            format!("service `{}` extends itself", cur.name.as_str()),
+                        );
                         break;
                     }
                     chain.push((bf, b));
@@ -272,7 +318,14 @@ impl<'a> Resolver<'a> {
                 }
                 _ => {
                     let name = segs.join(".");
-                    self.error(cf, &name, format!("service `{}` extends unknown service `{name}`", cur.name.as_str()));
+                    self.error(
+                        cf,
+                        &name,
+                        format!(
+                            "service `{}` extends unknown service `{name}`",
+                            cur.name.as_str()
+                        ),
+                    );
                     break;
                 }
             }
@@ -313,12 +366,21 @@ impl<'a> Resolver<'a> {
             return None;
         }
         for t in &throws {
-            if !matches!(t.ty, Type::Struct(id) if self.structs[id as usize].kind == StructKind::Exception) {
-                self.error(fi, &t.name, format!("{owner}: throws `{}` which is not an exception", t.name));
+            if !matches!(t.ty, Type::Struct(id) if self.structs[id as usize].kind == StructKind::Exception)
+            {
+                self.error(
+                    fi,
+                    &t.name,
+                    format!("{owner}: throws `{}` which is not an exception", t.name),
+                );
             }
         }
         if func.oneway && (result_type.is_some() || !throws.is_empty()) {
-            self.error(fi, &name, format!("{owner}: a oneway method must return void and throw nothing"));
+            self.error(
+                fi,
+                &name,
+                format!("{owner}: a oneway method must return void and throw nothing"),
+            );
         }
         let body_struct_arg = match args.as_slice() {
             [a] if matches!(a.ty, Type::Struct(_)) => Some(0),
@@ -356,8 +418,12 @@ impl<'a> Resolver<'a> {
 
     fn push_struct(&mut self, name: String, fields: Vec<Field>) -> StructId {
         let id = self.structs.len() as StructId;
-        self.structs.push(StructDef::new(name, StructKind::Struct, fields, Annotations::default()));
+        self.structs.push(StructDef::new(
+            name,
+            StructKind::Struct,
+            fields,
+            Annotations::default(),
+        ));
         id
     }
-
 }

@@ -60,7 +60,10 @@ fn resolves_includes_typedefs_enums_consts_and_services() {
     let choice = s.struct_def(s.struct_by_name("Choice").unwrap());
     assert_eq!(choice.kind, StructKind::Union);
     let color = &s.enums[0];
-    assert_eq!(color.values, vec![("RED".into(), 0), ("GREEN".into(), 5), ("BLUE".into(), 6)]);
+    assert_eq!(
+        color.values,
+        vec![("RED".into(), 0), ("GREEN".into(), 5), ("BLUE".into(), 6)]
+    );
 
     let svc = s.service("Svc").unwrap();
     let names: Vec<_> = svc.methods.iter().map(|m| m.name.as_str()).collect();
@@ -80,7 +83,8 @@ fn resolves_includes_typedefs_enums_consts_and_services() {
 
 #[test]
 fn missing_include_names_file_and_line() {
-    let err = load_mem(&[("main.thrift", "namespace go x\n\ninclude \"nope.thrift\"\n")]).unwrap_err();
+    let err =
+        load_mem(&[("main.thrift", "namespace go x\n\ninclude \"nope.thrift\"\n")]).unwrap_err();
     assert_eq!(err.0[0].file, "main.thrift");
     assert_eq!(err.0[0].line, 3);
     assert!(err.0[0].message.contains("nope.thrift"), "{err}");
@@ -95,12 +99,21 @@ fn include_cycle_is_reported() {
     .unwrap_err();
     assert_eq!(err.0[0].file, "a.thrift");
     assert_eq!(err.0[0].line, 2);
-    assert!(err.0[0].message.contains("include cycle: main.thrift -> a.thrift -> main.thrift"), "{err}");
+    assert!(
+        err.0[0]
+            .message
+            .contains("include cycle: main.thrift -> a.thrift -> main.thrift"),
+        "{err}"
+    );
 }
 
 #[test]
 fn syntax_error_has_line_and_no_escape_codes() {
-    let err = load_mem(&[("main.thrift", "struct A {\n 1: i32 a\n}\n\nstruct B { 1: i32 }\n")]).unwrap_err();
+    let err = load_mem(&[(
+        "main.thrift",
+        "struct A {\n 1: i32 a\n}\n\nstruct B { 1: i32 }\n",
+    )])
+    .unwrap_err();
     assert_eq!(err.0[0].line, 5, "{err}");
     assert!(!err.to_string().contains('\u{1b}'));
 }
@@ -114,7 +127,10 @@ fn all_semantic_errors_are_collected() {
     .unwrap_err();
     let lines: Vec<usize> = err.0.iter().map(|e| e.line).collect();
     assert!(err.0.len() >= 4, "{err}");
-    assert!(lines.contains(&2) && lines.contains(&3) && lines.contains(&5), "{err}");
+    assert!(
+        lines.contains(&2) && lines.contains(&3) && lines.contains(&5),
+        "{err}"
+    );
     assert!(err.to_string().contains("unknown type `Missing`"));
     assert!(err.to_string().contains("refers to itself"));
 }
