@@ -2,7 +2,7 @@
 //! connections per endpoint, one request at a time per connection
 //! (ping-pong), framing by configuration.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ pub struct Response {
     pub data: Vec<u8>,
     pub frame: Frame,
     /// The endpoint that answered.
-    pub addr: String,
+    pub addr: Arc<str>,
 }
 
 impl Response {
@@ -66,7 +66,7 @@ struct Conn {
 }
 
 struct Endpoint {
-    addr: String,
+    addr: Arc<str>,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -78,6 +78,9 @@ pub struct Client {
 
 /// Bytes requested from the socket per read.
 const READ_CHUNK: usize = 8 * 1024;
+/// Replies up to this size are copied out of the connection's read buffer
+/// (which is kept for the next call); larger ones take the buffer.
+const KEEP_BUFFER_MAX: usize = 64 * 1024;
 
 impl Client {
     pub fn new(cfg: ClientConfig, endpoints: impl IntoIterator<Item = String>) -> Self {
@@ -86,7 +89,7 @@ impl Client {
             endpoints: endpoints
                 .into_iter()
                 .map(|addr| Endpoint {
-                    addr,
+                    addr: addr.into(),
                     idle: Mutex::new(Vec::new()),
                 })
                 .collect(),
@@ -99,7 +102,7 @@ impl Client {
     }
 
     pub fn endpoints(&self) -> impl Iterator<Item = &str> {
-        self.endpoints.iter().map(|e| e.addr.as_str())
+        self.endpoints.iter().map(|e| &*e.addr)
     }
 
     /// Sends one framed request and waits for its reply (`None` for oneway).
@@ -126,7 +129,7 @@ impl Client {
                 }
             }
             let conn =
-                match tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&ep.addr))
+                match tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&*ep.addr))
                     .await
                 {
                     Ok(Ok(s)) => {
@@ -138,14 +141,14 @@ impl Client {
                     }
                     Ok(Err(e)) => {
                         last_err = Some(TransportError::Connect {
-                            addr: ep.addr.clone(),
+                            addr: ep.addr.to_string(),
                             source: e,
                         });
                         continue;
                     }
                     Err(_) => {
                         last_err = Some(TransportError::Connect {
-                            addr: ep.addr.clone(),
+                            addr: ep.addr.to_string(),
                             source: std::io::Error::new(
                                 std::io::ErrorKind::TimedOut,
                                 "connect timed out",
@@ -158,7 +161,7 @@ impl Client {
                 Ok(r) => return r,
                 Err(Stale) => {
                     return Err(TransportError::Closed {
-                        addr: ep.addr.clone(),
+                        addr: ep.addr.to_string(),
                     });
                 }
             }
@@ -175,7 +178,7 @@ impl Client {
         oneway: bool,
     ) -> Result<Result<Option<Response>, TransportError>, Stale> {
         let io_err = |e| TransportError::Io {
-            addr: ep.addr.clone(),
+            addr: ep.addr.to_string(),
             source: e,
         };
         if let Err(e) = conn.stream.write_all(request).await {
@@ -207,7 +210,7 @@ impl Client {
                     Err(Stale)
                 } else {
                     Ok(Err(TransportError::Closed {
-                        addr: ep.addr.clone(),
+                        addr: ep.addr.to_string(),
                     }))
                 };
             }
@@ -220,7 +223,14 @@ impl Client {
                 Ok(None) => continue,
                 Ok(Some(frame)) => {
                     let clean = frame.consumed == conn.buf.len();
-                    let data = std::mem::take(&mut conn.buf);
+                    // Small replies are copied out so the connection keeps its buffer.
+                    let data = if conn.buf.len() <= KEEP_BUFFER_MAX {
+                        let d = conn.buf.clone();
+                        conn.buf.clear();
+                        d
+                    } else {
+                        std::mem::take(&mut conn.buf)
+                    };
                     if clean {
                         self.release(ep, conn);
                     }
@@ -232,7 +242,7 @@ impl Client {
                 }
                 Err(e) => {
                     return Ok(Err(TransportError::Codec {
-                        addr: ep.addr.clone(),
+                        addr: ep.addr.to_string(),
                         source: e,
                     }));
                 }
