@@ -107,8 +107,13 @@ pub struct StructDef {
     pub kind: StructKind,
     pub fields: Vec<Field>,
     pub annotations: Annotations,
+    /// Whether absent fields need attention after a JSON object is read:
+    /// some field has a default or is required, or this is a union.
+    pub needs_fill: bool,
     by_id: FieldIndex,
     by_json: Option<HashMap<String, usize>>,
+    /// Some field's JSON name differs from its IDL name (both are accepted).
+    renamed: bool,
 }
 
 /// Field lookup by wire id: a direct table for the usual small, dense ids.
@@ -147,13 +152,20 @@ impl StructDef {
                 .flat_map(|(i, f)| [(f.json_name.clone(), i), (f.name.clone(), i)])
                 .collect()
         });
+        let needs_fill = kind == StructKind::Union
+            || fields
+                .iter()
+                .any(|f| f.default.is_some() || f.required == Requiredness::Required);
+        let renamed = fields.iter().any(|f| f.json_name != f.name);
         StructDef {
             name,
             kind,
             fields,
             annotations,
+            needs_fill,
             by_id,
             by_json,
+            renamed,
         }
     }
 
@@ -177,11 +189,15 @@ impl StructDef {
     pub fn field_by_json(&self, key: &str) -> Option<usize> {
         match &self.by_json {
             Some(m) => m.get(key).copied(),
-            None => self
-                .fields
-                .iter()
-                .position(|f| f.json_name == key)
-                .or_else(|| self.fields.iter().position(|f| f.name == key)),
+            None => {
+                let k = key.as_bytes();
+                let eq = |name: &str| name.len() == k.len() && name.as_bytes().iter().eq(k.iter());
+                match self.fields.iter().position(|f| eq(&f.json_name)) {
+                    Some(i) => Some(i),
+                    None if self.renamed => self.fields.iter().position(|f| eq(&f.name)),
+                    None => None,
+                }
+            }
         }
     }
 }

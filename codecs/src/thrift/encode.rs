@@ -338,6 +338,46 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         Ok(())
     }
 
+    /// Writes IDL defaults of absent fields; checks required fields and unions.
+    #[inline(never)]
+    fn fill<E: de::Error>(&mut self, def: &'s StructDef, seen: &Seen) -> Result<(), E> {
+        let mut set = 0usize;
+        for (idx, field) in def.fields.iter().enumerate() {
+            if seen.get(idx) {
+                set += 1;
+                continue;
+            }
+            if def.kind == StructKind::Union {
+                continue;
+            }
+            if let Some(default) = &field.default {
+                let mut de = serde_json::Deserializer::from_str(default);
+                ValueSeed {
+                    e: self,
+                    ty: &field.ty,
+                    field: Some(field.id),
+                }
+                .deserialize(&mut de)
+                .map_err(|err| {
+                    E::custom(format_args!("bad default for `{}`: {err}", field.name))
+                })?;
+            } else if field.required == Requiredness::Required {
+                self.path.push(Seg::Key(field.json_name.clone()));
+                return Err(E::custom(format_args!(
+                    "missing required field `{}`",
+                    field.json_name
+                )));
+            }
+        }
+        if def.kind == StructKind::Union && set != 1 {
+            return Err(E::custom(format_args!(
+                "union {} needs exactly one field set, found {set}",
+                def.name
+            )));
+        }
+        Ok(())
+    }
+
     fn struct_body<'de, A: MapAccess<'de>>(
         &mut self,
         sid: StructId,
@@ -387,39 +427,8 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 seen.set(idx);
             }
         }
-        let mut set = 0usize;
-        for (idx, field) in def.fields.iter().enumerate() {
-            if seen.get(idx) {
-                set += 1;
-                continue;
-            }
-            if def.kind == StructKind::Union {
-                continue;
-            }
-            if let Some(default) = &field.default {
-                let mut de = serde_json::Deserializer::from_str(default);
-                ValueSeed {
-                    e: self,
-                    ty: &field.ty,
-                    field: Some(field.id),
-                }
-                .deserialize(&mut de)
-                .map_err(|err| {
-                    de::Error::custom(format_args!("bad default for `{}`: {err}", field.name))
-                })?;
-            } else if field.required == Requiredness::Required {
-                self.path.push(Seg::Key(field.json_name.clone()));
-                return Err(de::Error::custom(format_args!(
-                    "missing required field `{}`",
-                    field.json_name
-                )));
-            }
-        }
-        if def.kind == StructKind::Union && set != 1 {
-            return Err(de::Error::custom(format_args!(
-                "union {} needs exactly one field set, found {set}",
-                def.name
-            )));
+        if def.needs_fill {
+            self.fill(def, &seen)?;
         }
         self.w.struct_end(saved);
         self.depth -= 1;

@@ -2,8 +2,8 @@
 //! connections per endpoint, one request at a time per connection
 //! (ping-pong), framing by configuration.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
