@@ -175,27 +175,40 @@ impl Drop for Proc {
 /// A running gateway.
 pub struct Gateway {
     pub proc: Proc,
+    /// `http://127.0.0.1:PORT` of the HTTP front door.
     pub base: String,
-    _dir: TempDir,
+    /// `http://127.0.0.1:PORT` of the admin API.
+    pub admin: String,
+    /// Its config file and state directory live here.
+    pub dir: TempDir,
 }
 
 impl Gateway {
-    /// Starts kitegate with this TOML config (its `listen` is set here) and extra flags.
+    /// Starts kitegate with this TOML config (its `listen`, `admin_listen` and
+    /// `state_dir` are set here: free ports, a temporary directory) and extra flags.
     pub fn start(config: &str, flags: &[&str]) -> Gateway {
-        let dir = TempDir::new("gw");
-        let port = free_port();
+        Gateway::start_in(TempDir::new("gw"), config, flags)
+    }
+
+    /// Like [`Gateway::start`] in a given directory (whose `state/` may hold earlier registrations).
+    pub fn start_in(dir: TempDir, config: &str, flags: &[&str]) -> Gateway {
+        let (port, admin_port) = (free_port(), free_port());
         let cfg = dir.path().join("kitegate.toml");
-        std::fs::write(&cfg, format!("listen = \"127.0.0.1:{port}\"\n{config}")).unwrap();
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nstate_dir = \"state\"\n{config}"
+            ),
+        )
+        .unwrap();
         let mut cmd = Command::new(bin("kitegate"));
-        cmd.arg("--config")
-            .arg(&cfg)
-            .args(flags)
-            .env("RUST_LOG", "warn");
+        cmd.arg("--config").arg(&cfg).args(flags).env("RUST_LOG", "warn");
         let (proc, _) = Proc::start("kitegate", cmd, None);
         let gw = Gateway {
             proc,
             base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
+            admin: format!("http://127.0.0.1:{admin_port}"),
+            dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -7,6 +7,10 @@
 //! builtin_hello = true          # start and register the built-in hello backend
 //! builtin_transport = "ttheader"
 //!
+//! admin_listen = "127.0.0.1:9888"   # admin API; "off" disables it
+//! admin_token = "secret"          # or KITEGATE_ADMIN_TOKEN; required off loopback
+//! state_dir = "kitegate-state"    # registrations made at run time, relative to this file
+//!
 //! [[backends]]
 //! name = "rich"
 //! protocol = "thrift"           # thrift (binary) | thrift-compact
@@ -25,7 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,11 +49,23 @@ pub struct Config {
     /// Where the built-in backend listens (loopback, a free port by default).
     #[serde(default = "default_builtin_addr")]
     pub builtin_addr: String,
+    /// Admin API listener; `"off"` disables it.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: String,
+    /// Bearer token for the admin API (also `KITEGATE_ADMIN_TOKEN`); required off loopback.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// Largest admin upload (bytes); larger ones get 413.
+    #[serde(default = "default_admin_body_limit")]
+    pub admin_body_limit: usize,
+    /// Where registrations made through the admin API are kept across restarts.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     pub name: String,
@@ -71,7 +87,7 @@ pub struct BackendConfig {
     pub options: BackendOptions,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackendOptions {
     #[serde(default)]
@@ -105,6 +121,15 @@ fn default_builtin_transport() -> String {
 fn default_builtin_addr() -> String {
     "127.0.0.1:0".into()
 }
+fn default_admin_listen() -> String {
+    "127.0.0.1:9888".into()
+}
+fn default_admin_body_limit() -> usize {
+    8 * 1024 * 1024
+}
+fn default_state_dir() -> PathBuf {
+    "kitegate-state".into()
+}
 fn default_protocol() -> String {
     "thrift".into()
 }
@@ -126,6 +151,9 @@ impl Config {
         let mut cfg: Config =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new(""));
+        if cfg.state_dir.is_relative() {
+            cfg.state_dir = base.join(&cfg.state_dir);
+        }
         for b in &mut cfg.backends {
             if b.idl.is_relative() {
                 b.idl = base.join(&b.idl);

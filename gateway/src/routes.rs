@@ -50,6 +50,24 @@ fn verb(m: HttpMethod) -> HttpVerb {
     }
 }
 
+/// The HTTP routes of one method, prefix included, in Hertz path syntax:
+/// its `api.*` annotations, or `POST /{Service}/{method}` without any.
+pub fn method_routes(prefix: &str, service: &str, m: &idl::Method) -> Vec<(HttpVerb, String)> {
+    let rules: Vec<(HttpVerb, String)> = if m.http.is_empty() {
+        vec![(HttpVerb::POST, format!("/{service}/{}", m.name))]
+    } else {
+        m.http.iter().map(|r| (verb(r.method), r.path.clone())).collect()
+    };
+    let prefix = prefix.trim_end_matches('/');
+    rules
+        .into_iter()
+        .map(|(v, path)| {
+            let path = if path.starts_with('/') { path } else { format!("/{path}") };
+            (v, format!("{prefix}{path}"))
+        })
+        .collect()
+}
+
 /// Hertz path syntax (`/a/:id/*rest`) to matchit's (`/a/{id}/{*rest}`).
 pub fn to_matchit(path: &str) -> String {
     path.split('/')
@@ -86,24 +104,7 @@ impl RouteTable {
                     .expect("service checked at registration");
                 for m in &svc.methods {
                     let route = Arc::new(MethodRoute::new(b.clone(), svc_name, m));
-                    let rules: Vec<(HttpVerb, String)> = if m.http.is_empty() {
-                        vec![(HttpVerb::POST, format!("/{}/{}", svc.name, m.name))]
-                    } else {
-                        m.http
-                            .iter()
-                            .map(|r| (verb(r.method), r.path.clone()))
-                            .collect()
-                    };
-                    for (v, path) in rules {
-                        let full = format!(
-                            "{}{}",
-                            b.prefix,
-                            if path.starts_with('/') {
-                                path
-                            } else {
-                                format!("/{path}")
-                            }
-                        );
+                    for (v, full) in method_routes(&b.prefix, &svc.name, m) {
                         let info = RouteInfo {
                             http_method: v.to_string(),
                             path: full.clone(),
