@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::thrift::{self, Bound, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta};
-use codecs::transport::{Client, ClientConfig, TransportError};
+use codecs::transport::{Client, ClientConfig, Pools, TransportError};
 use idl::{Binding, Method, Schema, Type};
 use serde_json::json;
 
@@ -31,6 +31,8 @@ pub struct Backend {
     pub prefix: String,
     /// Services of the IDL that are exposed.
     pub services: Vec<String>,
+    /// The settings it was built from.
+    pub settings: BackendConfig,
     seq: AtomicI32,
 }
 
@@ -49,6 +51,23 @@ impl Backend {
         schema: Arc<Schema>,
         default_timeout_ms: u64,
         default_connect_ms: u64,
+    ) -> Result<Backend, String> {
+        Backend::with_pools(
+            cfg,
+            schema,
+            default_timeout_ms,
+            default_connect_ms,
+            &Pools::default(),
+        )
+    }
+
+    /// Like [`Backend::new`], reusing idle connections from `pools`.
+    pub fn with_pools(
+        cfg: &BackendConfig,
+        schema: Arc<Schema>,
+        default_timeout_ms: u64,
+        default_connect_ms: u64,
+        pools: &Pools,
     ) -> Result<Backend, String> {
         let protocol = parse_protocol(&cfg.protocol).ok_or_else(|| {
             format!(
@@ -84,7 +103,7 @@ impl Backend {
                 cfg.name
             ));
         }
-        let client = Client::new(
+        let client = Client::with_pools(
             ClientConfig {
                 transport,
                 protocol,
@@ -95,6 +114,7 @@ impl Backend {
                 max_idle: MAX_IDLE_PER_ENDPOINT,
             },
             cfg.endpoints.iter().cloned(),
+            pools,
         );
         Ok(Backend {
             name: cfg.name.clone(),
@@ -114,6 +134,7 @@ impl Backend {
             },
             prefix: cfg.prefix.trim_end_matches('/').to_string(),
             services,
+            settings: cfg.clone(),
             seq: AtomicI32::new(0),
         })
     }

@@ -5,10 +5,13 @@
 //! transport, decode) -> JSON response, with failures mapped in [`error`].
 //! [`app`] builds the router for in-process tests; [`run`] serves it.
 
+pub mod admin;
 pub mod backend;
 pub mod config;
 mod dispatch;
 pub mod error;
+pub mod openapi;
+pub mod registry;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -20,11 +23,15 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use codecs::transport::Pools;
+
 use crate::backend::Backend;
 use crate::config::{BackendConfig, Config};
+use crate::registry::{Entry, Limits, Registry, Source};
 use crate::routes::RouteTable;
 
-/// Shared state: the current route table (swapped whole) and limits.
+/// Shared state: the current route table (swapped whole), the registry
+/// of backends it was built from, and limits.
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
@@ -32,28 +39,72 @@ pub struct Gateway {
 
 struct Inner {
     table: ArcSwap<RouteTable>,
-    backends: std::sync::Mutex<Vec<Arc<Backend>>>,
+    /// One change at a time; requests never take this lock.
+    registry: tokio::sync::Mutex<Registry>,
     body_limit: usize,
+    admin: AdminSettings,
+}
+
+/// Settings of the admin API.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    pub token: Option<String>,
+    pub body_limit: usize,
+    /// The front door's URL, for the `servers` of OpenAPI documents.
+    pub front_url: Option<String>,
 }
 
 impl Gateway {
     pub fn new(body_limit: usize) -> Self {
+        Gateway::with_registry(
+            body_limit,
+            Registry {
+                entries: Vec::new(),
+                state_dir: None,
+                limits: Limits {
+                    timeout_ms: 3000,
+                    connect_timeout_ms: 1000,
+                },
+                pools: Default::default(),
+            },
+            AdminSettings {
+                body_limit: 8 << 20,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// A gateway serving `registry`'s backends (their table must build).
+    pub fn with_registry(body_limit: usize, registry: Registry, admin: AdminSettings) -> Self {
+        let table = RouteTable::build(&registry.backends()).unwrap_or_else(|_| RouteTable::empty());
         Gateway {
             inner: Arc::new(Inner {
-                table: ArcSwap::from_pointee(RouteTable::empty()),
-                backends: std::sync::Mutex::new(Vec::new()),
+                table: ArcSwap::from_pointee(table),
+                registry: tokio::sync::Mutex::new(registry),
                 body_limit,
+                admin,
             }),
         }
     }
 
-    /// Replaces the set of backends: the new table is built first and swapped
-    /// in atomically; on a conflict nothing changes.
+    /// Replaces the set of backends (as config-file backends): the new table
+    /// is built first and swapped in atomically; on a conflict nothing changes.
     pub fn set_backends(&self, backends: Vec<Arc<Backend>>) -> Result<(), String> {
         let table = RouteTable::build(&backends)?;
-        let mut current = self.inner.backends.lock().expect("backends lock");
+        let mut reg = self
+            .inner
+            .registry
+            .try_lock()
+            .map_err(|_| "the registry is busy".to_string())?;
+        reg.entries = backends
+            .into_iter()
+            .map(|backend| Entry {
+                files: vec![backend.settings.idl.display().to_string()],
+                backend,
+                source: Source::Config,
+            })
+            .collect();
         self.inner.table.store(Arc::new(table));
-        *current = backends;
         Ok(())
     }
 
@@ -75,19 +126,24 @@ pub fn app(gw: Gateway) -> Router {
 }
 
 /// Loads a backend's IDL from disk and builds it.
-pub fn load_backend(cfg: &BackendConfig, top: &Config) -> Result<Arc<Backend>, String> {
+pub fn load_backend(
+    cfg: &BackendConfig,
+    top: &Config,
+    pools: &Pools,
+) -> Result<Arc<Backend>, String> {
     let schema = idl::thrift::load_path(&cfg.idl, &cfg.include_dirs)
         .map_err(|e| format!("backend `{}`: {e}", cfg.name))?;
-    Ok(Arc::new(Backend::new(
+    Ok(Arc::new(Backend::with_pools(
         cfg,
         Arc::new(schema),
         top.timeout_ms,
         top.connect_timeout_ms,
+        pools,
     )?))
 }
 
 /// Starts the built-in hello backend in-process and returns its registration.
-pub async fn start_builtin(cfg: &Config) -> Result<Arc<Backend>, String> {
+pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Arc<Backend>, String> {
     let addr = examples::start_hello(&cfg.builtin_addr)
         .await
         .map_err(|e| {
@@ -110,32 +166,112 @@ pub async fn start_builtin(cfg: &Config) -> Result<Arc<Backend>, String> {
         connect_timeout_ms: None,
         options: Default::default(),
     };
-    Ok(Arc::new(Backend::new(
+    Ok(Arc::new(Backend::with_pools(
         &bc,
         examples::hello_schema(),
         cfg.timeout_ms,
         cfg.connect_timeout_ms,
+        pools,
     )?))
+}
+
+/// Checks where the admin API may listen: off loopback it needs a token.
+fn admin_addr(cfg: &Config, token: &Option<String>) -> Result<Option<SocketAddr>, String> {
+    if cfg.admin_listen == "off" {
+        return Ok(None);
+    }
+    let addr: SocketAddr = cfg.admin_listen.parse().map_err(|e| {
+        format!(
+            "admin_listen `{}`: {e} (use IP:PORT or \"off\")",
+            cfg.admin_listen
+        )
+    })?;
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(format!(
+            "refusing to serve the admin API on {addr} without a token: set admin_token (or KITEGATE_ADMIN_TOKEN), or listen on 127.0.0.1"
+        ));
+    }
+    Ok(Some(addr))
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM; in-flight requests finish first.
 pub async fn run(cfg: Config) -> Result<(), String> {
-    let mut backends = Vec::new();
+    let token = cfg
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("KITEGATE_ADMIN_TOKEN").ok())
+        .filter(|t| !t.is_empty());
+    let admin_addr = admin_addr(&cfg, &token)?;
+    let pools = Pools::default();
+    let mut entries = Vec::new();
     if cfg.builtin_hello {
-        backends.push(start_builtin(&cfg).await?);
+        let backend = start_builtin(&cfg, &pools).await?;
+        entries.push(Entry {
+            backend,
+            source: Source::Builtin,
+            files: vec![examples::HELLO_THRIFT_NAME.into()],
+        });
     }
     for b in &cfg.backends {
-        backends.push(load_backend(b, &cfg)?);
+        let backend = load_backend(b, &cfg, &pools)?;
+        let mut files = vec![b.idl.display().to_string()];
+        files.extend(backend.schema.files.iter().skip(1).cloned());
+        entries.push(Entry {
+            backend,
+            source: Source::Config,
+            files,
+        });
     }
-    let gw = Gateway::new(cfg.body_limit);
-    gw.set_backends(backends)?;
-    for r in gw.routes() {
-        tracing::info!(method = %r.http_method, path = %r.path, backend = %r.backend, target = %format!("{}.{}", r.service, r.method), "route");
-    }
+    RouteTable::build(
+        &entries
+            .iter()
+            .map(|e| e.backend.clone())
+            .collect::<Vec<_>>(),
+    )?;
+    let mut registry = Registry {
+        entries,
+        state_dir: Some(cfg.state_dir.clone()),
+        limits: Limits {
+            timeout_ms: cfg.timeout_ms,
+            connect_timeout_ms: cfg.connect_timeout_ms,
+        },
+        pools,
+    };
+    registry.restore()?;
+
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let front = if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    };
+    let gw = Gateway::with_registry(
+        cfg.body_limit,
+        registry,
+        AdminSettings {
+            token,
+            body_limit: cfg.admin_body_limit,
+            front_url: Some(front),
+        },
+    );
+    for r in gw.routes() {
+        tracing::info!(method = %r.http_method, path = %r.path, backend = %r.backend, target = %format!("{}.{}", r.service, r.method), "route");
+    }
+    if let Some(admin_addr) = admin_addr {
+        let admin = TcpListener::bind(admin_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {admin_addr} (admin): {e}"))?;
+        tracing::info!(addr = %admin_addr, "admin API listening");
+        let app = admin::admin_app(gw.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, app).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
     tracing::info!(%addr, "kitegate listening");
     axum::serve(listener, app(gw))
         .with_graceful_shutdown(shutdown())

@@ -2,8 +2,9 @@
 //! connections per endpoint, one request at a time per connection
 //! (ping-pong), framing by configuration.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,15 +66,40 @@ struct Conn {
     buf: Vec<u8>,
 }
 
-struct Endpoint {
+pub struct Endpoint {
     addr: Arc<str>,
     idle: Mutex<Vec<Conn>>,
 }
 
 pub struct Client {
     cfg: ClientConfig,
-    endpoints: Vec<Endpoint>,
+    endpoints: Vec<Arc<Endpoint>>,
     next: AtomicUsize,
+}
+
+/// Idle-connection pools shared by clients, keyed by endpoint, framing and
+/// protocol: a backend rebuilt with the same endpoints (an IDL replaced at
+/// run time) keeps its warm connections.
+#[derive(Default)]
+pub struct Pools {
+    by_key: Mutex<HashMap<String, Weak<Endpoint>>>,
+}
+
+impl Pools {
+    fn get(&self, addr: String, cfg: &ClientConfig) -> Arc<Endpoint> {
+        let key = format!("{addr}|{}|{:?}", cfg.transport.name(), cfg.protocol);
+        let mut map = self.by_key.lock().expect("pools lock");
+        map.retain(|_, w| w.strong_count() > 0);
+        if let Some(ep) = map.get(&key).and_then(Weak::upgrade) {
+            return ep;
+        }
+        let ep = Arc::new(Endpoint {
+            addr: addr.into(),
+            idle: Mutex::new(Vec::new()),
+        });
+        map.insert(key, Arc::downgrade(&ep));
+        ep
+    }
 }
 
 /// Bytes requested from the socket per read.
@@ -84,15 +110,19 @@ const KEEP_BUFFER_MAX: usize = 64 * 1024;
 
 impl Client {
     pub fn new(cfg: ClientConfig, endpoints: impl IntoIterator<Item = String>) -> Self {
+        Client::with_pools(cfg, endpoints, &Pools::default())
+    }
+
+    /// A client whose endpoints share idle connections through `pools`.
+    pub fn with_pools(
+        cfg: ClientConfig,
+        endpoints: impl IntoIterator<Item = String>,
+        pools: &Pools,
+    ) -> Self {
+        let endpoints = endpoints.into_iter().map(|a| pools.get(a, &cfg)).collect();
         Client {
             cfg,
-            endpoints: endpoints
-                .into_iter()
-                .map(|addr| Endpoint {
-                    addr: addr.into(),
-                    idle: Mutex::new(Vec::new()),
-                })
-                .collect(),
+            endpoints,
             next: AtomicUsize::new(0),
         }
     }

@@ -5,5 +5,5 @@
 mod client;
 mod server;
 
-pub use client::{Client, ClientConfig, Response, TransportError};
+pub use client::{Client, ClientConfig, Pools, Response, TransportError};
 pub use server::{Handler, serve};

@@ -1,0 +1,288 @@
+//! The admin API, on its own listener: register, replace, list and remove
+//! backends at run time, list routes, and serve OpenAPI documents.
+//!
+//! | request | answer |
+//! |---|---|
+//! | `PUT /admin/backends/{name}` | 201 created / 200 replaced; body: JSON `Registration` (files inline) or `multipart/form-data` (a `settings` JSON part plus one part per IDL file, named by its filename) |
+//! | `GET /admin/backends` | every backend |
+//! | `GET /admin/backends/{name}` | one backend, with endpoint health |
+//! | `DELETE /admin/backends/{name}` | 200 `{"deleted": name}` |
+//! | `GET /admin/routes` | every route with its backend and method |
+//! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
+//!
+//! With a token configured every request needs `Authorization: Bearer <token>`.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::error::ApiError;
+use crate::registry::{Entry, Registration};
+use crate::routes::method_routes;
+
+pub fn admin_app(gw: Gateway) -> Router {
+    Router::new()
+        .route("/admin/backends", get(list))
+        .route("/admin/backends/{name}", get(show).put(put).delete(remove))
+        .route("/admin/backends/{name}/openapi.json", get(openapi_one))
+        .route("/admin/routes", get(routes))
+        .route("/admin/openapi.json", get(openapi_all))
+        .fallback(|req: Request| async move { ApiError::not_found(req.uri().path()) })
+        .layer(middleware::from_fn_with_state(gw.clone(), auth))
+        .with_state(gw)
+}
+
+async fn auth(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    if let Some(token) = &gw.inner.admin.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        if !ok {
+            let message = if given.is_none() {
+                "missing bearer token"
+            } else {
+                "wrong bearer token"
+            };
+            let mut resp =
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return resp;
+        }
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What the admin API says about one backend.
+pub fn summary(e: &Entry) -> Value {
+    let b = &e.backend;
+    let s = &b.settings;
+    let mut methods = Vec::new();
+    for svc_name in &b.services {
+        if let Some(svc) = b.schema.service(svc_name) {
+            for m in &svc.methods {
+                let routes: Vec<Value> = method_routes(&b.prefix, svc_name, m)
+                    .into_iter()
+                    .map(|(v, p)| json!({"http_method": v.as_str(), "path": p}))
+                    .collect();
+                methods.push(json!({"service": svc_name, "method": m.name, "oneway": m.oneway, "routes": routes}));
+            }
+        }
+    }
+    json!({
+        "name": b.name,
+        "source": e.source,
+        "protocol": s.protocol,
+        "transport": s.transport,
+        "endpoints": s.endpoints,
+        "prefix": b.prefix,
+        "services": b.services,
+        "timeout_ms": b.timeout.as_millis() as u64,
+        "options": s.options,
+        "files": e.files,
+        "methods": methods,
+    })
+}
+
+async fn list(State(gw): State<Gateway>) -> Response {
+    let reg = gw.inner.registry.lock().await;
+    let all: Vec<Value> = reg.entries.iter().map(summary).collect();
+    axum::Json(json!({ "backends": all })).into_response()
+}
+
+async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let entry = {
+        let reg = gw.inner.registry.lock().await;
+        reg.get(&name).cloned()
+    };
+    let entry = entry.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no backend named `{name}`"),
+        )
+    })?;
+    let mut v = summary(&entry);
+    let mut health = Vec::new();
+    for addr in &entry.backend.settings.endpoints {
+        let t0 = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr.as_str()),
+        )
+        .await;
+        health.push(match r {
+            Ok(Ok(_)) => json!({"address": addr, "reachable": true, "connect_ms": t0.elapsed().as_secs_f64() * 1000.0}),
+            Ok(Err(e)) => json!({"address": addr, "reachable": false, "error": e.to_string()}),
+            Err(_) => json!({"address": addr, "reachable": false, "error": "connect timed out after 500 ms"}),
+        });
+    }
+    v["endpoint_health"] = json!(health);
+    Ok(axum::Json(v).into_response())
+}
+
+async fn routes(State(gw): State<Gateway>) -> Response {
+    axum::Json(json!({ "routes": gw.routes() })).into_response()
+}
+
+async fn put(
+    State(gw): State<Gateway>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let reg = read_registration(&gw, req).await?;
+    let mut registry = gw.inner.registry.lock().await;
+    let (entry, reg) = registry.build(&name, reg)?;
+    let summary_v = summary(&entry);
+    let (next, table, created) = registry.with(entry)?;
+    registry.persist(&name, &reg)?;
+    gw.inner.table.store(std::sync::Arc::new(table));
+    registry.entries = next;
+    drop(registry);
+    tracing::info!(backend = %name, created, "backend registered");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(json!({ "backend": summary_v }))).into_response())
+}
+
+async fn remove(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let mut registry = gw.inner.registry.lock().await;
+    let (next, table, removed) = registry.without(&name)?;
+    registry.persist_removal(&removed)?;
+    gw.inner.table.store(std::sync::Arc::new(table));
+    registry.entries = next;
+    tracing::info!(backend = %name, "backend removed");
+    Ok(axum::Json(json!({ "deleted": name })).into_response())
+}
+
+async fn openapi_all(State(gw): State<Gateway>) -> Response {
+    let backends = gw.inner.registry.lock().await.backends();
+    axum::Json(crate::openapi::document(
+        &backends,
+        gw.inner.admin.front_url.as_deref(),
+    ))
+    .into_response()
+}
+
+async fn openapi_one(
+    State(gw): State<Gateway>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let backend = gw
+        .inner
+        .registry
+        .lock()
+        .await
+        .get(&name)
+        .map(|e| e.backend.clone());
+    let backend = backend.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no backend named `{name}`"),
+        )
+    })?;
+    Ok(axum::Json(crate::openapi::document(
+        &[backend],
+        gw.inner.admin.front_url.as_deref(),
+    ))
+    .into_response())
+}
+
+/// Reads a registration from a JSON document or a multipart upload, within the admin body limit.
+async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, ApiError> {
+    let limit = gw.inner.admin.body_limit;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("upload is larger than {limit} bytes"),
+        )
+    };
+    let (parts, body) = req.into_parts();
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let ctype = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ctype.starts_with("multipart/form-data") {
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_settings", e.body_text())
+        })?;
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                format!("bad multipart upload: {}", e.body_text()),
+            )
+        };
+        let mut settings: Option<Registration> = None;
+        let mut files = Vec::new();
+        while let Some(field) = mp.next_field().await.map_err(bad)? {
+            let part = field.name().unwrap_or("").to_string();
+            let file = field.file_name().map(str::to_string);
+            let text = field.text().await.map_err(bad)?;
+            if part == "settings" && file.is_none() {
+                settings = Some(serde_json::from_str(&text).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_settings",
+                        format!("settings part: {e}"),
+                    )
+                })?);
+            } else {
+                files.push((file.unwrap_or(part), text));
+            }
+        }
+        let mut reg = settings.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                "missing the `settings` JSON part",
+            )
+        })?;
+        if reg.main.is_empty()
+            && let Some((first, _)) = files.first()
+        {
+            reg.main = first.clone();
+        }
+        reg.files.extend(files);
+        Ok(reg)
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                format!("registration: {e}"),
+            )
+        })
+    }
+}

@@ -1,0 +1,419 @@
+//! The set of backends and how it changes: from the config file at start,
+//! and through the admin API at run time. Every change builds the new
+//! backend and route table off to the side, persists it, then swaps the
+//! table in whole; a rejected change leaves everything as it was.
+//!
+//! Precedence: registrations stored in the state directory (made through
+//! the admin API) replace config-file backends of the same name; removing a
+//! config-file or built-in backend through the admin API leaves a tombstone
+//! so that it stays removed after a restart.
+//!
+//! State directory layout: `backends/<name>.json` (settings plus the IDL
+//! files as uploaded) and `removed/<name>` (tombstones), each written to a
+//! temporary file and renamed into place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use codecs::transport::Pools;
+use idl::{IdlErrors, MemoryFiles};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::config::{BackendConfig, BackendOptions};
+use crate::error::ApiError;
+use crate::routes::RouteTable;
+
+/// Where a backend came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Builtin,
+    Config,
+    Admin,
+}
+
+/// A backend as registered through the admin API: settings and IDL files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    pub endpoints: Vec<String>,
+    /// The main IDL file: a key of `files` (default: the only file, or the first uploaded).
+    #[serde(default)]
+    pub main: String,
+    /// Relative file name -> contents, exactly as uploaded.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub options: BackendOptions,
+}
+
+fn default_protocol() -> String {
+    "thrift".into()
+}
+fn default_transport() -> String {
+    "framed".into()
+}
+
+/// One registered backend.
+#[derive(Clone)]
+pub struct Entry {
+    pub backend: Arc<Backend>,
+    pub source: Source,
+    /// IDL file names (as uploaded, or the paths read at start).
+    pub files: Vec<String>,
+}
+
+/// Registry-wide settings.
+pub struct Limits {
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+/// The backends; changed by one writer at a time.
+pub struct Registry {
+    pub entries: Vec<Entry>,
+    pub state_dir: Option<PathBuf>,
+    pub limits: Limits,
+    pub pools: Pools,
+}
+
+/// Backend names become file names: keep them plain.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// A file name inside an upload: relative, no `..`, no backslashes.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains('\0')
+        && name
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != ".." && seg != ".")
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_settings", message)
+}
+
+/// 422 with every IDL problem as `{file, line, message}`.
+pub fn idl_error(errors: &IdlErrors) -> ApiError {
+    let details: Vec<_> = errors
+        .0
+        .iter()
+        .map(|e| json!({"file": e.file, "line": e.line, "message": e.message}))
+        .collect();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_idl",
+        errors.to_string(),
+    )
+    .with("details", json!(details))
+}
+
+impl Registry {
+    pub fn backends(&self) -> Vec<Arc<Backend>> {
+        self.entries.iter().map(|e| e.backend.clone()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.backend.name == name)
+    }
+
+    /// Validates a registration and builds its entry (nothing changes yet).
+    pub fn build(
+        &self,
+        name: &str,
+        mut reg: Registration,
+    ) -> Result<(Entry, Registration), ApiError> {
+        if !valid_name(name) {
+            return Err(bad_request(format!(
+                "invalid backend name `{name}`: use letters, digits, `-`, `_` and `.` (at most 64)"
+            )));
+        }
+        if reg.files.is_empty() {
+            return Err(bad_request("no IDL files in the upload"));
+        }
+        if let Some(bad) = reg.files.keys().find(|f| !valid_file_name(f)) {
+            return Err(bad_request(format!(
+                "file name `{bad}` escapes the upload: use relative paths without `..`"
+            )));
+        }
+        if reg.main.is_empty() {
+            if reg.files.len() == 1 {
+                reg.main = reg.files.keys().next().cloned().unwrap_or_default();
+            } else {
+                return Err(bad_request(format!(
+                    "several files uploaded ({}): say which is the main one with `main`",
+                    reg.files.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        if !reg.files.contains_key(&reg.main) {
+            return Err(bad_request(format!(
+                "main file `{}` is not among the uploaded files",
+                reg.main
+            )));
+        }
+        let settings = BackendConfig {
+            name: name.to_string(),
+            protocol: reg.protocol.clone(),
+            transport: reg.transport.clone(),
+            endpoints: reg.endpoints.clone(),
+            idl: PathBuf::from(&reg.main),
+            include_dirs: Vec::new(),
+            services: reg.services.clone(),
+            prefix: reg.prefix.clone(),
+            timeout_ms: reg.timeout_ms,
+            connect_timeout_ms: reg.connect_timeout_ms,
+            options: reg.options.clone(),
+        };
+        // Settings first (cheap), then the IDL.
+        if crate::backend::parse_protocol(&reg.protocol).is_none() {
+            return Err(bad_request(format!(
+                "unknown protocol `{}` (thrift, thrift-compact)",
+                reg.protocol
+            )));
+        }
+        if codecs::framing::Transport::parse(&reg.transport).is_none() {
+            return Err(bad_request(format!(
+                "unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)",
+                reg.transport
+            )));
+        }
+        let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let schema = idl::thrift::load(&reg.main, &files).map_err(|e| idl_error(&e))?;
+        let backend = Backend::with_pools(
+            &settings,
+            Arc::new(schema),
+            self.limits.timeout_ms,
+            self.limits.connect_timeout_ms,
+            &self.pools,
+        )
+        .map_err(bad_request)?;
+        let entry = Entry {
+            backend: Arc::new(backend),
+            source: Source::Admin,
+            files: reg.files.keys().cloned().collect(),
+        };
+        Ok((entry, reg))
+    }
+
+    /// The entries with `entry` added or put in place of its namesake, and
+    /// their route table; a route conflict is a 409 naming both owners.
+    pub fn with(&self, entry: Entry) -> Result<(Vec<Entry>, RouteTable, bool), ApiError> {
+        let mut next = self.entries.clone();
+        let created = match next
+            .iter()
+            .position(|e| e.backend.name == entry.backend.name)
+        {
+            Some(i) => {
+                next[i] = entry;
+                false
+            }
+            None => {
+                next.push(entry);
+                true
+            }
+        };
+        let table = table_of(&next)?;
+        Ok((next, table, created))
+    }
+
+    pub fn without(&self, name: &str) -> Result<(Vec<Entry>, RouteTable, Entry), ApiError> {
+        let Some(i) = self.entries.iter().position(|e| e.backend.name == name) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no backend named `{name}`"),
+            ));
+        };
+        let mut next = self.entries.clone();
+        let removed = next.remove(i);
+        let table = table_of(&next)?;
+        Ok((next, table, removed))
+    }
+
+    // === persistence ===
+
+    pub fn persist(&self, name: &str, reg: &Registration) -> Result<(), ApiError> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| {
+            internal(format!(
+                "cannot write the state directory {}: {e}",
+                dir.display()
+            ))
+        };
+        let text = serde_json::to_vec_pretty(reg).map_err(|e| internal(e.to_string()))?;
+        write_atomic(&dir.join("backends"), &format!("{name}.json"), &text).map_err(io)?;
+        remove_if_exists(&dir.join("removed").join(name)).map_err(io)
+    }
+
+    pub fn persist_removal(&self, entry: &Entry) -> Result<(), ApiError> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        let name = &entry.backend.name;
+        let io = |e: std::io::Error| {
+            internal(format!(
+                "cannot write the state directory {}: {e}",
+                dir.display()
+            ))
+        };
+        remove_if_exists(&dir.join("backends").join(format!("{name}.json"))).map_err(io)?;
+        // Config-file and built-in backends would come back on restart without a tombstone.
+        let stored_only = entry.source == Source::Admin && !self.config_names().contains(name);
+        if !stored_only {
+            write_atomic(&dir.join("removed"), name, b"").map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn config_names(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.source != Source::Admin)
+            .map(|e| e.backend.name.clone())
+            .collect()
+    }
+
+    /// Applies the state directory over the start-up backends: tombstones
+    /// remove, stored registrations replace or add. A stored registration
+    /// that no longer loads is skipped with an error in the log.
+    pub fn restore(&mut self) -> Result<(), String> {
+        let Some(dir) = self.state_dir.clone() else {
+            return Ok(());
+        };
+        if let Ok(rd) = std::fs::read_dir(dir.join("removed")) {
+            for f in rd.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') {
+                    self.entries.retain(|e| e.backend.name != name);
+                    tracing::info!(backend = %name, "removed by an earlier admin request");
+                }
+            }
+        }
+        let mut stored: Vec<PathBuf> = match std::fs::read_dir(dir.join("backends")) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        stored.sort();
+        for path in stored {
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let reg: Registration = match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "skipping unreadable stored backend");
+                    continue;
+                }
+            };
+            match self
+                .build(&name, reg)
+                .and_then(|(entry, _)| self.with(entry))
+            {
+                Ok((next, _, _)) => {
+                    self.entries = next;
+                    tracing::info!(backend = %name, "restored from the state directory");
+                }
+                Err(e) => {
+                    tracing::error!(backend = %name, error = %e.message, "skipping stored backend")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn table_of(entries: &[Entry]) -> Result<RouteTable, ApiError> {
+    let backends: Vec<_> = entries.iter().map(|e| e.backend.clone()).collect();
+    RouteTable::build(&backends)
+        .map_err(|m| ApiError::new(StatusCode::CONFLICT, "route_conflict", m))
+}
+
+fn internal(message: String) -> ApiError {
+    tracing::error!(%message, "admin change failed");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+}
+
+/// Writes `dir/name` through a temporary file, fsync and rename.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(name))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all().ok();
+    }
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_file_names() {
+        assert!(valid_name("users-v2.prod"));
+        assert!(
+            !valid_name("../x") && !valid_name(".hidden") && !valid_name("a/b") && !valid_name("")
+        );
+        assert!(valid_file_name("a/b.thrift") && valid_file_name("main.thrift"));
+        for bad in [
+            "../a.thrift",
+            "/etc/passwd",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "a\\b",
+        ] {
+            assert!(!valid_file_name(bad), "{bad}");
+        }
+    }
+}
