@@ -56,13 +56,20 @@ pub fn method_routes(prefix: &str, service: &str, m: &idl::Method) -> Vec<(HttpV
     let rules: Vec<(HttpVerb, String)> = if m.http.is_empty() {
         vec![(HttpVerb::POST, format!("/{service}/{}", m.name))]
     } else {
-        m.http.iter().map(|r| (verb(r.method), r.path.clone())).collect()
+        m.http
+            .iter()
+            .map(|r| (verb(r.method), r.path.clone()))
+            .collect()
     };
     let prefix = prefix.trim_end_matches('/');
     rules
         .into_iter()
         .map(|(v, path)| {
-            let path = if path.starts_with('/') { path } else { format!("/{path}") };
+            let path = if path.starts_with('/') {
+                path
+            } else {
+                format!("/{path}")
+            };
             (v, format!("{prefix}{path}"))
         })
         .collect()
