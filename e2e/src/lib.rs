@@ -202,7 +202,10 @@ impl Gateway {
         )
         .unwrap();
         let mut cmd = Command::new(bin("kitegate"));
-        cmd.arg("--config").arg(&cfg).args(flags).env("RUST_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&cfg)
+            .args(flags)
+            .env("RUST_LOG", "warn");
         let (proc, _) = Proc::start("kitegate", cmd, None);
         let gw = Gateway {
             proc,
@@ -251,6 +254,39 @@ impl Gateway {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
         ((status, v), h)
+    }
+
+    /// Stops the gateway (SIGTERM, graceful) and hands back its directory.
+    pub fn stop(mut self) -> TempDir {
+        self.proc.stop();
+        self.dir_out()
+    }
+
+    /// Kills the gateway with SIGKILL and hands back its directory.
+    pub fn kill9(mut self) -> TempDir {
+        self.proc.kill9();
+        self.dir_out()
+    }
+
+    fn dir_out(self) -> TempDir {
+        let Gateway { dir, .. } = self;
+        dir
+    }
+
+    /// A request to the admin API: status and JSON body.
+    pub fn admin_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let (status, _, text) = http(method, &format!("{}{path}", self.admin), body, headers)
+            .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"));
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
@@ -331,6 +367,28 @@ pub fn hello_backend() -> (Proc, String) {
     cmd.arg("127.0.0.1:0");
     let (p, line) = Proc::start("hello_backend", cmd, Some("READY "));
     (p, line["READY ".len()..].trim().to_string())
+}
+
+/// A `multipart/form-data` body: parts of (name, filename, content).
+/// Returns the content type (with its boundary) and the body.
+pub fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    let boundary = "kitegate-e2e-boundary-7d3f";
+    let mut body = String::new();
+    for (name, file, content) in parts {
+        body.push_str(&format!("--{boundary}\r\n"));
+        match file {
+            Some(f) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/plain\r\n\r\n"
+            )),
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\nContent-Type: application/json\r\n\r\n"
+            )),
+        }
+        body.push_str(content);
+        body.push_str("\r\n");
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// A path inside the repository, as a string for configs.
