@@ -147,12 +147,17 @@ async fn put(
 ) -> Result<Response, ApiError> {
     let reg = read_registration(&gw, req).await?;
     let mut registry = gw.inner.registry.lock().await;
-    let (entry, reg) = registry.build(&name, reg)?;
-    let summary_v = summary(&entry);
-    let (next, table, created) = registry.with(entry)?;
-    registry.persist(&name, &reg)?;
-    gw.inner.table.store(std::sync::Arc::new(table));
-    registry.entries = next;
+    // Parsing the IDL and the fsync of the state file are blocking work: keep
+    // them off the threads that serve requests.
+    let (summary_v, created) = tokio::task::block_in_place(|| {
+        let (entry, reg) = registry.build(&name, reg)?;
+        let summary_v = summary(&entry);
+        let (next, table, created) = registry.with(entry)?;
+        registry.persist(&name, &reg)?;
+        gw.inner.table.store(std::sync::Arc::new(table));
+        registry.entries = next;
+        Ok::<_, ApiError>((summary_v, created))
+    })?;
     drop(registry);
     tracing::info!(backend = %name, created, "backend registered");
     let status = if created {
@@ -165,10 +170,13 @@ async fn put(
 
 async fn remove(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let mut registry = gw.inner.registry.lock().await;
-    let (next, table, removed) = registry.without(&name)?;
-    registry.persist_removal(&removed)?;
-    gw.inner.table.store(std::sync::Arc::new(table));
-    registry.entries = next;
+    tokio::task::block_in_place(|| {
+        let (next, table, removed) = registry.without(&name)?;
+        registry.persist_removal(&removed)?;
+        gw.inner.table.store(std::sync::Arc::new(table));
+        registry.entries = next;
+        Ok::<_, ApiError>(())
+    })?;
     tracing::info!(backend = %name, "backend removed");
     Ok(axum::Json(json!({ "deleted": name })).into_response())
 }
