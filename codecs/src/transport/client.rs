@@ -289,3 +289,68 @@ impl Client {
 }
 
 struct Stale;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A framed echo server that counts the connections it accepted.
+    async fn echo_server(accepted: Arc<AtomicUsize>) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                accepted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 1024];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn cfg() -> ClientConfig {
+        ClientConfig {
+            transport: Transport::Framed,
+            protocol: Protocol::Binary,
+            connect_timeout: Duration::from_secs(1),
+            max_frame: 1 << 20,
+            max_idle: 4,
+        }
+    }
+
+    #[tokio::test]
+    async fn clients_sharing_pools_reuse_idle_connections() {
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let addr = echo_server(accepted.clone()).await;
+        let frame = [0, 0, 0, 2, 0x80, 0x01];
+        let pools = Pools::default();
+        let first = Client::with_pools(cfg(), [addr.clone()], &pools);
+        for _ in 0..3 {
+            let r = first.call(&frame, false).await.unwrap().unwrap();
+            assert_eq!(r.payload(), &[0x80, 0x01]);
+        }
+        // A rebuilt client (an IDL replaced at run time) over the same endpoint.
+        let second = Client::with_pools(cfg(), [addr.clone()], &pools);
+        drop(first);
+        second.call(&frame, false).await.unwrap().unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // Separate pools connect anew.
+        Client::new(cfg(), [addr])
+            .call(&frame, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+}
