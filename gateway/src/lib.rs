@@ -5,6 +5,9 @@
 //! transport, decode) -> JSON response, with failures mapped in [`error`].
 //! [`app`] builds the router for in-process tests; [`run`] serves it.
 
+// `ApiError` carries the whole JSON error; it is built on failure paths only.
+#![allow(clippy::result_large_err)]
+
 pub mod admin;
 pub mod backend;
 pub mod config;

@@ -1,4 +1,8 @@
-//! The `kitegate` binary: parse flags, load config, run.
+//! The `kitegate` binary: without a subcommand, parse flags, load config and
+//! run the gateway; with one, act as a command-line client of a running
+//! gateway's admin API (or check an IDL file locally).
+
+mod cli;
 
 use std::path::PathBuf;
 
@@ -6,9 +10,17 @@ use clap::Parser;
 use gateway::config::Config;
 
 /// HTTP/JSON gateway to Thrift backends described by IDL files.
+///
+/// Without a subcommand, runs the gateway. The subcommands manage a running
+/// gateway through its admin API (--admin URL, default http://127.0.0.1:9888,
+/// or KITEGATE_ADMIN; token from KITEGATE_ADMIN_TOKEN), or check an IDL file.
+/// Exit codes: 0 success, 1 refused by the admin API / unreachable / IDL errors,
+/// 2 usage or local errors.
 #[derive(Parser, Debug)]
-#[command(name = "kitegate", version, about)]
+#[command(name = "kitegate", version, about, long_about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<cli::Command>,
     /// TOML config file (backends, limits); without it the built-in hello backend is served.
     #[arg(short, long, env = "KITEGATE_CONFIG")]
     config: Option<PathBuf>,
@@ -26,9 +38,19 @@ struct Cli {
     log_json: bool,
 }
 
-#[tokio::main]
-async fn main() {
-    let cli = Cli::parse();
+fn main() {
+    let mut args = Cli::parse();
+    if let Some(cmd) = args.command.take() {
+        std::process::exit(cli::run(cmd));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(&format!("cannot start the runtime: {e}")));
+    runtime.block_on(serve(args));
+}
+
+async fn serve(cli: Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt()
