@@ -82,10 +82,16 @@ impl Backend {
             tracing::warn!(backend = %cfg.name, "Kitex does not accept compact inside TTHeader");
         }
         if !cfg.prefix.is_empty() && !cfg.prefix.starts_with('/') {
-            return Err(format!("backend `{}`: prefix `{}` must start with `/`", cfg.name, cfg.prefix));
+            return Err(format!(
+                "backend `{}`: prefix `{}` must start with `/`",
+                cfg.name, cfg.prefix
+            ));
         }
         if cfg.timeout_ms == Some(0) || cfg.connect_timeout_ms == Some(0) {
-            return Err(format!("backend `{}`: timeouts must be at least 1 ms", cfg.name));
+            return Err(format!(
+                "backend `{}`: timeouts must be at least 1 ms",
+                cfg.name
+            ));
         }
         if cfg.endpoints.is_empty() {
             return Err(format!("backend `{}`: no endpoints", cfg.name));
