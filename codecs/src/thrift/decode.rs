@@ -171,28 +171,29 @@ impl<'s, 'o> Dec<'s, 'o> {
     }
 
     fn object_key<'a, R: Reader<'a>>(&mut self, r: &mut R, k: &Type) -> Result<(), CodecError> {
-        match k {
-            Type::String | Type::Binary => self.value(r, k),
-            Type::Enum(_) if self.opts.enum_as_name => self.value(r, k),
-            _ => {
-                self.out.push(b'"');
-                let saved = self.opts;
-                // Integer keys are quoted numbers whatever the i64 option says.
-                let plain = DecodeOptions {
-                    i64_as_string: false,
-                    ..saved.clone()
-                };
-                let mut inner = Dec {
-                    schema: self.schema,
-                    opts: &plain,
-                    out: self.out,
-                    depth: self.depth,
-                };
-                inner.value(r, k)?;
-                self.out.push(b'"');
-                Ok(())
+        let n = match k {
+            Type::String | Type::Binary => return self.value(r, k),
+            Type::Enum(id) => {
+                let v = r.i32()?;
+                if self.opts.enum_as_name
+                    && let Some(name) = self.schema.enum_def(*id).name_of(v)
+                {
+                    json::write_str(self.out, name);
+                    return Ok(());
+                }
+                v as i64
             }
-        }
+            Type::I8 => r.i8()? as i64,
+            Type::I16 => r.i16()? as i64,
+            Type::I32 => r.i32()? as i64,
+            Type::I64 => r.i64()?,
+            _ => return Err(CodecError::wire(R::NAME, "unsupported map key type")),
+        };
+        // Integer keys are quoted numbers whatever the i64 option says.
+        self.out.push(b'"');
+        json::write_i64(self.out, n);
+        self.out.push(b'"');
+        Ok(())
     }
 
     /// Writes struct `sid` as a JSON object. With `meta`, fields bound to the

@@ -206,8 +206,8 @@ service S {
 #[test]
 fn rich_round_trip_every_type_both_protocols() {
     let s = schema(RICH);
-    let json = r#"{"id":"9007199254740993","name":"n\u00e9\"q","data":"AAEC/w==","colors":["GREEN",10],"byId":{"-5":"neg","7":"seven"},"byColor":{"RED":1.25},"byKey":[[{"a":1,"b":"x"},["p","q"]]],"tags":["a","b"],"u":{"n":3},"uid":"00112233-4455-6677-8899-aabbccddeeff","deep":[[{"k":{"a":2,"b":"y"}}]],"far":-300}"#;
-    let want = r#"{"id":9007199254740993,"name":"né\"q","data":"AAEC/w==","colors":[2,10],"byId":{"-5":"neg","7":"seven"},"byColor":{"1":1.25},"byKey":[[{"a":1,"b":"x"}, ["p","q"]]],"tags":["a","b"],"u":{"n":3},"dflt":42,"uid":"00112233-4455-6677-8899-aabbccddeeff","deep":[[{"k":{"a":2,"b":"y"}}]],"far":-300,"d":0.5}"#;
+    let json = r#"{"id":"9007199254740993","name":"n\u00e9\"q","data":"AAEC/w==","colors":["GREEN",10],"byId":{"-5":"neg","7":"seven"},"byColor":{"RED":1.25,"7":2.5},"byKey":[[{"a":1,"b":"x"},["p","q"]]],"tags":["a","b"],"u":{"n":3},"uid":"00112233-4455-6677-8899-aabbccddeeff","deep":[[{"k":{"a":2,"b":"y"}}]],"far":-300}"#;
+    let want = r#"{"id":9007199254740993,"name":"né\"q","data":"AAEC/w==","colors":[2,10],"byId":{"-5":"neg","7":"seven"},"byColor":{"1":1.25,"7":2.5},"byKey":[[{"a":1,"b":"x"}, ["p","q"]]],"tags":["a","b"],"u":{"n":3},"dflt":42,"uid":"00112233-4455-6677-8899-aabbccddeeff","deep":[[{"k":{"a":2,"b":"y"}}]],"far":-300,"d":0.5}"#;
     let want: serde_json::Value = serde_json::from_str(want).unwrap();
     for p in [Protocol::Binary, Protocol::Compact] {
         let bytes = enc(p, &s, "Rich", json).unwrap();
@@ -230,7 +230,7 @@ fn rich_round_trip_every_type_both_protocols() {
         );
         let v: serde_json::Value = serde_json::from_str(&named).unwrap();
         assert_eq!(v["colors"], serde_json::json!(["GREEN", "BLUE"]));
-        assert_eq!(v["byColor"], serde_json::json!({"RED": 1.25}));
+        assert_eq!(v["byColor"], serde_json::json!({"RED": 1.25, "7": 2.5}));
         assert_eq!(v["id"], serde_json::json!("9007199254740993"));
         assert_eq!(v["byId"], serde_json::json!({"-5":"neg","7":"seven"}));
     }

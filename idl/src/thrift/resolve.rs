@@ -350,7 +350,12 @@ impl<'a> Resolver<'a> {
         let name = func.name.to_string();
         let owner = format!("{svc}.{name}");
         let errors_before = self.errors.len();
-        let args = self.fields(fi, &owner, &func.arguments);
+        // Arguments are never "required" on the wire (pilota's parser marks
+        // bare arguments required; Apache Thrift treats them as default).
+        let mut args = self.fields(fi, &owner, &func.arguments);
+        for a in &mut args {
+            a.required = Requiredness::Default;
+        }
         let result_type = match &func.result_type.0 {
             ast::Ty::Void => None,
             _ => match self.resolve_type(fi, &func.result_type, 0) {
