@@ -391,6 +391,32 @@ pub fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Starts the thriftpy2 `RichService` peer (`e2e/peers/python/rich_server.py`)
+/// on `protocol` (binary, compact) and `transport` (buffered, framed);
+/// returns it and its `127.0.0.1:PORT`.
+pub fn rich_server(protocol: &str, transport: &str) -> (Proc, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("e2e/peers/python/rich_server.py"))
+        .args([
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--protocol",
+            protocol,
+            "--transport",
+            transport,
+        ])
+        .arg("--idl")
+        .arg(root().join("e2e/idl/rich.thrift"));
+    let (p, line) = Proc::start(
+        &format!("rich_server {protocol}/{transport}"),
+        cmd,
+        Some("READY "),
+    );
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
 /// A path inside the repository, as a string for configs.
 pub fn repo_path(rel: &str) -> String {
     root().join(rel).to_string_lossy().into_owned()

@@ -6,30 +6,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{Gateway, Proc, TempDir, free_port, hello_backend, multipart, python, root};
+use e2e::{Gateway, TempDir, free_port, hello_backend, multipart, rich_server, root};
 use serde_json::{Value, json};
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap()
-}
-
-fn rich_server() -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/rich_server.py"))
-        .args([
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--protocol",
-            "binary",
-            "--transport",
-            "framed",
-        ])
-        .arg("--idl")
-        .arg(root().join("e2e/idl/rich.thrift"));
-    let (p, line) = Proc::start("rich_server", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
 
 /// The hello IDL with its routes moved under `/{prefix}`.
@@ -51,7 +32,7 @@ fn put_json(gw: &Gateway, name: &str, reg: &Value) -> (u16, Value) {
 
 #[test]
 fn register_call_replace_remove_through_json_and_multipart() {
-    let (_rich, addr) = rich_server();
+    let (_rich, addr) = rich_server("binary", "framed");
     let gw = Gateway::start("builtin_hello = false\n", &[]);
 
     // A first IDL with only `concat`, as one JSON document.

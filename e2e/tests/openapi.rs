@@ -7,27 +7,8 @@
 
 use std::process::Command;
 
-use e2e::{Gateway, Proc, TempDir, http, python, repo_path, root};
+use e2e::{Gateway, TempDir, http, python, repo_path, rich_server, root};
 use serde_json::{Value, json};
-
-fn rich_server() -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/rich_server.py"))
-        .args([
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--protocol",
-            "binary",
-            "--transport",
-            "framed",
-        ])
-        .arg("--idl")
-        .arg(root().join("e2e/idl/rich.thrift"));
-    let (p, line) = Proc::start("rich_server binary/framed", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-}
 
 /// Writes `doc` to `dir/{name}.json` and runs the validator on it.
 fn validate(dir: &TempDir, name: &str, doc: &Value) {
@@ -108,7 +89,7 @@ fn sample(doc: &Value, schema: &Value, int: i64, text: &str) -> Value {
 
 #[test]
 fn documents_validate_and_describe_real_requests() {
-    let (_rich, addr) = rich_server();
+    let (_rich, addr) = rich_server("binary", "framed");
     let cfg = format!(
         "[[backends]]\nname = \"rich\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{}\"\nprefix = \"/rich\"\ntimeout_ms = 5000\n",
         repo_path("e2e/idl/rich.thrift")

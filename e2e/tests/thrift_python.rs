@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::{Gateway, Proc, hello_backend, python, repo_path, root};
+use e2e::{Gateway, Proc, hello_backend, python, repo_path, rich_server, root};
 use serde_json::{Value, json};
 
 const COMBOS: [(&str, &str, &str); 4] = [
@@ -19,30 +19,6 @@ const COMBOS: [(&str, &str, &str); 4] = [
     ("cb", "compact", "buffered"),
     ("cf", "compact", "framed"),
 ];
-
-fn rich_server(protocol: &str, transport: &str) -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/rich_server.py"))
-        .args([
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--protocol",
-            protocol,
-            "--transport",
-            transport,
-        ])
-        .arg("--idl")
-        .arg(root().join("e2e/idl/rich.thrift"));
-    let (p, line) = Proc::start(
-        &format!("rich_server {protocol}/{transport}"),
-        cmd,
-        Some("READY "),
-    );
-    let port = line["READY ".len()..].trim().to_string();
-    (p, format!("127.0.0.1:{port}"))
-}
 
 fn backend(name: &str, protocol: &str, transport: &str, addr: &str, options: &str) -> String {
     let protocol = if protocol == "compact" {

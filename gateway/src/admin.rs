@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -24,7 +24,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::Gateway;
-use crate::error::ApiError;
+use crate::error::{ApiError, read_body};
 use crate::registry::{Entry, Registration};
 use crate::routes::method_routes;
 
@@ -218,23 +218,8 @@ async fn openapi_one(
 /// Reads a registration from a JSON document or a multipart upload, within the admin body limit.
 async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, ApiError> {
     let limit = gw.inner.admin.body_limit;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("upload is larger than {limit} bytes"),
-        )
-    };
     let (parts, body) = req.into_parts();
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large());
-    }
-    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let bytes = read_body(&parts.headers, body, limit, "upload").await?;
     let ctype = parts
         .headers
         .get(header::CONTENT_TYPE)

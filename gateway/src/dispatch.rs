@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use codecs::thrift::{Bound, BoundValue, ResponseMeta};
 use idl::Binding;
 
 use crate::Gateway;
-use crate::error::ApiError;
+use crate::error::{ApiError, read_body};
 use crate::routes::Lookup;
 
 pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
@@ -44,22 +44,7 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
     };
 
     let limit = gw.inner.body_limit;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body is larger than {limit} bytes"),
-        )
-    };
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large());
-    }
-    let body = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let body = read_body(&parts.headers, body, limit, "request body").await?;
 
     let query: Vec<(Cow<str>, Cow<str>)> = match (route.bindings.is_empty(), parts.uri.query()) {
         (false, Some(q)) => form_urlencoded::parse(q.as_bytes()).collect(),
