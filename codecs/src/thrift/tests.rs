@@ -617,3 +617,123 @@ fn message_len_finds_the_end_of_unframed_messages() {
     );
     assert!(message_len(Protocol::Binary, b"GET / HTTP/1.1\r\n", 64).is_err());
 }
+
+/// xorshift64*: a tiny deterministic generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn decoders_never_panic_on_mutated_or_random_input() {
+    let s = schema(RICH);
+    let rich = s.struct_by_name("Rich").unwrap();
+    let m = &s.services[0].methods[0];
+    let json = r#"{"id":7,"name":"n","data":"AAE=","colors":[1,2],"byId":{"1":"a"},"byColor":{"1":0.5},"byKey":[[{"a":1,"b":"x"},["p"]]],"tags":["t"],"u":{"s":"x"},"uid":"00112233-4455-6677-8899-aabbccddeeff","deep":[[{"k":{"a":2}}]],"far":3}"#;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for p in [Protocol::Binary, Protocol::Compact] {
+        let mut reply = Vec::new();
+        encode_reply(
+            p,
+            &s,
+            m,
+            1,
+            format!(r#"{{"success":{json}}}"#).as_bytes(),
+            &mut reply,
+        )
+        .unwrap();
+        let body = enc(p, &s, "Rich", json).unwrap();
+        for round in 0..4000 {
+            let mut input = if round % 4 == 0 {
+                (0..rng.below(64)).map(|_| rng.next() as u8).collect()
+            } else {
+                let mut v = if round % 2 == 0 {
+                    reply.clone()
+                } else {
+                    body.clone()
+                };
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(v.len());
+                    v[i] = match rng.below(3) {
+                        0 => rng.next() as u8,
+                        1 => 0xff,
+                        _ => 0x7f,
+                    };
+                }
+                v
+            };
+            if round % 7 == 0 {
+                let cut = rng.below(input.len() + 1);
+                input.truncate(cut);
+            }
+            let mut out = Vec::new();
+            let _ = decode_struct(p, &s, rich, &input, &DecodeOptions::default(), &mut out);
+            out.clear();
+            let _ = decode_reply(
+                p,
+                &s,
+                m,
+                &input,
+                1,
+                &DecodeOptions::default(),
+                &mut out,
+                &mut ResponseMeta::default(),
+            );
+            let _ = message_len(p, &input, 64);
+            let _ = crate::framing::detect(&input);
+            for t in [
+                crate::framing::Transport::Buffered,
+                crate::framing::Transport::Framed,
+                crate::framing::Transport::TTHeader,
+            ] {
+                let _ = crate::framing::decode_frame(t, p, &input, 1 << 20);
+            }
+        }
+    }
+}
+
+#[test]
+fn random_json_never_panics_the_encoder() {
+    let s = schema(RICH);
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"id\"",
+        "\"u\"",
+        "\"byKey\"",
+        "\"deep\"",
+        "\"colors\"",
+        "1",
+        "-9223372036854775809",
+        "1e400",
+        "\"RED\"",
+        "null",
+        "true",
+        "\"\\ud800\"",
+        "\"x\"",
+        "{\"s\":1}",
+        "[[",
+        "]]",
+    ];
+    let mut rng = Rng(42);
+    for _ in 0..5000 {
+        let n = 1 + rng.below(24);
+        let json: String = (0..n).map(|_| pieces[rng.below(pieces.len())]).collect();
+        for p in [Protocol::Binary, Protocol::Compact] {
+            let _ = enc(p, &s, "Rich", &json);
+        }
+    }
+}
