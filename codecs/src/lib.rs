@@ -9,6 +9,7 @@
 
 mod error;
 pub mod framing;
+pub mod protobuf;
 pub mod thrift;
 pub mod transport;
 

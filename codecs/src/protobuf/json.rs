@@ -1,0 +1,124 @@
+//! JSON <-> protobuf message bytes through [`DynamicMessage`], with the
+//! canonical proto3 JSON mapping of prost-reflect's serde support.
+
+use prost::Message;
+use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+
+use super::path::{State, Track};
+use crate::CodecError;
+
+/// How deep JSON containers (and protobuf messages on the wire) may nest.
+pub const MAX_DEPTH: usize = 100;
+
+/// The `protocol` of [`CodecError::Wire`] for protobuf message bytes.
+pub const PROTOBUF: &str = "protobuf";
+
+/// Options for JSON -> protobuf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PbEncodeOptions {
+    /// Skip JSON keys that name no field (and enum names the enum does not
+    /// declare) instead of rejecting them.
+    pub ignore_unknown_fields: bool,
+}
+
+/// Options for protobuf -> JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PbDecodeOptions {
+    /// Write fields that hold their default value (proto3 omits them).
+    pub emit_defaults: bool,
+    /// Key fields by their `.proto` names instead of lowerCamelCase JSON names.
+    pub proto_field_names: bool,
+    /// Write 64-bit integers as JSON numbers instead of strings.
+    pub int64_as_number: bool,
+    /// Write enums by number instead of name.
+    pub enum_as_number: bool,
+}
+
+/// Encodes the JSON object `json` as message `desc`, appending the protobuf
+/// bytes to `out`. An empty (or all-whitespace) body is the empty message.
+/// Field keys may be the `.proto` names or the JSON (lowerCamelCase) names;
+/// 64-bit integers numbers or strings; enums names or numbers; well-known
+/// types take their JSON forms. Errors name the JSON path (`$.a.b[2]`).
+pub fn json_to_message(
+    desc: &MessageDescriptor,
+    json: &[u8],
+    opts: &PbEncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let msg = json_to_dynamic(desc, json, opts)?;
+    // A `Vec` always has room: this cannot fail.
+    msg.encode(out)
+        .map_err(|e| CodecError::wire(PROTOBUF, e.to_string()))
+}
+
+/// Parses the JSON into a [`DynamicMessage`] (see [`json_to_message`]).
+pub fn json_to_dynamic(
+    desc: &MessageDescriptor,
+    json: &[u8],
+    opts: &PbEncodeOptions,
+) -> Result<DynamicMessage, CodecError> {
+    if json.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DynamicMessage::new(desc.clone()));
+    }
+    let st = State::new(MAX_DEPTH);
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let de_opts = DeserializeOptions::new().deny_unknown_fields(!opts.ignore_unknown_fields);
+    let r =
+        DynamicMessage::deserialize_with_options(desc.clone(), Track::new(&mut de, &st), &de_opts)
+            .and_then(|m| de.end().map(|()| m));
+    r.map_err(|err| {
+        let mut message = err.to_string();
+        if err.is_data()
+            && let Some(cut) = message.rfind(" at line ")
+        {
+            message.truncate(cut);
+        }
+        CodecError::Input {
+            path: st.error_path(),
+            message,
+        }
+    })
+}
+
+/// Decodes protobuf bytes of message `desc` and appends their JSON to `out`
+/// (`out` is left as it was on error).
+pub fn message_to_json(
+    desc: &MessageDescriptor,
+    bytes: &[u8],
+    opts: &PbDecodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let msg = decode_dynamic(desc, bytes)?;
+    dynamic_to_json(&msg, opts, out)
+}
+
+/// Decodes protobuf bytes of message `desc` (nesting bounded by prost's
+/// recursion limit of 100; lengths past the buffer rejected).
+pub fn decode_dynamic(
+    desc: &MessageDescriptor,
+    bytes: &[u8],
+) -> Result<DynamicMessage, CodecError> {
+    DynamicMessage::decode(desc.clone(), bytes)
+        .map_err(|e| CodecError::wire(PROTOBUF, e.to_string()))
+}
+
+/// Writes a message as JSON (see [`message_to_json`]).
+pub fn dynamic_to_json(
+    msg: &DynamicMessage,
+    opts: &PbDecodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let so = SerializeOptions::new()
+        .skip_default_fields(!opts.emit_defaults)
+        .use_proto_field_name(opts.proto_field_names)
+        .stringify_64_bit_integers(!opts.int64_as_number)
+        .use_enum_numbers(opts.enum_as_number);
+    let start = out.len();
+    let mut ser = serde_json::Serializer::new(&mut *out);
+    // Fails only for values JSON cannot show (a timestamp out of range, an
+    // `Any` of an unknown type): the backend's data is at fault.
+    msg.serialize_with_options(&mut ser, &so).map_err(|e| {
+        out.truncate(start);
+        CodecError::wire(PROTOBUF, e.to_string())
+    })
+}

@@ -1,0 +1,24 @@
+//! Protobuf: JSON <-> message bytes driven by a `prost_reflect`
+//! [`MessageDescriptor`](prost_reflect::MessageDescriptor) (canonical proto3
+//! JSON mapping), the Kitex Protobuf envelope (alone or inside TTHeader), and
+//! gRPC length-prefixed messages.
+//!
+//! Specs: `shared/specs/wire.md` §3 (Kitex Protobuf), §2 (TTHeader), §4.2 (gRPC).
+
+mod grpc;
+mod json;
+pub mod kitex;
+mod path;
+
+pub use grpc::{GRPC_PREFIX, grpc_frame, grpc_unframe};
+pub use json::{
+    MAX_DEPTH, PROTOBUF, PbDecodeOptions, PbEncodeOptions, decode_dynamic, dynamic_to_json,
+    json_to_dynamic, json_to_message, message_to_json,
+};
+pub use kitex::{
+    KitexPbCall, KitexPbReply, decode_call, decode_reply, encode_call, encode_call_ttheader,
+    encode_exception, encode_reply, frame_len,
+};
+
+#[cfg(test)]
+mod tests;
