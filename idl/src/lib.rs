@@ -23,6 +23,7 @@
 mod error;
 mod files;
 mod http;
+pub mod proto;
 mod schema;
 pub mod thrift;
 

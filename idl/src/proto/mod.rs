@@ -1,0 +1,405 @@
+//! Protobuf IDL loading: `.proto` files compiled with protox into a
+//! prost-reflect [`DescriptorPool`], the services of the main file listed with
+//! their `google.api.http` routes.
+//!
+//! The well-known types (`google/protobuf/*.proto`) and
+//! `google/api/annotations.proto` + `google/api/http.proto` are available
+//! without the user shipping them; files the user does ship take precedence.
+//!
+//! Import names are resolved as protoc does, relative to import roots: on disk
+//! the import paths, then the main file's directory; in memory the main file's
+//! directory, then the root of the upload. An import name must be relative
+//! and free of `.` and `..` segments, so an upload can never reach outside
+//! itself.
+//!
+//! ```
+//! let files = idl::MemoryFiles::new([(
+//!     "echo.proto",
+//!     r#"syntax = "proto3";
+//!     package demo;
+//!     import "google/api/annotations.proto";
+//!     message Msg { string text = 1; }
+//!     service Echo {
+//!       rpc Say(Msg) returns (Msg) { option (google.api.http) = { post: "/v1/say" body: "*" }; }
+//!     }"#,
+//! )]);
+//! let schema = idl::proto::load("echo.proto", &files).unwrap();
+//! let m = &schema.services[0].methods[0];
+//! assert_eq!(schema.services[0].full_name, "demo.Echo");
+//! assert_eq!((m.http[0].method.as_str(), m.http[0].template.as_str()), ("POST", "/v1/say"));
+//! ```
+
+mod load;
+mod template;
+
+use std::path::{Component, Path, PathBuf};
+
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, ExtensionDescriptor, MessageDescriptor, MethodDescriptor, Value,
+};
+
+use crate::{FileSource, IdlError, IdlErrors};
+
+pub use template::PathTemplate;
+
+/// The full name of the `google.api.http` extension of `MethodOptions` (field 72295728).
+const HTTP_EXTENSION: &str = "google.api.http";
+
+/// A compiled set of `.proto` files.
+#[derive(Debug, Clone)]
+pub struct ProtoSchema {
+    /// Every message, enum and service of the main file and its imports.
+    pub pool: DescriptorPool,
+    /// Services declared in the main file, in order.
+    pub services: Vec<ProtoService>,
+    /// Every user file the load read, main first (well-known and
+    /// `google/api` files kitegate supplies itself are not listed).
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProtoService {
+    /// `package.Service`.
+    pub full_name: String,
+    pub name: String,
+    pub methods: Vec<ProtoMethod>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProtoMethod {
+    pub name: String,
+    pub descriptor: MethodDescriptor,
+    pub client_streaming: bool,
+    pub server_streaming: bool,
+    /// The `google.api.http` rule and its `additional_bindings`, in order;
+    /// empty when the method has none.
+    pub http: Vec<ProtoHttpRule>,
+}
+
+/// One HTTP binding of a method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtoHttpRule {
+    /// `GET`, `POST`, `PUT`, `DELETE`, `PATCH`, or a custom pattern's kind as written.
+    pub method: String,
+    pub template: PathTemplate,
+    /// `None` (no body), `"*"` (every field not bound by the path) or a
+    /// top-level request field name.
+    pub body: Option<String>,
+    /// A top-level response field written as the whole response body.
+    pub response_body: Option<String>,
+}
+
+/// Loads `main` and its imports from `files` (an upload: imports resolve
+/// against the set only).
+pub fn load(main: &str, files: &dyn FileSource) -> Result<ProtoSchema, IdlErrors> {
+    let Some(main) = files.resolve(None, main) else {
+        return Err(IdlErrors::single(main, 0, "file not found"));
+    };
+    let text = files
+        .read(&main)
+        .map_err(|e| IdlErrors::single(&main, 0, format!("cannot read file: {e}")))?;
+
+    struct Source<'a> {
+        files: &'a dyn FileSource,
+        main: &'a str,
+    }
+    impl load::Lookup for Source<'_> {
+        fn find(&self, import: &str) -> Option<String> {
+            self.files.resolve(Some(self.main), import)
+        }
+        fn read(&self, found: &str) -> std::io::Result<String> {
+            self.files.read(found)
+        }
+    }
+    let compiled = load::compile(&main, &main, &text, &Source { files, main: &main })?;
+    build(compiled, &main)
+}
+
+/// Loads a `.proto` file from disk. Imports are looked up in `import_paths`
+/// in order, then in the main file's directory. The main file's proto name
+/// (what other files import it as) is its path relative to the first import
+/// path that contains it, else its file name. Errors name files by their path
+/// on disk.
+pub fn load_path(
+    main: impl AsRef<Path>,
+    import_paths: &[PathBuf],
+) -> Result<ProtoSchema, IdlErrors> {
+    let main = main.as_ref();
+    let display = main.to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(main).map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            "file not found".to_string()
+        } else {
+            format!("cannot read file: {e}")
+        };
+        IdlErrors::single(&display, 0, message)
+    })?;
+
+    let mut dirs: Vec<PathBuf> = import_paths.to_vec();
+    let parent = main.parent().unwrap_or(Path::new("")).to_path_buf();
+    let name = dirs
+        .iter()
+        .find_map(|d| relative_name(main, d))
+        .or_else(|| main.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| display.clone());
+    if !dirs.iter().any(|d| normalize(d) == normalize(&parent)) {
+        dirs.push(parent);
+    }
+
+    struct Disk(Vec<PathBuf>);
+    impl load::Lookup for Disk {
+        fn find(&self, import: &str) -> Option<String> {
+            self.0
+                .iter()
+                .map(|d| d.join(import))
+                .find(|p| p.is_file())
+                .map(|p| normalize(&p).to_string_lossy().into_owned())
+        }
+        fn read(&self, found: &str) -> std::io::Result<String> {
+            std::fs::read_to_string(found)
+        }
+    }
+    let compiled = load::compile(&name, &display, &text, &Disk(dirs))?;
+    build(compiled, &name)
+}
+
+/// `main`'s proto name under import path `dir`, if it lies there.
+fn relative_name(main: &Path, dir: &Path) -> Option<String> {
+    let rel = normalize(main)
+        .strip_prefix(normalize(dir))
+        .ok()
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            let main = main.canonicalize().ok()?;
+            let dir = dir.canonicalize().ok()?;
+            main.strip_prefix(dir).ok().map(Path::to_path_buf)
+        })?;
+    let parts: Option<Vec<&str>> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    let parts = parts?;
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Lists the main file's services and reads their HTTP rules.
+fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlErrors> {
+    let pool = compiled.pool;
+    let display = compiled
+        .display
+        .get(main_name)
+        .cloned()
+        .unwrap_or_else(|| main_name.to_string());
+    let file = pool
+        .get_file_by_name(main_name)
+        .ok_or_else(|| IdlErrors::single(&display, 0, "file was not compiled"))?;
+    let ext = pool.get_extension_by_name(HTTP_EXTENSION);
+
+    let mut errors = Vec::new();
+    let mut services = Vec::new();
+    for svc in file.services() {
+        let mut methods = Vec::new();
+        for m in svc.methods() {
+            let http = match &ext {
+                Some(ext) => http_rules(&m, ext).unwrap_or_else(|message| {
+                    errors.push(IdlError {
+                        file: display.clone(),
+                        line: method_line(&m, ext),
+                        message: format!("{}: {message}", m.full_name()),
+                    });
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            };
+            methods.push(ProtoMethod {
+                name: m.name().to_string(),
+                client_streaming: m.is_client_streaming(),
+                server_streaming: m.is_server_streaming(),
+                descriptor: m,
+                http,
+            });
+        }
+        services.push(ProtoService {
+            full_name: svc.full_name().to_string(),
+            name: svc.name().to_string(),
+            methods,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(IdlErrors(errors));
+    }
+    Ok(ProtoSchema {
+        pool,
+        services,
+        files: compiled.files,
+    })
+}
+
+/// 1-based line of the method's `google.api.http` option, else of the method.
+fn method_line(m: &MethodDescriptor, ext: &ExtensionDescriptor) -> usize {
+    let file = m.parent_file();
+    let Some(sci) = &file.file_descriptor_proto().source_code_info else {
+        return 0;
+    };
+    let path = m.path();
+    let mut option_path = path.to_vec();
+    option_path.extend([4, ext.number() as i32]);
+    let find = |p: &[i32]| {
+        sci.location
+            .iter()
+            .find(|l| l.path.starts_with(p))
+            .and_then(|l| l.span.first())
+            .map(|&l| l as usize + 1)
+    };
+    find(&option_path).or_else(|| find(path)).unwrap_or(0)
+}
+
+fn http_rules(
+    m: &MethodDescriptor,
+    ext: &ExtensionDescriptor,
+) -> Result<Vec<ProtoHttpRule>, String> {
+    let options = m.options();
+    if !options.has_extension(ext) {
+        return Ok(Vec::new());
+    }
+    let Value::Message(rule) = &*options.get_extension(ext) else {
+        return Ok(Vec::new());
+    };
+    let (input, output) = (m.input(), m.output());
+    let mut rules = vec![http_rule(rule, &input, &output)?];
+    if let Some(Value::List(extra)) = rule.get_field_by_name("additional_bindings").as_deref() {
+        for r in extra {
+            if let Value::Message(r) = r {
+                rules.push(http_rule(r, &input, &output)?);
+            }
+        }
+    }
+    Ok(rules)
+}
+
+/// One `HttpRule` (its nested `additional_bindings` aside), checked against
+/// the method's request and response messages.
+fn http_rule(
+    rule: &DynamicMessage,
+    input: &MessageDescriptor,
+    output: &MessageDescriptor,
+) -> Result<ProtoHttpRule, String> {
+    let string = |name: &str| match rule.get_field_by_name(name).as_deref() {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let mut pattern = None;
+    for (field, method) in [
+        ("get", "GET"),
+        ("put", "PUT"),
+        ("post", "POST"),
+        ("delete", "DELETE"),
+        ("patch", "PATCH"),
+    ] {
+        if rule.has_field_by_name(field) {
+            pattern = Some((method.to_string(), string(field)));
+        }
+    }
+    if rule.has_field_by_name("custom")
+        && let Some(Value::Message(custom)) = rule.get_field_by_name("custom").as_deref()
+    {
+        let get = |name: &str| match custom.get_field_by_name(name).as_deref() {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let kind = get("kind");
+        if kind.is_empty() {
+            return Err("google.api.http custom pattern has an empty kind".into());
+        }
+        pattern = Some((kind, get("path")));
+    }
+    let Some((method, path)) = pattern else {
+        return Err("google.api.http sets none of get, put, post, delete, patch or custom".into());
+    };
+    let template = PathTemplate::parse(&path)?;
+    for field_path in template.field_paths() {
+        check_field_path(input, field_path)
+            .map_err(|e| format!("path variable {{{field_path}}} in \"{path}\": {e}"))?;
+    }
+    let body = match string("body") {
+        b if b.is_empty() => None,
+        b if b == "*" => Some(b),
+        b => {
+            if input.get_field_by_name(&b).is_none() {
+                return Err(format!(
+                    "body \"{b}\" is not a field of {}",
+                    input.full_name()
+                ));
+            }
+            Some(b)
+        }
+    };
+    let response_body = match string("response_body") {
+        b if b.is_empty() => None,
+        b => {
+            if output.get_field_by_name(&b).is_none() {
+                return Err(format!(
+                    "response_body \"{b}\" is not a field of {}",
+                    output.full_name()
+                ));
+            }
+            Some(b)
+        }
+    };
+    Ok(ProtoHttpRule {
+        method,
+        template,
+        body,
+        response_body,
+    })
+}
+
+/// Checks that `a.b.c` names a field of `msg`, through singular message fields.
+fn check_field_path(msg: &MessageDescriptor, path: &str) -> Result<(), String> {
+    let mut msg = msg.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some(field) = msg.get_field_by_name(part) else {
+            return Err(format!("no field \"{part}\" in {}", msg.full_name()));
+        };
+        if parts.peek().is_some() {
+            match field.kind().as_message() {
+                Some(m) if !field.is_list() && !field.is_map() => msg = m.clone(),
+                _ => {
+                    return Err(format!(
+                        "field \"{part}\" of {} is not a singular message",
+                        msg.full_name()
+                    ));
+                }
+            }
+        } else if field.is_list() || field.is_map() {
+            return Err(format!(
+                "field \"{part}\" of {} is repeated",
+                msg.full_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
