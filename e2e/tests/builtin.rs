@@ -65,3 +65,49 @@ fn many_concurrent_requests_share_the_pool() {
         }
     });
 }
+
+#[test]
+fn kitex_protobuf_routes_of_the_builtin_backend() {
+    for transport in ["ttheader", "framed"] {
+        let gw = Gateway::start("", &["--builtin-transport", transport]);
+        assert_eq!(
+            gw.get("/kitex-pb/hello"),
+            (200, json!({"message": "hello world"})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.get("/kitex-pb/hello?message=q%20r"),
+            (200, json!({"message": "q r"})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.post("/kitex-pb/add", r#"{"first":512,"second":512}"#),
+            (200, json!({"sum": 1024})),
+            "{transport}"
+        );
+        assert_eq!(
+            gw.post("/kitex-pb/echo", r#"{"message":"my request"}"#),
+            (200, json!({"message": "my request"})),
+            "{transport}"
+        );
+        let (status, e) = gw.post(
+            "/kitex-pb/add",
+            r#"{"first":9223372036854775807,"second":1}"#,
+        );
+        assert_eq!(
+            (status, &e["error"]["code"], &e["error"]["type"]),
+            (500, &json!("application_exception"), &json!(6)),
+            "{e}"
+        );
+        let (status, e) = gw.post("/kitex-pb/add", r#"{"first":[1]}"#);
+        assert_eq!(status, 400, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("$.first"),
+            "{e}"
+        );
+        assert_eq!(gw.call("DELETE", "/kitex-pb/add", None).0, 405);
+    }
+}

@@ -10,9 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use codecs::framing::DEFAULT_MAX_FRAME_SIZE;
+use codecs::protobuf;
 use codecs::thrift::{self, AppException, DecodeOptions, MessageType, Protocol, app_error};
 use codecs::transport::{Handler, serve};
+use idl::proto::ProtoSchema;
 use idl::{MemoryFiles, Schema};
+use prost::Message;
+use prost_reflect::{DynamicMessage, Value as ReflectValue};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -53,9 +57,106 @@ fn call(method: &str, args: &Value) -> Result<Value, Result<Value, AppException>
     }
 }
 
-/// The message handler of the hello service.
+/// The hello service in protobuf, with its `google.api.http` routes.
+pub const HELLO_PROTO: &str = include_str!("../idl/hello.proto");
+/// Its file name.
+pub const HELLO_PROTO_NAME: &str = "hello.proto";
+
+/// hello.proto, loaded once.
+pub fn hello_proto() -> Arc<ProtoSchema> {
+    let files = MemoryFiles::new([(HELLO_PROTO_NAME, HELLO_PROTO)]);
+    Arc::new(idl::proto::load(HELLO_PROTO_NAME, &files).expect("hello.proto is valid"))
+}
+
+/// The message handler of the hello service: Thrift messages, and Kitex
+/// Protobuf messages (recognized by their magic), on one port as Kitex serves them.
 pub fn hello_handler(schema: Arc<Schema>) -> Handler {
-    Arc::new(move |proto: Protocol, msg: &[u8]| handle(&schema, proto, msg))
+    let proto = hello_proto();
+    Arc::new(move |p: Protocol, msg: &[u8]| {
+        if msg.starts_with(&KITEX_PB_MAGIC) {
+            handle_pb(&proto, msg)
+        } else {
+            handle(&schema, p, msg)
+        }
+    })
+}
+
+const KITEX_PB_MAGIC: [u8; 2] = [0x90, 0x01];
+
+/// Answers one Kitex Protobuf call; the reply is returned without its
+/// 4-byte length, which the framing around it adds.
+fn handle_pb(proto: &ProtoSchema, msg: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    let call = match protobuf::decode_call(msg) {
+        Ok(c) => c,
+        Err(e) => {
+            protobuf::encode_exception(
+                "unknown",
+                0,
+                app_error::PROTOCOL_ERROR,
+                &e.to_string(),
+                &mut out,
+            );
+            return Some(out.split_off(4));
+        }
+    };
+    let (method, seqid) = (call.method.to_string(), call.seqid);
+    let fail = |kind: i32, message: String, out: &mut Vec<u8>| {
+        protobuf::encode_exception(&method, seqid, kind, &message, out);
+    };
+    let Some(m) = proto.services[0].methods.iter().find(|m| m.name == method) else {
+        fail(
+            app_error::UNKNOWN_METHOD,
+            format!("unknown method {method}"),
+            &mut out,
+        );
+        return Some(out.split_off(4));
+    };
+    let input = match DynamicMessage::decode(m.descriptor.input(), &msg[call.message.clone()]) {
+        Ok(i) => i,
+        Err(e) => {
+            fail(app_error::PROTOCOL_ERROR, e.to_string(), &mut out);
+            return Some(out.split_off(4));
+        }
+    };
+    let mut output = DynamicMessage::new(m.descriptor.output());
+    let get_i64 = |name: &str| {
+        input
+            .get_field_by_name(name)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+    };
+    match m.name.as_str() {
+        "Echo" => {
+            let text = input
+                .get_field_by_name("message")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let text = if text.is_empty() {
+                "hello world".to_string()
+            } else {
+                text
+            };
+            output.set_field_by_name("message", ReflectValue::String(text));
+        }
+        "Add" => match get_i64("first").checked_add(get_i64("second")) {
+            Some(sum) => output.set_field_by_name("sum", ReflectValue::I64(sum)),
+            None => {
+                fail(app_error::INTERNAL_ERROR, "overflow".into(), &mut out);
+                return Some(out.split_off(4));
+            }
+        },
+        other => {
+            fail(
+                app_error::UNKNOWN_METHOD,
+                format!("unknown method {other}"),
+                &mut out,
+            );
+            return Some(out.split_off(4));
+        }
+    }
+    protobuf::encode_reply(&method, seqid, &output.encode_to_vec(), &mut out);
+    Some(out.split_off(4))
 }
 
 fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {

@@ -73,6 +73,23 @@ pub fn summary(e: &Entry) -> Value {
     let b = &e.backend;
     let s = &b.settings;
     let mut methods = Vec::new();
+    if let Some(proto) = &b.proto {
+        for svc in proto
+            .services
+            .iter()
+            .filter(|s| b.services.contains(&s.name))
+        {
+            for m in &svc.methods {
+                let routes: Vec<Value> = m
+                    .http
+                    .iter()
+                    .map(|r| json!({"http_method": r.method, "path": format!("{}{}", b.prefix, r.template.as_str())}))
+                    .collect();
+                methods.push(json!({"service": svc.name, "method": m.name,
+                    "client_streaming": m.client_streaming, "server_streaming": m.server_streaming, "routes": routes}));
+            }
+        }
+    }
     for svc_name in &b.services {
         if let Some(svc) = b.schema.service(svc_name) {
             for m in &svc.methods {

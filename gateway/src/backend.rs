@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
+use codecs::protobuf::{PbDecodeOptions, PbEncodeOptions};
 use codecs::thrift::{self, Bound, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta};
 use codecs::transport::{Client, ClientConfig, Pools, TransportError};
+use idl::proto::ProtoSchema;
 use idl::{Binding, Method, Schema, Type};
 use serde_json::json;
 
@@ -21,7 +23,12 @@ const MAX_IDLE_PER_ENDPOINT: usize = 256;
 
 pub struct Backend {
     pub name: String,
+    /// The Thrift schema (empty for protobuf backends).
     pub schema: Arc<Schema>,
+    /// The protobuf schema of protobuf backends.
+    pub proto: Option<Arc<ProtoSchema>>,
+    pub pb_encode: PbEncodeOptions,
+    pub pb_decode: PbDecodeOptions,
     pub protocol: Protocol,
     pub transport: Transport,
     pub client: Client,
@@ -36,13 +43,57 @@ pub struct Backend {
     seq: AtomicI32,
 }
 
-/// Parses the protocol names used in config and CLI.
+/// Parses the Thrift protocol names used in config and CLI.
 pub fn parse_protocol(s: &str) -> Option<Protocol> {
     match s {
         "thrift" | "thrift-binary" => Some(Protocol::Binary),
         "thrift-compact" => Some(Protocol::Compact),
         _ => None,
     }
+}
+
+/// The protocol name of Kitex's own protobuf message protocol.
+pub const KITEX_PROTOBUF: &str = "kitex-protobuf";
+
+/// Every protocol name a backend may have.
+pub fn known_protocol(s: &str) -> bool {
+    parse_protocol(s).is_some() || s == KITEX_PROTOBUF
+}
+
+/// Which IDL a backend is described by.
+pub enum Idl {
+    Thrift(Arc<Schema>),
+    Proto(Arc<ProtoSchema>),
+}
+
+/// A Kitex business status error carried in TTHeader (`biz-status` != 0).
+pub fn biz_error(
+    header: Option<&codecs::framing::HeaderInfo>,
+    error: impl Fn(StatusCode, &'static str, String) -> ApiError,
+) -> Option<ApiError> {
+    let h = header?;
+    let status = h.str(ttheader::str_key::BIZ_STATUS).filter(|s| *s != "0")?;
+    let mut e = error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "biz_error",
+        h.str(ttheader::str_key::BIZ_MESSAGE)
+            .unwrap_or("business error")
+            .to_string(),
+    );
+    e = e.with(
+        "biz_status",
+        status
+            .parse::<i64>()
+            .map(|n| json!(n))
+            .unwrap_or_else(|_| json!(status)),
+    );
+    if let Some(extra) = h.str(ttheader::str_key::BIZ_EXTRA) {
+        e = e.with(
+            "biz_extra",
+            serde_json::from_str(extra).unwrap_or_else(|_| json!(extra)),
+        );
+    }
+    Some(e)
 }
 
 impl Backend {
@@ -69,51 +120,88 @@ impl Backend {
         default_connect_ms: u64,
         pools: &Pools,
     ) -> Result<Backend, String> {
-        let protocol = parse_protocol(&cfg.protocol).ok_or_else(|| {
-            format!(
-                "backend `{}`: unknown protocol `{}` (thrift, thrift-compact)",
-                cfg.name, cfg.protocol
-            )
+        Backend::build(
+            cfg,
+            Idl::Thrift(schema),
+            default_timeout_ms,
+            default_connect_ms,
+            pools,
+        )
+    }
+
+    /// A backend of any protocol, described by `idl`.
+    pub fn build(
+        cfg: &BackendConfig,
+        idl: Idl,
+        default_timeout_ms: u64,
+        default_connect_ms: u64,
+        pools: &Pools,
+    ) -> Result<Backend, String> {
+        let name = &cfg.name;
+        let mut transport = Transport::parse(&cfg.transport).ok_or_else(|| {
+            format!("backend `{name}`: unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)", cfg.transport)
         })?;
-        let transport = Transport::parse(&cfg.transport).ok_or_else(|| {
-            format!("backend `{}`: unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)", cfg.name, cfg.transport)
-        })?;
-        if protocol == Protocol::Compact && transport.is_ttheader() {
-            tracing::warn!(backend = %cfg.name, "Kitex does not accept compact inside TTHeader");
-        }
+        let (schema, proto, protocol) = match idl {
+            Idl::Thrift(schema) => {
+                let protocol = parse_protocol(&cfg.protocol).ok_or_else(|| {
+                    format!(
+                        "backend `{name}`: protocol `{}` needs a .proto IDL, or is unknown (thrift, thrift-compact, kitex-protobuf)",
+                        cfg.protocol
+                    )
+                })?;
+                if protocol == Protocol::Compact && transport.is_ttheader() {
+                    tracing::warn!(backend = %name, "Kitex does not accept compact inside TTHeader");
+                }
+                (schema, None, protocol)
+            }
+            Idl::Proto(proto) => {
+                if cfg.protocol != KITEX_PROTOBUF {
+                    return Err(format!(
+                        "backend `{name}`: a .proto IDL needs protocol `kitex-protobuf`, not `{}`",
+                        cfg.protocol
+                    ));
+                }
+                // Kitex Protobuf is always framed; in TTHeader the payload is the framed message.
+                transport = match transport {
+                    Transport::Framed => Transport::Framed,
+                    Transport::TTHeader | Transport::TTHeaderFramed => Transport::TTHeaderFramed,
+                    Transport::Buffered => {
+                        return Err(format!(
+                            "backend `{name}`: Kitex Protobuf is framed only: use framed or ttheader"
+                        ));
+                    }
+                };
+                (Arc::new(Schema::default()), Some(proto), Protocol::Binary)
+            }
+        };
         if !cfg.prefix.is_empty() && !cfg.prefix.starts_with('/') {
             return Err(format!(
-                "backend `{}`: prefix `{}` must start with `/`",
-                cfg.name, cfg.prefix
+                "backend `{name}`: prefix `{}` must start with `/`",
+                cfg.prefix
             ));
         }
         if cfg.timeout_ms == Some(0) || cfg.connect_timeout_ms == Some(0) {
-            return Err(format!(
-                "backend `{}`: timeouts must be at least 1 ms",
-                cfg.name
-            ));
+            return Err(format!("backend `{name}`: timeouts must be at least 1 ms"));
         }
         if cfg.endpoints.is_empty() {
-            return Err(format!("backend `{}`: no endpoints", cfg.name));
+            return Err(format!("backend `{name}`: no endpoints"));
         }
+        let declared: Vec<String> = match &proto {
+            Some(p) => p.services.iter().map(|s| s.name.clone()).collect(),
+            None => schema.services.iter().map(|s| s.name.clone()).collect(),
+        };
         let services = if cfg.services.is_empty() {
-            schema.services.iter().map(|s| s.name.clone()).collect()
+            declared
         } else {
             for s in &cfg.services {
-                if schema.service(s).is_none() {
-                    return Err(format!(
-                        "backend `{}`: the IDL has no service `{s}`",
-                        cfg.name
-                    ));
+                if !declared.contains(s) {
+                    return Err(format!("backend `{name}`: the IDL has no service `{s}`"));
                 }
             }
             cfg.services.clone()
         };
         if services.is_empty() {
-            return Err(format!(
-                "backend `{}`: the IDL declares no service",
-                cfg.name
-            ));
+            return Err(format!("backend `{name}`: the IDL declares no service"));
         }
         let client = Client::with_pools(
             ClientConfig {
@@ -131,6 +219,16 @@ impl Backend {
         Ok(Backend {
             name: cfg.name.clone(),
             schema,
+            proto,
+            pb_encode: PbEncodeOptions {
+                ignore_unknown_fields: !cfg.options.reject_unknown_fields,
+            },
+            pb_decode: PbDecodeOptions {
+                emit_defaults: cfg.options.emit_defaults,
+                proto_field_names: cfg.options.proto_field_names,
+                int64_as_number: !cfg.options.i64_as_string,
+                enum_as_number: !cfg.options.enum_as_name,
+            },
             protocol,
             transport,
             client,
@@ -149,6 +247,14 @@ impl Backend {
             settings: cfg.clone(),
             seq: AtomicI32::new(0),
         })
+    }
+}
+
+impl Backend {
+    /// The next sequence id of a call (never 0).
+    pub fn next_seqid(&self) -> i32 {
+        let s = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if s == 0 { self.next_seqid() } else { s }
     }
 }
 
@@ -240,7 +346,7 @@ impl MethodRoute {
         meta: &mut ResponseMeta,
     ) -> Result<(), ApiError> {
         let b = &self.backend;
-        let seqid = b.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(body.len() + 128);
         let mark = framing::begin_frame(b.transport, &mut req, seqid, &self.header_block);
         thrift::encode_call(
@@ -281,30 +387,7 @@ impl MethodRoute {
                 }
                 Ok(Ok(Some(resp))) => resp,
             };
-        if let Some(h) = &resp.frame.header
-            && let Some(status) = h.str(ttheader::str_key::BIZ_STATUS)
-            && status != "0"
-        {
-            let mut e = self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "biz_error",
-                h.str(ttheader::str_key::BIZ_MESSAGE)
-                    .unwrap_or("business error")
-                    .to_string(),
-            );
-            e = e.with(
-                "biz_status",
-                status
-                    .parse::<i64>()
-                    .map(|n| json!(n))
-                    .unwrap_or_else(|_| json!(status)),
-            );
-            if let Some(extra) = h.str(ttheader::str_key::BIZ_EXTRA) {
-                e = e.with(
-                    "biz_extra",
-                    serde_json::from_str(extra).unwrap_or_else(|_| json!(extra)),
-                );
-            }
+        if let Some(e) = biz_error(resp.frame.header.as_ref(), |s, c, m| self.error(s, c, m)) {
             return Err(e);
         }
         let reply = thrift::decode_reply(

@@ -98,6 +98,12 @@ pub struct BackendOptions {
     pub reject_unknown_fields: bool,
     /// Largest reply frame accepted from the backend (bytes).
     pub max_frame: Option<usize>,
+    /// Protobuf: write fields holding their default value.
+    #[serde(default)]
+    pub emit_defaults: bool,
+    /// Protobuf: key fields by their .proto names instead of lowerCamelCase.
+    #[serde(default)]
+    pub proto_field_names: bool,
 }
 
 fn default_listen() -> String {

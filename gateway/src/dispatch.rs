@@ -41,6 +41,18 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
             return Err(e);
         }
         Lookup::NotFound => return Err(ApiError::not_found(path)),
+        Lookup::Pb(route, vars) => {
+            let body = read_body(&parts.headers, body, gw.inner.body_limit, "request body").await?;
+            let request = route.request_json(&vars, parts.uri.query(), &body)?;
+            let mut out = Vec::with_capacity(256);
+            route.call(&request, &mut out).await?;
+            let mut resp = (StatusCode::OK, Body::from(out)).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(resp);
+        }
     };
 
     let limit = gw.inner.body_limit;

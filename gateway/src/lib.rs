@@ -14,6 +14,7 @@ pub mod config;
 mod dispatch;
 pub mod error;
 pub mod openapi;
+pub mod protobuf;
 pub mod registry;
 pub mod routes;
 
@@ -28,7 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use codecs::transport::Pools;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Idl};
 use crate::config::{BackendConfig, Config};
 use crate::registry::{Entry, Limits, Registry, Source};
 use crate::routes::RouteTable;
@@ -134,19 +135,29 @@ pub fn load_backend(
     top: &Config,
     pools: &Pools,
 ) -> Result<Arc<Backend>, String> {
-    let schema = idl::thrift::load_path(&cfg.idl, &cfg.include_dirs)
-        .map_err(|e| format!("backend `{}`: {e}", cfg.name))?;
-    Ok(Arc::new(Backend::with_pools(
+    let err = |e: idl::IdlErrors| format!("backend `{}`: {e}", cfg.name);
+    let idl = if cfg.protocol == backend::KITEX_PROTOBUF {
+        Idl::Proto(Arc::new(
+            idl::proto::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
+        ))
+    } else {
+        Idl::Thrift(Arc::new(
+            idl::thrift::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
+        ))
+    };
+    Ok(Arc::new(Backend::build(
         cfg,
-        Arc::new(schema),
+        idl,
         top.timeout_ms,
         top.connect_timeout_ms,
         pools,
     )?))
 }
 
-/// Starts the built-in hello backend in-process and returns its registration.
-pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Arc<Backend>, String> {
+/// Starts the built-in hello backend in-process and returns its
+/// registrations: `hello` over Thrift (no prefix) and `hello-kitex-pb` over
+/// Kitex Protobuf under `/kitex-pb`, both on the same port.
+pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backend>>, String> {
     let addr = examples::start_hello(&cfg.builtin_addr)
         .await
         .map_err(|e| {
@@ -156,26 +167,56 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Arc<Backend>, 
             )
         })?;
     tracing::info!(%addr, transport = %cfg.builtin_transport, "built-in hello backend started");
-    let bc = BackendConfig {
-        name: "hello".into(),
-        protocol: "thrift".into(),
-        transport: cfg.builtin_transport.clone(),
-        endpoints: vec![addr.to_string()],
-        idl: examples::HELLO_THRIFT_NAME.into(),
-        include_dirs: Vec::new(),
-        services: Vec::new(),
-        prefix: String::new(),
-        timeout_ms: None,
-        connect_timeout_ms: None,
-        options: Default::default(),
+    let settings =
+        |name: &str, protocol: &str, transport: &str, idl: &str, prefix: &str| BackendConfig {
+            name: name.into(),
+            protocol: protocol.into(),
+            transport: transport.into(),
+            endpoints: vec![addr.to_string()],
+            idl: idl.into(),
+            include_dirs: Vec::new(),
+            services: Vec::new(),
+            prefix: prefix.into(),
+            timeout_ms: None,
+            connect_timeout_ms: None,
+            options: Default::default(),
+        };
+    let thrift = settings(
+        "hello",
+        "thrift",
+        &cfg.builtin_transport,
+        examples::HELLO_THRIFT_NAME,
+        "",
+    );
+    // Kitex Protobuf has no buffered form: framed unless TTHeader was asked for.
+    let pb_transport = if cfg.builtin_transport.starts_with("ttheader") {
+        "ttheader"
+    } else {
+        "framed"
     };
-    Ok(Arc::new(Backend::with_pools(
-        &bc,
-        examples::hello_schema(),
-        cfg.timeout_ms,
-        cfg.connect_timeout_ms,
-        pools,
-    )?))
+    let pb = settings(
+        "hello-kitex-pb",
+        backend::KITEX_PROTOBUF,
+        pb_transport,
+        examples::HELLO_PROTO_NAME,
+        "/kitex-pb",
+    );
+    Ok(vec![
+        Arc::new(Backend::build(
+            &thrift,
+            Idl::Thrift(examples::hello_schema()),
+            cfg.timeout_ms,
+            cfg.connect_timeout_ms,
+            pools,
+        )?),
+        Arc::new(Backend::build(
+            &pb,
+            Idl::Proto(examples::hello_proto()),
+            cfg.timeout_ms,
+            cfg.connect_timeout_ms,
+            pools,
+        )?),
+    ])
 }
 
 /// Checks where the admin API may listen: off loopback it needs a token.
@@ -208,12 +249,18 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let pools = Pools::default();
     let mut entries = Vec::new();
     if cfg.builtin_hello {
-        let backend = start_builtin(&cfg, &pools).await?;
-        entries.push(Entry {
-            backend,
-            source: Source::Builtin,
-            files: vec![examples::HELLO_THRIFT_NAME.into()],
-        });
+        for backend in start_builtin(&cfg, &pools).await? {
+            let file = if backend.proto.is_some() {
+                examples::HELLO_PROTO_NAME
+            } else {
+                examples::HELLO_THRIFT_NAME
+            };
+            entries.push(Entry {
+                backend,
+                source: Source::Builtin,
+                files: vec![file.into()],
+            });
+        }
     }
     for b in &cfg.backends {
         let backend = load_backend(b, &cfg, &pools)?;

@@ -22,7 +22,7 @@ use idl::{IdlErrors, MemoryFiles};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Idl};
 use crate::config::{BackendConfig, BackendOptions};
 use crate::error::ApiError;
 use crate::routes::RouteTable;
@@ -204,10 +204,18 @@ impl Registry {
             )));
         }
         let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let schema = idl::thrift::load(&reg.main, &files).map_err(|e| idl_error(&e))?;
-        let backend = Backend::with_pools(
+        let idl = if reg.protocol == crate::backend::KITEX_PROTOBUF {
+            Idl::Proto(Arc::new(
+                idl::proto::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
+            ))
+        } else {
+            Idl::Thrift(Arc::new(
+                idl::thrift::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
+            ))
+        };
+        let backend = Backend::build(
             &settings,
-            Arc::new(schema),
+            idl,
             self.limits.timeout_ms,
             self.limits.connect_timeout_ms,
             &self.pools,

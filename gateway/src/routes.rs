@@ -8,10 +8,15 @@ use std::sync::Arc;
 use axum::http::Method as HttpVerb;
 use idl::HttpMethod;
 
+use idl::proto::{PathTemplate, ProtoHttpRule, ProtoSchema};
+
 use crate::backend::{Backend, MethodRoute};
+use crate::protobuf::PbRoute;
 
 pub struct RouteTable {
     routers: HashMap<HttpVerb, matchit::Router<Arc<MethodRoute>>>,
+    /// Protobuf routes (`google.api.http` templates), tried in order after the routers.
+    templated: Vec<(HttpVerb, PathTemplate, Arc<PbRoute>)>,
     /// Every route, for listing: (verb, path as written, backend, Service.method).
     pub listing: Vec<RouteInfo>,
 }
@@ -27,6 +32,8 @@ pub struct RouteInfo {
 
 pub enum Lookup<'a> {
     Found(&'a Arc<MethodRoute>, matchit::Params<'a, 'a>),
+    /// A protobuf route with its path variables (field path, value).
+    Pb(&'a Arc<PbRoute>, Vec<(String, String)>),
     /// The path exists under other verbs.
     WrongMethod(Vec<&'static str>),
     NotFound,
@@ -95,6 +102,7 @@ impl RouteTable {
     pub fn empty() -> Self {
         RouteTable {
             routers: HashMap::new(),
+            templated: Vec::new(),
             listing: Vec::new(),
         }
     }
@@ -104,6 +112,10 @@ impl RouteTable {
     pub fn build(backends: &[Arc<Backend>]) -> Result<RouteTable, String> {
         let mut t = RouteTable::empty();
         for b in backends {
+            if let Some(proto) = &b.proto {
+                t.add_proto(b, proto)?;
+                continue;
+            }
             for svc_name in &b.services {
                 let svc = b
                     .schema
@@ -152,15 +164,93 @@ impl RouteTable {
         Ok(t)
     }
 
+    fn add_proto(&mut self, b: &Arc<Backend>, proto: &ProtoSchema) -> Result<(), String> {
+        for svc in proto
+            .services
+            .iter()
+            .filter(|s| b.services.contains(&s.name))
+        {
+            for m in svc
+                .methods
+                .iter()
+                .filter(|m| !m.client_streaming && !m.server_streaming)
+            {
+                let mut rules: Vec<(HttpVerb, String, Option<ProtoHttpRule>)> = m
+                    .http
+                    .iter()
+                    .map(|r| {
+                        let v = HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST);
+                        (v, r.template.as_str().to_string(), Some(r.clone()))
+                    })
+                    .collect();
+                if rules.is_empty() {
+                    rules.push((
+                        HttpVerb::POST,
+                        format!("/{}/{}", svc.full_name, m.name),
+                        None,
+                    ));
+                }
+                for (v, template, rule) in rules {
+                    let full = format!("{}{}", b.prefix, template);
+                    let parsed = PathTemplate::parse(&full)
+                        .map_err(|e| format!("backend `{}`: route {full}: {e}", b.name))?;
+                    if let Some(o) = self
+                        .listing
+                        .iter()
+                        .find(|o| o.http_method == v.as_str() && o.path == full)
+                    {
+                        return Err(format!(
+                            "route {v} {full} of backend `{}` method {}.{} conflicts (already routed to backend `{}` method {}.{})",
+                            b.name, svc.name, m.name, o.backend, o.service, o.method
+                        ));
+                    }
+                    let route = Arc::new(PbRoute::new(b.clone(), &svc.name, m, rule));
+                    self.templated.push((v.clone(), parsed, route));
+                    self.listing.push(RouteInfo {
+                        http_method: v.to_string(),
+                        path: full,
+                        backend: b.name.clone(),
+                        service: svc.name.clone(),
+                        method: m.name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn lookup<'a>(&'a self, method: &HttpVerb, path: &'a str) -> Lookup<'a> {
         if let Some(r) = self.routers.get(method)
             && let Ok(m) = r.at(path)
         {
             return Lookup::Found(m.value, m.params);
         }
+        // Templates with a custom verb first, so `/v1/{id}:cancel` wins over `/v1/{id}`.
+        let mut fallback = None;
+        for (v, t, route) in &self.templated {
+            if v != method {
+                continue;
+            }
+            if let Some(vars) = t.matches(path) {
+                if t.verb().is_some() {
+                    return Lookup::Pb(route, vars);
+                }
+                fallback.get_or_insert((route, vars));
+            }
+        }
+        if let Some((route, vars)) = fallback {
+            return Lookup::Pb(route, vars);
+        }
         let allowed: Vec<&'static str> = VERBS
             .iter()
-            .filter(|(v, _)| v != method && self.routers.get(v).is_some_and(|r| r.at(path).is_ok()))
+            .filter(|(v, _)| {
+                v != method
+                    && (self.routers.get(v).is_some_and(|r| r.at(path).is_ok())
+                        || self
+                            .templated
+                            .iter()
+                            .any(|(tv, t, _)| tv == v && t.matches(path).is_some()))
+            })
             .map(|(_, name)| *name)
             .collect();
         if allowed.is_empty() {

@@ -198,6 +198,10 @@ pub fn detect(buf: &[u8]) -> Result<Option<(Transport, Protocol)>, CodecError> {
             proto,
         )));
     }
+    // A framed Kitex Protobuf message: its payload starts with magic 0x9001.
+    if buf[4..6] == [0x90, 0x01] {
+        return Ok(Some((Transport::Framed, Protocol::Binary)));
+    }
     match Protocol::detect(buf[4]) {
         Some(p) => Ok(Some((Transport::Framed, p))),
         None => Err(CodecError::wire(
