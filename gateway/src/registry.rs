@@ -191,9 +191,9 @@ impl Registry {
             options: reg.options.clone(),
         };
         // Settings first (cheap), then the IDL.
-        if crate::backend::parse_protocol(&reg.protocol).is_none() {
+        if !crate::backend::known_protocol(&reg.protocol) {
             return Err(bad_request(format!(
-                "unknown protocol `{}` (thrift, thrift-compact)",
+                "unknown protocol `{}` (thrift, thrift-compact, kitex-protobuf)",
                 reg.protocol
             )));
         }
