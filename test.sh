@@ -9,7 +9,7 @@ start=$SECONDS
 step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 
 step "python peers"; e2e/peers/python/setup.sh
-step "kitex peer"; e2e/peers/kitex/build.sh
+step "kitex peers"; e2e/peers/kitex/build.sh; e2e/peers/kitex-pb/build.sh
 step "format"; cargo fmt --all -- --check
 step "build"; cargo build --workspace --bins
 step "clippy"; cargo clippy --workspace --all-targets -- -D warnings
