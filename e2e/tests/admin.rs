@@ -233,7 +233,7 @@ fn registrations_survive_graceful_and_hard_restarts() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["hello-kitex-pb", "kept"]);
+    assert_eq!(names, ["hello-kitex-pb", "hello-grpc", "kept"]);
 }
 
 #[test]
@@ -355,9 +355,9 @@ fn rejections_leave_the_running_configuration_untouched() {
         "{e}"
     );
 
-    // Nothing changed: the built-in backends (Thrift and Kitex Protobuf) alone are there.
+    // Nothing changed: the built-in backends (Thrift, Kitex Protobuf, gRPC) alone are there.
     let (_, list) = gw.admin_call("GET", "/admin/backends", None, &auth);
-    assert_eq!(list["backends"].as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list["backends"].as_array().unwrap().len(), 3, "{list}");
     assert_eq!(
         gw.post("/add", r#"{"first":512,"second":512}"#),
         (200, json!({"sum": 1024}))

@@ -111,3 +111,28 @@ fn kitex_protobuf_routes_of_the_builtin_backend() {
         assert_eq!(gw.call("DELETE", "/kitex-pb/add", None).0, 405);
     }
 }
+
+#[test]
+fn grpc_routes_of_the_builtin_backend() {
+    let gw = Gateway::start("", &[]);
+    assert_eq!(
+        gw.get("/grpc/hello"),
+        (200, json!({"message": "hello world"}))
+    );
+    assert_eq!(
+        gw.post("/grpc/add", r#"{"first":512,"second":512}"#),
+        (200, json!({"sum": 1024}))
+    );
+    assert_eq!(
+        gw.post("/grpc/echo", r#"{"message":"my request"}"#),
+        (200, json!({"message": "my request"}))
+    );
+    let (status, e) = gw.post("/grpc/add", r#"{"first":9223372036854775807,"second":1}"#);
+    assert_eq!(status, 500, "{e}");
+    assert_eq!(
+        (&e["error"]["code"], &e["error"]["grpc_code"]),
+        (&json!("grpc_error"), &json!("INTERNAL")),
+        "{e}"
+    );
+    assert_eq!(gw.post("/grpc/add", r#"{"first":"x"}"#).0, 400);
+}

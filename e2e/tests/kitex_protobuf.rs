@@ -131,14 +131,43 @@ fn kitex_protobuf_server_over_framed_and_ttheader() {
     let (_kitex, addr) = kitex_pb_server();
     let hello = root().join("examples/idl/hello.proto");
     let mut cfg = String::from("builtin_hello = false\n");
-    for (name, transport) in [("kf", "framed"), ("kt", "ttheader")] {
+    // The Kitex server answers gRPC on the same port.
+    for (name, protocol, transport) in [
+        ("kf", "kitex-protobuf", "framed"),
+        ("kt", "kitex-protobuf", "ttheader"),
+        ("kg", "grpc", "framed"),
+    ] {
         cfg.push_str(&format!(
-            "[[backends]]\nname = \"{name}\"\nprotocol = \"kitex-protobuf\"\ntransport = \"{transport}\"\nendpoints = [\"{addr}\"]\nidl = \"{}\"\nprefix = \"/{name}\"\n",
+            "[[backends]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntransport = \"{transport}\"\nendpoints = [\"{addr}\"]\nidl = \"{}\"\nprefix = \"/{name}\"\n",
             hello.display()
         ));
     }
     let gw = Gateway::start(&cfg, &[]);
-    for name in ["kf", "kt"] {
+    let (status, e) = gw.post("/kg/echo", r#"{"message":"raise-error"}"#);
+    assert_eq!(
+        (status, &e["error"]["code"], &e["error"]["grpc_code"]),
+        (500, &json!("grpc_error"), &json!("INTERNAL")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kitex says no"),
+        "{e}"
+    );
+    for name in ["kf", "kt", "kg"] {
+        if name == "kg" {
+            assert_eq!(
+                gw.post("/kg/add", r#"{"first":512,"second":512}"#),
+                (200, json!({"sum": 1024}))
+            );
+            assert_eq!(
+                gw.get("/kg/hello?message=via%20grpc"),
+                (200, json!({"message": "via grpc"}))
+            );
+            continue;
+        }
         let at = |p: &str| format!("/{name}{p}");
         assert_eq!(
             gw.post(&at("/add"), r#"{"first":512,"second":512}"#),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use codecs::framing::DEFAULT_MAX_FRAME_SIZE;
 use codecs::protobuf;
 use codecs::thrift::{self, AppException, DecodeOptions, MessageType, Protocol, app_error};
-use codecs::transport::{Handler, serve};
+use codecs::transport::{GrpcHandler, Handler, grpc_code, serve, serve_grpc};
 use idl::proto::ProtoSchema;
 use idl::{MemoryFiles, Schema};
 use prost::Message;
@@ -83,42 +83,17 @@ pub fn hello_handler(schema: Arc<Schema>) -> Handler {
 
 const KITEX_PB_MAGIC: [u8; 2] = [0x90, 0x01];
 
-/// Answers one Kitex Protobuf call; the reply is returned without its
-/// 4-byte length, which the framing around it adds.
-fn handle_pb(proto: &ProtoSchema, msg: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(64);
-    let call = match protobuf::decode_call(msg) {
-        Ok(c) => c,
-        Err(e) => {
-            protobuf::encode_exception(
-                "unknown",
-                0,
-                app_error::PROTOCOL_ERROR,
-                &e.to_string(),
-                &mut out,
-            );
-            return Some(out.split_off(4));
-        }
-    };
-    let (method, seqid) = (call.method.to_string(), call.seqid);
-    let fail = |kind: i32, message: String, out: &mut Vec<u8>| {
-        protobuf::encode_exception(&method, seqid, kind, &message, out);
-    };
+/// What `Echo` and `Add` compute, on protobuf messages of hello.proto:
+/// the response bytes, or an error (Kitex error type, message).
+fn call_pb(proto: &ProtoSchema, method: &str, request: &[u8]) -> Result<Vec<u8>, (i32, String)> {
     let Some(m) = proto.services[0].methods.iter().find(|m| m.name == method) else {
-        fail(
+        return Err((
             app_error::UNKNOWN_METHOD,
             format!("unknown method {method}"),
-            &mut out,
-        );
-        return Some(out.split_off(4));
+        ));
     };
-    let input = match DynamicMessage::decode(m.descriptor.input(), &msg[call.message.clone()]) {
-        Ok(i) => i,
-        Err(e) => {
-            fail(app_error::PROTOCOL_ERROR, e.to_string(), &mut out);
-            return Some(out.split_off(4));
-        }
-    };
+    let input = DynamicMessage::decode(m.descriptor.input(), request)
+        .map_err(|e| (app_error::PROTOCOL_ERROR, e.to_string()))?;
     let mut output = DynamicMessage::new(m.descriptor.output());
     let get_i64 = |name: &str| {
         input
@@ -141,22 +116,65 @@ fn handle_pb(proto: &ProtoSchema, msg: &[u8]) -> Option<Vec<u8>> {
         }
         "Add" => match get_i64("first").checked_add(get_i64("second")) {
             Some(sum) => output.set_field_by_name("sum", ReflectValue::I64(sum)),
-            None => {
-                fail(app_error::INTERNAL_ERROR, "overflow".into(), &mut out);
-                return Some(out.split_off(4));
+            None => return Err((app_error::INTERNAL_ERROR, "overflow".into())),
+        },
+        other => return Err((app_error::UNKNOWN_METHOD, format!("unknown method {other}"))),
+    }
+    Ok(output.encode_to_vec())
+}
+
+/// Answers one Kitex Protobuf call; the reply is returned without its
+/// 4-byte length, which the framing around it adds.
+fn handle_pb(proto: &ProtoSchema, msg: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    match protobuf::decode_call(msg) {
+        Err(e) => protobuf::encode_exception(
+            "unknown",
+            0,
+            app_error::PROTOCOL_ERROR,
+            &e.to_string(),
+            &mut out,
+        ),
+        Ok(call) => match call_pb(proto, call.method, &msg[call.message.clone()]) {
+            Ok(bytes) => protobuf::encode_reply(call.method, call.seqid, &bytes, &mut out),
+            Err((kind, message)) => {
+                protobuf::encode_exception(call.method, call.seqid, kind, &message, &mut out)
             }
         },
-        other => {
-            fail(
-                app_error::UNKNOWN_METHOD,
-                format!("unknown method {other}"),
-                &mut out,
-            );
-            return Some(out.split_off(4));
-        }
     }
-    protobuf::encode_reply(&method, seqid, &output.encode_to_vec(), &mut out);
     Some(out.split_off(4))
+}
+
+/// The gRPC handler of the hello service (`/hello.Hello/Echo`, `/hello.Hello/Add`).
+pub fn hello_grpc_handler(proto: Arc<ProtoSchema>) -> GrpcHandler {
+    Arc::new(move |path: &str, request: &[u8]| {
+        let Some(method) = path.strip_prefix("/hello.Hello/") else {
+            return Err((
+                grpc_code::UNIMPLEMENTED,
+                format!("unknown service in {path}"),
+            ));
+        };
+        call_pb(&proto, method, request).map_err(|(kind, message)| {
+            let code = match kind {
+                app_error::UNKNOWN_METHOD => grpc_code::UNIMPLEMENTED,
+                app_error::PROTOCOL_ERROR => grpc_code::INVALID_ARGUMENT,
+                _ => grpc_code::INTERNAL,
+            };
+            (code, message)
+        })
+    })
+}
+
+/// Binds `addr` and serves the hello service over gRPC on it in a background task.
+pub async fn start_hello_grpc(addr: &str) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(serve_grpc(
+        listener,
+        hello_grpc_handler(hello_proto()),
+        DEFAULT_MAX_FRAME_SIZE,
+    ));
+    Ok(local)
 }
 
 fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::protobuf::{PbDecodeOptions, PbEncodeOptions};
 use codecs::thrift::{self, Bound, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta};
-use codecs::transport::{Client, ClientConfig, Pools, TransportError};
+use codecs::transport::{Client, ClientConfig, GrpcClient, Pools, TransportError};
 use idl::proto::ProtoSchema;
 use idl::{Binding, Method, Schema, Type};
 use serde_json::json;
@@ -27,6 +27,8 @@ pub struct Backend {
     pub schema: Arc<Schema>,
     /// The protobuf schema of protobuf backends.
     pub proto: Option<Arc<ProtoSchema>>,
+    /// The HTTP/2 client of gRPC backends.
+    pub grpc: Option<GrpcClient>,
     pub pb_encode: PbEncodeOptions,
     pub pb_decode: PbDecodeOptions,
     pub protocol: Protocol,
@@ -54,10 +56,17 @@ pub fn parse_protocol(s: &str) -> Option<Protocol> {
 
 /// The protocol name of Kitex's own protobuf message protocol.
 pub const KITEX_PROTOBUF: &str = "kitex-protobuf";
+/// gRPC over HTTP/2.
+pub const GRPC: &str = "grpc";
 
 /// Every protocol name a backend may have.
 pub fn known_protocol(s: &str) -> bool {
-    parse_protocol(s).is_some() || s == KITEX_PROTOBUF
+    parse_protocol(s).is_some() || s == KITEX_PROTOBUF || s == GRPC
+}
+
+/// Whether the protocol is described by a .proto file.
+pub fn is_proto_protocol(s: &str) -> bool {
+    s == KITEX_PROTOBUF || s == GRPC
 }
 
 /// Which IDL a backend is described by.
@@ -155,9 +164,9 @@ impl Backend {
                 (schema, None, protocol)
             }
             Idl::Proto(proto) => {
-                if cfg.protocol != KITEX_PROTOBUF {
+                if !is_proto_protocol(&cfg.protocol) {
                     return Err(format!(
-                        "backend `{name}`: a .proto IDL needs protocol `kitex-protobuf`, not `{}`",
+                        "backend `{name}`: a .proto IDL needs protocol `kitex-protobuf` or `grpc`, not `{}`",
                         cfg.protocol
                     ));
                 }
@@ -165,6 +174,7 @@ impl Backend {
                 transport = match transport {
                     Transport::Framed => Transport::Framed,
                     Transport::TTHeader | Transport::TTHeaderFramed => Transport::TTHeaderFramed,
+                    Transport::Buffered if cfg.protocol == GRPC => Transport::Framed,
                     Transport::Buffered => {
                         return Err(format!(
                             "backend `{name}`: Kitex Protobuf is framed only: use framed or ttheader"
@@ -219,6 +229,13 @@ impl Backend {
         Ok(Backend {
             name: cfg.name.clone(),
             schema,
+            grpc: (cfg.protocol == GRPC).then(|| {
+                GrpcClient::new(
+                    cfg.endpoints.iter().cloned(),
+                    Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(default_connect_ms)),
+                    cfg.options.max_frame.unwrap_or(DEFAULT_MAX_FRAME_SIZE),
+                )
+            }),
             proto,
             pb_encode: PbEncodeOptions {
                 ignore_unknown_fields: !cfg.options.reject_unknown_fields,

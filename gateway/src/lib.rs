@@ -136,7 +136,7 @@ pub fn load_backend(
     pools: &Pools,
 ) -> Result<Arc<Backend>, String> {
     let err = |e: idl::IdlErrors| format!("backend `{}`: {e}", cfg.name);
-    let idl = if cfg.protocol == backend::KITEX_PROTOBUF {
+    let idl = if backend::is_proto_protocol(&cfg.protocol) {
         Idl::Proto(Arc::new(
             idl::proto::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
         ))
@@ -156,7 +156,8 @@ pub fn load_backend(
 
 /// Starts the built-in hello backend in-process and returns its
 /// registrations: `hello` over Thrift (no prefix) and `hello-kitex-pb` over
-/// Kitex Protobuf under `/kitex-pb`, both on the same port.
+/// Kitex Protobuf under `/kitex-pb`, both on the same port, and `hello-grpc`
+/// over gRPC under `/grpc` on a second port.
 pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backend>>, String> {
     let addr = examples::start_hello(&cfg.builtin_addr)
         .await
@@ -181,6 +182,17 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
             connect_timeout_ms: None,
             options: Default::default(),
         };
+    let grpc_addr = examples::start_hello_grpc("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start the built-in gRPC hello backend: {e}"))?;
+    let mut grpc = settings(
+        "hello-grpc",
+        backend::GRPC,
+        "framed",
+        examples::HELLO_PROTO_NAME,
+        "/grpc",
+    );
+    grpc.endpoints = vec![grpc_addr.to_string()];
     let thrift = settings(
         "hello",
         "thrift",
@@ -211,6 +223,13 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
         )?),
         Arc::new(Backend::build(
             &pb,
+            Idl::Proto(examples::hello_proto()),
+            cfg.timeout_ms,
+            cfg.connect_timeout_ms,
+            pools,
+        )?),
+        Arc::new(Backend::build(
+            &grpc,
             Idl::Proto(examples::hello_proto()),
             cfg.timeout_ms,
             cfg.connect_timeout_ms,

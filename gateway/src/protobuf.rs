@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use codecs::framing::{self, Transport, ttheader};
 use codecs::protobuf::{self, KitexPbReply, PbDecodeOptions, PbEncodeOptions, kitex};
-use codecs::transport::TransportError;
+use codecs::transport::{GrpcClient, GrpcError, TransportError};
 use idl::proto::{ProtoHttpRule, ProtoMethod};
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -149,6 +149,9 @@ impl PbRoute {
         let json = serde_json::to_vec(request).expect("JSON value");
         protobuf::json_to_message(&input, &json, &b.pb_encode, &mut message)
             .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        if let Some(grpc) = &b.grpc {
+            return self.call_grpc(grpc, &message, out).await;
+        }
         let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(message.len() + 128);
         // Kitex Protobuf is always framed; in TTHeader it is the framed message as payload.
@@ -233,6 +236,126 @@ impl PbRoute {
                 .with("type", json!(type_id))),
         }
     }
+}
+
+impl PbRoute {
+    /// Writes the response JSON, or only its `response_body` field.
+    fn write_response(&self, full: &[u8], out: &mut Vec<u8>) {
+        match self.rule.as_ref().and_then(|r| r.response_body.as_deref()) {
+            None => out.extend_from_slice(full),
+            Some(field) => {
+                let output = self.method.descriptor.output();
+                let v: Value = serde_json::from_slice(full).unwrap_or(Value::Null);
+                let key = output.get_field_by_name(field).map(|f| {
+                    if self.backend.pb_decode.proto_field_names {
+                        f.name().to_string()
+                    } else {
+                        f.json_name().to_string()
+                    }
+                });
+                let part = key.and_then(|k| v.get(&k).cloned()).unwrap_or(Value::Null);
+                out.extend_from_slice(&serde_json::to_vec(&part).expect("JSON value"));
+            }
+        }
+    }
+
+    async fn call_grpc(
+        &self,
+        grpc: &GrpcClient,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let b = &self.backend;
+        let path = format!("/{}/{}", self.service_full_name(), self.method.name);
+        let headers = axum::http::HeaderMap::new();
+        let call = grpc.unary(&path, message, b.timeout, &headers);
+        let reply = match tokio::time::timeout(b.timeout, call).await {
+            Err(_) => {
+                return Err(self.error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "backend_timeout",
+                    format!("no reply within {} ms", b.timeout.as_millis()),
+                ));
+            }
+            Ok(Err(e @ GrpcError::Connect { .. })) => {
+                return Err(self.error(
+                    StatusCode::BAD_GATEWAY,
+                    "backend_unavailable",
+                    e.to_string(),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()));
+            }
+            Ok(Ok(r)) => r,
+        };
+        if reply.status != 0 {
+            return Err(self
+                .error(grpc_http_status(reply.status), "grpc_error", reply.message)
+                .with("grpc_status", json!(reply.status))
+                .with("grpc_code", json!(grpc_code_name(reply.status))));
+        }
+        let output = self.method.descriptor.output();
+        let mut full = Vec::with_capacity(reply.body.len() * 2 + 16);
+        protobuf::message_to_json(&output, &reply.body, &b.pb_decode, &mut full).map_err(|e| {
+            self.error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                format!("bad reply: {e}"),
+            )
+        })?;
+        self.write_response(&full, out);
+        Ok(())
+    }
+
+    fn service_full_name(&self) -> String {
+        self.method
+            .descriptor
+            .parent_service()
+            .full_name()
+            .to_string()
+    }
+}
+
+/// grpc-gateway's mapping of gRPC codes to HTTP statuses (runtime/errors.go).
+pub fn grpc_http_status(code: u32) -> StatusCode {
+    match code {
+        0 => StatusCode::OK,
+        1 => StatusCode::from_u16(499).expect("499"),
+        3 | 9 | 11 => StatusCode::BAD_REQUEST,
+        4 => StatusCode::GATEWAY_TIMEOUT,
+        5 => StatusCode::NOT_FOUND,
+        6 | 10 => StatusCode::CONFLICT,
+        7 => StatusCode::FORBIDDEN,
+        8 => StatusCode::TOO_MANY_REQUESTS,
+        12 => StatusCode::NOT_IMPLEMENTED,
+        14 => StatusCode::SERVICE_UNAVAILABLE,
+        16 => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn grpc_code_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    NAMES.get(code as usize).copied().unwrap_or("UNKNOWN")
 }
 
 fn kind_of(v: &Value) -> &'static str {

@@ -193,7 +193,7 @@ impl Registry {
         // Settings first (cheap), then the IDL.
         if !crate::backend::known_protocol(&reg.protocol) {
             return Err(bad_request(format!(
-                "unknown protocol `{}` (thrift, thrift-compact, kitex-protobuf)",
+                "unknown protocol `{}` (thrift, thrift-compact, kitex-protobuf, grpc)",
                 reg.protocol
             )));
         }
@@ -204,7 +204,7 @@ impl Registry {
             )));
         }
         let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let idl = if reg.protocol == crate::backend::KITEX_PROTOBUF {
+        let idl = if crate::backend::is_proto_protocol(&reg.protocol) {
             Idl::Proto(Arc::new(
                 idl::proto::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
             ))

@@ -3,7 +3,9 @@
 //! Neither knows any IDL; they move whole messages.
 
 mod client;
+mod grpc;
 mod server;
 
 pub use client::{Client, ClientConfig, Pools, Response, TransportError};
+pub use grpc::{GrpcClient, GrpcError, GrpcHandler, GrpcReply, code as grpc_code, serve_grpc};
 pub use server::{Handler, serve};
