@@ -205,3 +205,51 @@ fn kitex_protobuf_server_over_framed_and_ttheader() {
         "{e}"
     );
 }
+
+#[test]
+fn cli_checks_and_registers_a_proto_backend() {
+    let (_hello, addr) = hello_backend();
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    let proto = root().join("examples/idl/hello.proto");
+    let out = Command::new(e2e::bin("kitegate"))
+        .arg("check")
+        .arg(&proto)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("POST  /add  ->  Hello.Add"),
+        "{text}"
+    );
+    let out = Command::new(e2e::bin("kitegate"))
+        .args([
+            "register",
+            "--admin",
+            &gw.admin,
+            "--name",
+            "pb-cli",
+            "--protocol",
+            "kitex-protobuf",
+        ])
+        .args([
+            "--transport",
+            "ttheader",
+            "--endpoint",
+            &addr,
+            "--prefix",
+            "/pbc",
+            "--idl",
+        ])
+        .arg(&proto)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        gw.post("/pbc/add", r#"{"first":40,"second":2}"#),
+        (200, json!({"sum": 42}))
+    );
+}

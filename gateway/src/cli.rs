@@ -69,7 +69,7 @@ pub struct RegisterArgs {
     #[arg(long = "include-dir", short = 'I', value_name = "DIR")]
     pub include_dirs: Vec<PathBuf>,
     /// Thrift protocol the backend speaks.
-    #[arg(long, value_name = "P", value_parser = ["thrift", "thrift-compact"])]
+    #[arg(long, value_name = "P", value_parser = ["thrift", "thrift-compact", "kitex-protobuf", "grpc"])]
     pub protocol: String,
     /// Framing on the connection (use ttheader for Kitex servers).
     #[arg(long, value_name = "T", value_parser = ["buffered", "framed", "ttheader", "ttheader-framed"])]
@@ -512,6 +512,9 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
     let main = main_file(&a.file)?;
     check_dirs(&a.include_dirs)?;
     let source = Collector::new(&a.include_dirs);
+    if main.ends_with(".proto") {
+        return check_proto(&main, &source, &prefix);
+    }
     let schema = match idl::thrift::load(&main, &source) {
         Ok(s) => s,
         Err(errs) => {
@@ -762,6 +765,54 @@ fn main_file(p: &Path) -> Result<String, Failure> {
     }
 }
 
+fn builtin_proto(import: &str) -> bool {
+    import.starts_with("google/protobuf/")
+        || import == "google/api/annotations.proto"
+        || import == "google/api/http.proto"
+}
+
+/// `check` for a .proto file: its services, methods and `google.api.http` routes.
+fn check_proto(main: &str, source: &Collector, prefix: &str) -> Result<(), Failure> {
+    let schema = idl::proto::load(main, source).map_err(|errs| {
+        for e in &errs.0 {
+            eprintln!("{e}");
+        }
+        Failure::Failed(format!(
+            "{main}: {} problem{}",
+            errs.0.len(),
+            plural(errs.0.len())
+        ))
+    })?;
+    let mut count = 0;
+    for svc in &schema.services {
+        println!("service {}", svc.full_name);
+        for m in &svc.methods {
+            count += 1;
+            let streaming = match (m.client_streaming, m.server_streaming) {
+                (false, false) => "",
+                _ => "  (streaming: not routed)",
+            };
+            if m.http.is_empty() {
+                println!(
+                    "  POST  {prefix}/{}/{}  ->  {}.{}{streaming}",
+                    svc.full_name, m.name, svc.name, m.name
+                );
+            }
+            for r in &m.http {
+                println!(
+                    "  {}  {prefix}{}  ->  {}.{}{streaming}",
+                    r.method,
+                    r.template.as_str(),
+                    svc.name,
+                    m.name
+                );
+            }
+        }
+    }
+    println!("{count} method{} in {main}", plural(count));
+    Ok(())
+}
+
 fn check_dirs(dirs: &[PathBuf]) -> Result<(), Failure> {
     for d in dirs {
         if !d.is_dir() {
@@ -861,7 +912,8 @@ impl Collector {
         self.edges
             .borrow()
             .iter()
-            .filter(|e| e.found.is_none())
+            // The gateway supplies the well-known types and google/api/{annotations,http}.proto.
+            .filter(|e| e.found.is_none() && !builtin_proto(&e.include))
             .map(|e| Miss {
                 file: e.from.clone(),
                 line: texts
@@ -979,7 +1031,11 @@ fn collect_upload(idl: &Path, include_dirs: &[PathBuf]) -> Result<Upload, Failur
     let source = Collector::new(include_dirs);
     // Problems other than missing includes are the server's to report (422),
     // from the files as uploaded.
-    let _ = idl::thrift::load(&main, &source);
+    if main.ends_with(".proto") {
+        let _ = idl::proto::load(&main, &source);
+    } else {
+        let _ = idl::thrift::load(&main, &source);
+    }
     let misses = source.misses();
     if !misses.is_empty() {
         let lines: Vec<String> = misses.iter().map(|m| m.to_string()).collect();
