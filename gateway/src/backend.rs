@@ -268,6 +268,39 @@ impl Backend {
 }
 
 impl Backend {
+    /// Sends one framed request and waits for the reply (`None` for oneway)
+    /// within the backend's timeout; failures become 504 or 502 errors
+    /// built by `error`, and a TTHeader business status error its own error.
+    pub(crate) async fn send(
+        &self,
+        req: &[u8],
+        oneway: bool,
+        error: impl Fn(StatusCode, &'static str, String) -> ApiError,
+    ) -> Result<Option<codecs::transport::Response>, ApiError> {
+        let resp = match tokio::time::timeout(self.timeout, self.client.call(req, oneway)).await {
+            Err(_) => {
+                let m = format!("no reply within {} ms", self.timeout.as_millis());
+                return Err(error(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", m));
+            }
+            Ok(Err(e)) => {
+                let code = match e {
+                    TransportError::Connect { .. } | TransportError::NoEndpoints => {
+                        "backend_unavailable"
+                    }
+                    _ => "bad_gateway",
+                };
+                return Err(error(StatusCode::BAD_GATEWAY, code, e.to_string()));
+            }
+            Ok(Ok(r)) => r,
+        };
+        if let Some(r) = &resp
+            && let Some(e) = biz_error(r.frame.header.as_ref(), &error)
+        {
+            return Err(e);
+        }
+        Ok(resp)
+    }
+
     /// The next sequence id of a call (never 0).
     pub fn next_seqid(&self) -> i32 {
         let s = self.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
@@ -379,34 +412,14 @@ impl MethodRoute {
         .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
         framing::finish_frame(b.transport, &mut req, mark);
 
-        let resp =
-            match tokio::time::timeout(b.timeout, b.client.call(&req, self.method.oneway)).await {
-                Err(_) => {
-                    return Err(self.error(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "backend_timeout",
-                        format!("no reply within {} ms", b.timeout.as_millis()),
-                    ));
-                }
-                Ok(Err(e)) => {
-                    let code = match e {
-                        TransportError::Connect { .. } | TransportError::NoEndpoints => {
-                            "backend_unavailable"
-                        }
-                        _ => "bad_gateway",
-                    };
-                    return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
-                }
-                Ok(Ok(None)) => {
-                    out.extend_from_slice(b"null");
-                    meta.status = Some(StatusCode::ACCEPTED.as_u16());
-                    return Ok(());
-                }
-                Ok(Ok(Some(resp))) => resp,
-            };
-        if let Some(e) = biz_error(resp.frame.header.as_ref(), |s, c, m| self.error(s, c, m)) {
-            return Err(e);
-        }
+        let Some(resp) = b
+            .send(&req, self.method.oneway, |s, c, m| self.error(s, c, m))
+            .await?
+        else {
+            out.extend_from_slice(b"null");
+            meta.status = Some(StatusCode::ACCEPTED.as_u16());
+            return Ok(());
+        };
         let reply = thrift::decode_reply(
             b.protocol,
             &b.schema,

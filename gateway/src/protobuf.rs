@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use codecs::framing::{self, Transport, ttheader};
 use codecs::protobuf::{self, KitexPbReply, PbDecodeOptions, PbEncodeOptions, kitex};
-use codecs::transport::{GrpcClient, GrpcError, TransportError};
+use codecs::transport::{GrpcClient, GrpcError};
 use idl::proto::{ProtoHttpRule, ProtoMethod};
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -163,33 +163,9 @@ impl PbRoute {
         } else {
             protobuf::encode_call(&self.method.name, seqid, &message, &mut req);
         }
-        let resp = match tokio::time::timeout(b.timeout, b.client.call(&req, false)).await {
-            Err(_) => {
-                return Err(self.error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "backend_timeout",
-                    format!("no reply within {} ms", b.timeout.as_millis()),
-                ));
-            }
-            Ok(Err(e)) => {
-                let code = match e {
-                    TransportError::Connect { .. } | TransportError::NoEndpoints => {
-                        "backend_unavailable"
-                    }
-                    _ => "bad_gateway",
-                };
-                return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
-            }
-            Ok(Ok(None)) => {
-                return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", "no reply"));
-            }
-            Ok(Ok(Some(resp))) => resp,
+        let Some(resp) = b.send(&req, false, |s, c, m| self.error(s, c, m)).await? else {
+            return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", "no reply"));
         };
-        if let Some(e) =
-            crate::backend::biz_error(resp.frame.header.as_ref(), |s, c, m| self.error(s, c, m))
-        {
-            return Err(e);
-        }
         let payload = resp.payload();
         let reply = kitex::decode_reply(payload, &self.method.name, seqid).map_err(|e| {
             self.error(
