@@ -136,3 +136,44 @@ fn grpc_routes_of_the_builtin_backend() {
     );
     assert_eq!(gw.post("/grpc/add", r#"{"first":"x"}"#).0, 400);
 }
+
+#[test]
+fn grpc_server_streaming_as_ndjson_and_sse() {
+    let gw = Gateway::start("", &[]);
+    let (status, headers, body) =
+        e2e::http("GET", &format!("{}/grpc/count?to=3", gw.base), None, &[]).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "application/x-ndjson"),
+        "{headers:?}"
+    );
+    assert_eq!(body, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    let (_, headers, body) = e2e::http(
+        "GET",
+        &format!("{}/grpc/count?to=2", gw.base),
+        None,
+        &[("accept", "text/event-stream")],
+    )
+    .unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "text/event-stream"),
+        "{headers:?}"
+    );
+    assert_eq!(body, "data: {\"n\":1}\n\ndata: {\"n\":2}\n\n");
+    // A status other than OK ends the stream with the error shape.
+    let (_, _, body) = e2e::http(
+        "GET",
+        &format!("{}/grpc/count?to=20000", gw.base),
+        None,
+        &[],
+    )
+    .unwrap();
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert_eq!(last["error"]["grpc_code"], "INVALID_ARGUMENT", "{body}");
+    // Kitex Protobuf has no streaming: no route.
+    assert_eq!(gw.get("/kitex-pb/count?to=1").0, 404);
+}

@@ -145,7 +145,8 @@ fn handle_pb(proto: &ProtoSchema, msg: &[u8]) -> Option<Vec<u8>> {
     Some(out.split_off(4))
 }
 
-/// The gRPC handler of the hello service (`/hello.Hello/Echo`, `/hello.Hello/Add`).
+/// The gRPC handler of the hello service: `/hello.Hello/Echo`, `/hello.Hello/Add`,
+/// and the server-streaming `/hello.Hello/Count` (n = 1..to, at most 10,000).
 pub fn hello_grpc_handler(proto: Arc<ProtoSchema>) -> GrpcHandler {
     Arc::new(move |path: &str, request: &[u8]| {
         let Some(method) = path.strip_prefix("/hello.Hello/") else {
@@ -154,15 +155,50 @@ pub fn hello_grpc_handler(proto: Arc<ProtoSchema>) -> GrpcHandler {
                 format!("unknown service in {path}"),
             ));
         };
-        call_pb(&proto, method, request).map_err(|(kind, message)| {
-            let code = match kind {
-                app_error::UNKNOWN_METHOD => grpc_code::UNIMPLEMENTED,
-                app_error::PROTOCOL_ERROR => grpc_code::INVALID_ARGUMENT,
-                _ => grpc_code::INTERNAL,
-            };
-            (code, message)
-        })
+        if method == "Count" {
+            return count(&proto, request);
+        }
+        call_pb(&proto, method, request)
+            .map(|m| vec![m])
+            .map_err(|(kind, message)| {
+                let code = match kind {
+                    app_error::UNKNOWN_METHOD => grpc_code::UNIMPLEMENTED,
+                    app_error::PROTOCOL_ERROR => grpc_code::INVALID_ARGUMENT,
+                    _ => grpc_code::INTERNAL,
+                };
+                (code, message)
+            })
     })
+}
+
+/// Largest `to` that `Count` streams.
+const MAX_COUNT: i64 = 10_000;
+
+fn count(proto: &ProtoSchema, request: &[u8]) -> Result<Vec<Vec<u8>>, (u32, String)> {
+    let m = proto.services[0]
+        .methods
+        .iter()
+        .find(|m| m.name == "Count")
+        .expect("Count in hello.proto");
+    let input = DynamicMessage::decode(m.descriptor.input(), request)
+        .map_err(|e| (grpc_code::INVALID_ARGUMENT, e.to_string()))?;
+    let to = input
+        .get_field_by_name("to")
+        .and_then(|v| v.as_i32())
+        .unwrap_or(0) as i64;
+    if !(0..=MAX_COUNT).contains(&to) {
+        return Err((
+            grpc_code::INVALID_ARGUMENT,
+            format!("to must be between 0 and {MAX_COUNT}"),
+        ));
+    }
+    Ok((1..=to)
+        .map(|n| {
+            let mut out = DynamicMessage::new(m.descriptor.output());
+            out.set_field_by_name("n", ReflectValue::I32(n as i32));
+            out.encode_to_vec()
+        })
+        .collect())
 }
 
 /// Binds `addr` and serves the hello service over gRPC on it in a background task.

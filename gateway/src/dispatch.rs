@@ -44,6 +44,14 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
         Lookup::Pb(route, vars) => {
             let body = read_body(&parts.headers, body, gw.inner.body_limit, "request body").await?;
             let request = route.request_json(&vars, parts.uri.query(), &body)?;
+            if route.method.server_streaming {
+                let sse = parts
+                    .headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|a| a.contains("text/event-stream"));
+                return route.stream(&request, sse).await;
+            }
             let mut out = Vec::with_capacity(256);
             route.call(&request, &mut out).await?;
             let mut resp = (StatusCode::OK, Body::from(out)).into_response();

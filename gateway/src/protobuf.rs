@@ -284,12 +284,148 @@ impl PbRoute {
         Ok(())
     }
 
+    /// A server-streaming call answered as a streamed HTTP response:
+    /// newline-delimited JSON, or Server-Sent Events when `sse`. A failure
+    /// after the first message ends the stream with an `{"error": …}` item.
+    pub async fn stream(
+        &self,
+        request: &Value,
+        sse: bool,
+    ) -> Result<axum::response::Response, ApiError> {
+        let b = &self.backend;
+        let Some(grpc) = &b.grpc else {
+            return Err(self.error(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                "streaming needs a gRPC backend",
+            ));
+        };
+        let input = self.method.descriptor.input();
+        let mut message = Vec::with_capacity(128);
+        let json = serde_json::to_vec(request).expect("JSON value");
+        protobuf::json_to_message(&input, &json, &b.pb_encode, &mut message)
+            .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        let path = format!("/{}/{}", self.service_full_name(), self.method.name);
+        let headers = axum::http::HeaderMap::new();
+        let stream = match tokio::time::timeout(
+            b.timeout,
+            grpc.server_stream(&path, &message, b.timeout, &headers),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(self.error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "backend_timeout",
+                    format!("no reply within {} ms", b.timeout.as_millis()),
+                ));
+            }
+            Ok(Err(e @ GrpcError::Connect { .. })) => {
+                return Err(self.error(
+                    StatusCode::BAD_GATEWAY,
+                    "backend_unavailable",
+                    e.to_string(),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()));
+            }
+            Ok(Ok(s)) => s,
+        };
+        let state = StreamState {
+            stream,
+            output: self.method.descriptor.output(),
+            opts: b.pb_decode.clone(),
+            sse,
+            done: false,
+            backend: b.name.clone(),
+            method: format!("{}.{}", self.service, self.method.name),
+        };
+        let body = futures_util::stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            let item = match st.stream.next().await {
+                Ok(Some(msg)) => {
+                    let mut json = Vec::with_capacity(msg.len() * 2 + 16);
+                    match protobuf::message_to_json(&st.output, &msg, &st.opts, &mut json) {
+                        Ok(()) => json,
+                        Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
+                    }
+                }
+                Ok(None) => match st.stream.finish().await {
+                    Ok((0, _)) => return None,
+                    Ok((code, message)) => st.fail(
+                        "grpc_error",
+                        grpc_http_status(code).as_u16(),
+                        message,
+                        Some(code),
+                    ),
+                    Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
+                },
+                Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
+            };
+            let chunk = if st.sse {
+                let event = if st.done { "event: error\n" } else { "" };
+                let mut c = Vec::with_capacity(item.len() + 16);
+                c.extend_from_slice(event.as_bytes());
+                c.extend_from_slice(b"data: ");
+                c.extend_from_slice(&item);
+                c.extend_from_slice(b"\n\n");
+                c
+            } else {
+                let mut c = item;
+                c.push(b'\n');
+                c
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)),
+                st,
+            ))
+        });
+        let ctype = if sse {
+            "text/event-stream"
+        } else {
+            "application/x-ndjson"
+        };
+        let mut resp = axum::response::Response::new(axum::body::Body::from_stream(body));
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(ctype),
+        );
+        Ok(resp)
+    }
+
     fn service_full_name(&self) -> String {
         self.method
             .descriptor
             .parent_service()
             .full_name()
             .to_string()
+    }
+}
+
+/// What a response stream needs between items.
+struct StreamState {
+    stream: codecs::transport::GrpcStream,
+    output: MessageDescriptor,
+    opts: PbDecodeOptions,
+    sse: bool,
+    done: bool,
+    backend: String,
+    method: String,
+}
+
+impl StreamState {
+    /// The last item of a failed stream: the JSON error shape.
+    fn fail(&mut self, code: &str, status: u16, message: String, grpc: Option<u32>) -> Vec<u8> {
+        self.done = true;
+        let mut e = json!({"code": code, "message": message, "backend": self.backend, "method": self.method, "http_status": status});
+        if let Some(g) = grpc {
+            e["grpc_status"] = json!(g);
+            e["grpc_code"] = json!(grpc_code_name(g));
+        }
+        serde_json::to_vec(&json!({ "error": e })).expect("JSON value")
     }
 }
 

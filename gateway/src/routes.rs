@@ -173,7 +173,7 @@ impl RouteTable {
             for m in svc
                 .methods
                 .iter()
-                .filter(|m| !m.client_streaming && !m.server_streaming)
+                .filter(|m| !m.client_streaming && (!m.server_streaming || b.grpc.is_some()))
             {
                 let mut rules: Vec<(HttpVerb, String, Option<ProtoHttpRule>)> = m
                     .http

@@ -110,14 +110,15 @@ impl GrpcClient {
         Ok(send)
     }
 
-    /// A unary call of `path` (`/package.Service/Method`) with `message`.
-    pub async fn unary(
+    /// Starts a call of `path` with one request `message`; returns the
+    /// endpoint address, the response head and its body stream.
+    async fn start(
         &self,
         path: &str,
         message: &[u8],
         timeout: Duration,
         headers: &HeaderMap,
-    ) -> Result<GrpcReply, GrpcError> {
+    ) -> Result<(String, http::response::Parts, h2::RecvStream), GrpcError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len().max(1);
         let ep = self.endpoints.get(i).ok_or_else(|| GrpcError::Connect {
             addr: String::new(),
@@ -146,54 +147,146 @@ impl GrpcClient {
         grpc_frame(message, &mut framed);
         stream.send_data(Bytes::from(framed), true).map_err(t)?;
         let resp = resp.await.map_err(t)?;
-        let (head, mut body) = resp.into_parts();
-        let proto = |m: String| GrpcError::Protocol {
-            addr: ep.addr.clone(),
-            message: m,
-        };
+        let (head, body) = resp.into_parts();
         if head.status != StatusCode::OK {
-            return Err(proto(format!("HTTP status {}", head.status)));
+            return Err(GrpcError::Protocol {
+                addr: ep.addr.clone(),
+                message: format!("HTTP status {}", head.status),
+            });
         }
-        let mut data = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.map_err(t)?;
-            body.flow_control().release_capacity(chunk.len()).ok();
-            data.extend_from_slice(&chunk);
-            if data.len() > self.max_message + 5 {
-                return Err(proto(format!(
-                    "response larger than {} bytes",
-                    self.max_message
-                )));
-            }
-        }
-        let trailers = body.trailers().await.map_err(t)?.unwrap_or_default();
-        let mut metadata = head.headers;
-        metadata.extend(trailers);
-        let status: u32 = metadata
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .ok_or_else(|| proto("no grpc-status".into()))?;
-        let message = metadata
-            .get("grpc-message")
-            .map(|v| percent_decode(v.as_bytes()))
-            .unwrap_or_default();
-        let body = if status == code::OK {
-            match grpc_unframe(&data, self.max_message).map_err(|e| proto(e.to_string()))? {
-                Some((range, _, false)) => Bytes::copy_from_slice(&data[range]),
-                Some((_, _, true)) => {
-                    return Err(proto("compressed responses are not supported".into()));
-                }
-                None => return Err(proto("truncated response message".into())),
-            }
-        } else {
-            Bytes::new()
+        Ok((ep.addr.clone(), head, body))
+    }
+
+    /// A server-streaming call: the response messages arrive through the returned stream.
+    pub async fn server_stream(
+        &self,
+        path: &str,
+        message: &[u8],
+        timeout: Duration,
+        headers: &HeaderMap,
+    ) -> Result<GrpcStream, GrpcError> {
+        let (addr, head, body) = self.start(path, message, timeout, headers).await?;
+        Ok(GrpcStream {
+            addr,
+            headers: head.headers,
+            body,
+            buf: Vec::new(),
+            max_message: self.max_message,
+        })
+    }
+
+    /// A unary call of `path` (`/package.Service/Method`) with `message`.
+    pub async fn unary(
+        &self,
+        path: &str,
+        message: &[u8],
+        timeout: Duration,
+        headers: &HeaderMap,
+    ) -> Result<GrpcReply, GrpcError> {
+        let mut stream = self.server_stream(path, message, timeout, headers).await?;
+        let first = stream.next().await?;
+        let extra = match first {
+            Some(_) => stream.next().await?.is_some(),
+            None => false,
+        };
+        let (status, message) = stream.finish().await?;
+        let proto = |m: &str| GrpcError::Protocol {
+            addr: stream.addr.clone(),
+            message: m.to_string(),
+        };
+        let body = match (status, first, extra) {
+            (code::OK, Some(b), false) => b,
+            (code::OK, None, _) => return Err(proto("no response message")),
+            (code::OK, Some(_), true) => return Err(proto("more than one response message")),
+            _ => Bytes::new(),
         };
         Ok(GrpcReply {
             status,
             message,
             body,
-            metadata,
+            metadata: std::mem::take(&mut stream.headers),
         })
+    }
+}
+
+/// The response of a call: messages, then a status in the trailers.
+pub struct GrpcStream {
+    addr: String,
+    /// Response headers, and the trailers once [`GrpcStream::finish`] read them.
+    pub headers: HeaderMap,
+    body: h2::RecvStream,
+    buf: Vec<u8>,
+    max_message: usize,
+}
+
+impl GrpcStream {
+    /// The next response message, `None` after the last one.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, GrpcError> {
+        loop {
+            let framed =
+                grpc_unframe(&self.buf, self.max_message).map_err(|e| GrpcError::Protocol {
+                    addr: self.addr.clone(),
+                    message: e.to_string(),
+                })?;
+            if let Some((range, consumed, compressed)) = framed {
+                if compressed {
+                    return Err(GrpcError::Protocol {
+                        addr: self.addr.clone(),
+                        message: "compressed messages are not supported".into(),
+                    });
+                }
+                let msg = Bytes::copy_from_slice(&self.buf[range]);
+                self.buf.drain(..consumed);
+                return Ok(Some(msg));
+            }
+            match self.body.data().await {
+                Some(Ok(chunk)) => {
+                    self.body.flow_control().release_capacity(chunk.len()).ok();
+                    self.buf.extend_from_slice(&chunk);
+                }
+                Some(Err(e)) => {
+                    return Err(GrpcError::Transport {
+                        addr: self.addr.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                None if self.buf.is_empty() => return Ok(None),
+                None => {
+                    return Err(GrpcError::Protocol {
+                        addr: self.addr.clone(),
+                        message: "stream cut in the middle of a message".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The call's status and message (from the trailers, or a trailers-only response).
+    pub async fn finish(&mut self) -> Result<(u32, String), GrpcError> {
+        let trailers = self
+            .body
+            .trailers()
+            .await
+            .map_err(|e| GrpcError::Transport {
+                addr: self.addr.clone(),
+                message: e.to_string(),
+            })?
+            .unwrap_or_default();
+        self.headers.extend(trailers);
+        let status: u32 = self
+            .headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .ok_or_else(|| GrpcError::Protocol {
+                addr: self.addr.clone(),
+                message: "no grpc-status".into(),
+            })?;
+        let message = self
+            .headers
+            .get("grpc-message")
+            .map(|v| percent_decode(v.as_bytes()))
+            .unwrap_or_default();
+        Ok((status, message))
     }
 }
 
@@ -224,9 +317,11 @@ fn percent_decode(b: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Handles one unary call: gets the path and request message, returns the
-/// response message or a status code and message.
-pub type GrpcHandler = Arc<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, (u32, String)> + Send + Sync>;
+/// Handles one call with a single request message: gets the path and the
+/// request, returns the response messages (one for unary methods, any
+/// number for server-streaming ones) or a status code and message.
+pub type GrpcHandler =
+    Arc<dyn Fn(&str, &[u8]) -> Result<Vec<Vec<u8>>, (u32, String)> + Send + Sync>;
 
 /// Serves unary gRPC calls on `listener` until it fails.
 pub async fn serve_grpc(listener: TcpListener, handler: GrpcHandler, max_message: usize) {
@@ -277,11 +372,13 @@ async fn answer(
     };
     let mut trailers = HeaderMap::new();
     match result {
-        Ok(msg) => {
-            let mut out = Vec::with_capacity(msg.len() + 5);
-            grpc_frame(&msg, &mut out);
-            if stream.send_data(Bytes::from(out), false).is_err() {
-                return;
+        Ok(msgs) => {
+            for msg in msgs {
+                let mut out = Vec::with_capacity(msg.len() + 5);
+                grpc_frame(&msg, &mut out);
+                if stream.send_data(Bytes::from(out), false).is_err() {
+                    return;
+                }
             }
             trailers.insert("grpc-status", HeaderValue::from_static("0"));
         }

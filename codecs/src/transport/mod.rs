@@ -7,5 +7,7 @@ mod grpc;
 mod server;
 
 pub use client::{Client, ClientConfig, Pools, Response, TransportError};
-pub use grpc::{GrpcClient, GrpcError, GrpcHandler, GrpcReply, code as grpc_code, serve_grpc};
+pub use grpc::{
+    GrpcClient, GrpcError, GrpcHandler, GrpcReply, GrpcStream, code as grpc_code, serve_grpc,
+};
 pub use server::{Handler, serve};

@@ -82,6 +82,7 @@ echo "build.sh: kitex tool $("$gobin/kitex" --version 2>&1) ready ($(elapsed "$t
 
 # 2. The IDL copy without the google.api.http annotations.
 awk '
+    /returns[[:space:]]*\([[:space:]]*stream[[:space:]]/ { next }
     /^[[:space:]]*import[[:space:]]+"google\/api\/annotations\.proto"[[:space:]]*;/ { next }
     /^[[:space:]]*option[[:space:]]+go_package[[:space:]]*=/ { print "option go_package = \"hello\";"; next }
     !skip && /option[[:space:]]*\([[:space:]]*google\.api\.http[[:space:]]*\)/ { skip = 1; depth = 0 }
