@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: `POST /add` through kitegate (release build) to the hello
-# backend over Thrift/TTHeader, and the same backend called directly by a
-# native Thrift load client, in one run on this machine.
+# backend over Thrift/TTHeader, Kitex Protobuf/TTHeader and gRPC, and the
+# same backend called directly by a native Thrift load client, in one run on
+# this machine.
 #
 #   e2e/bench/load.sh            # 32 connections, 10 s each
 #   CONNS=128 DURATION=20 e2e/bench/load.sh
@@ -39,8 +40,23 @@ protocol = "thrift"
 transport = "ttheader"
 endpoints = ["127.0.0.1:$backend_port"]
 idl = "$PWD/examples/idl/hello.thrift"
+[[backends]]
+name = "hello-pb"
+protocol = "kitex-protobuf"
+transport = "ttheader"
+endpoints = ["127.0.0.1:$backend_port"]
+idl = "$PWD/examples/idl/hello.proto"
+prefix = "/kitex-pb"
+[[backends]]
+name = "hello-grpc"
+protocol = "grpc"
+endpoints = ["GRPC_ADDR"]
+idl = "$PWD/examples/idl/hello.proto"
+prefix = "/grpc"
 TOML
-for _ in $(seq 100); do grep -q READY "$tmp/backend.out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q GRPC "$tmp/backend.out" 2>/dev/null && break; sleep 0.05; done
+grpc_addr=$(awk '/^GRPC / {print $2}' "$tmp/backend.out")
+sed -i "s/GRPC_ADDR/$grpc_addr/" "$tmp/kitegate.toml"
 RUST_LOG=warn target/release/kitegate --config "$tmp/kitegate.toml" >"$tmp/gw.out" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
@@ -58,19 +74,26 @@ raw="e2e/bench/results/load-$stamp-c$CONNS.txt"
     echo "# kitegate: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency POST /add"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s e2e/bench/add.lua "http://127.0.0.1:$gw_port/add"
     echo "# gateway peak RSS: $(grep VmHWM /proc/$gw_pid/status)"
+    for route in kitex-pb grpc; do
+        echo "# kitegate /$route/add: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency"
+        wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s e2e/bench/add.lua "http://127.0.0.1:$gw_port/$route/add"
+    done
     echo "# direct: thrift_load --transport ttheader --connections $CONNS --seconds $DURATION"
     target/release/thrift_load "127.0.0.1:$backend_port" --transport ttheader --connections "$CONNS" --seconds "$DURATION"
 } | tee "$raw"
 
-rps=$(awk '/Requests\/sec/ {print $2}' "$raw")
-p50=$(awk '/^ +50%/ {print $2}' "$raw")
-p99=$(awk '/^ +99%/ {print $2}' "$raw")
+rps=$(awk '/Requests\/sec/ {print $2; exit}' "$raw")
+p50=$(awk '/^ +50%/ {print $2; exit}' "$raw")
+p99=$(awk '/^ +99%/ {print $2; exit}' "$raw")
+nth() { awk -v n="$2" -v pat="$1" '$0 ~ pat {i++; if (i == n) {print $2; exit}}' "$raw"; }
 rss=$(awk '/VmHWM/ {print $(NF-1)/1024 " MB"}' "$raw")
 direct=$(tail -n1 "$raw")
 echo
 echo "| system | connections | requests/s | p50 | p99 | peak RSS |"
 echo "|---|---|---|---|---|---|"
 echo "| kitegate -> hello (Thrift/TTHeader) | $CONNS | $rps | $p50 | $p99 | $rss |"
+echo "| kitegate -> hello (Kitex Protobuf/TTHeader) | $CONNS | $(nth 'Requests/sec' 2) | $(nth '^ +50%' 2) | $(nth '^ +99%' 2) | |"
+echo "| kitegate -> hello (gRPC) | $CONNS | $(nth 'Requests/sec' 3) | $(nth '^ +50%' 3) | $(nth '^ +99%' 3) | |"
 python3 - "$direct" "$CONNS" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])
