@@ -790,7 +790,8 @@ fn check_proto(main: &str, source: &Collector, prefix: &str) -> Result<(), Failu
             count += 1;
             let streaming = match (m.client_streaming, m.server_streaming) {
                 (false, false) => "",
-                _ => "  (streaming: not routed)",
+                (false, true) => "  (server streaming: routed for grpc backends)",
+                _ => "  (client streaming: not routed)",
             };
             if m.http.is_empty() {
                 println!(

@@ -509,6 +509,11 @@ fn scalar(kind: &Kind, v: &str) -> Value {
             "false" => Value::Bool(false),
             _ => Value::String(v.to_string()),
         },
+        // Enums by name, or by number as grpc-gateway reads them.
+        Kind::Enum(_) => match v.parse::<i32>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(v.to_string()),
+        },
         _ => Value::String(v.to_string()),
     }
 }

@@ -14,6 +14,10 @@ use tokio::sync::Mutex;
 
 use crate::protobuf::{grpc_frame, grpc_unframe};
 
+/// Overhead budget for buffered small DATA frames per connection (bytes);
+/// the per-stream flow-control window still bounds what a stream buffers.
+const SMALL_FRAME_BUDGET: usize = 16 << 20;
+
 /// gRPC status codes (grpc/grpc `doc/statuscodes.md`).
 pub mod code {
     pub const OK: u32 = 0;
@@ -97,6 +101,10 @@ impl GrpcClient {
         tcp.set_nodelay(true).ok();
         let (send, conn) = h2::client::Builder::new()
             .max_frame_size(1 << 20)
+            // Streams of many small messages (one DATA frame each) waiting
+            // for a slow HTTP client must not exhaust h2's default budget
+            // for buffered small frames, which closes the whole connection.
+            .data_frame_budget(SMALL_FRAME_BUDGET)
             .handshake::<_, Bytes>(tcp)
             .await
             .map_err(|e| err(e.to_string()))?;

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Third-party gRPC server for kitegate's e2e tests: serves RichService
+(e2e/idl/rich.proto) with grpcio, compiling the .proto at run time with
+grpc_tools.protoc (no generated code is kept in the repository).
+
+    grpc_server.py --port 0 [--proto e2e/idl/rich.proto] [--host 127.0.0.1]
+                   [--google-api-dir DIR] [--service RichService]
+
+The proto's directory is its include path; imports of google/protobuf/*.proto
+come from grpc_tools; google/api/annotations.proto and http.proto are copied
+from kitegate's own copies (idl/src/proto/google/api, or --google-api-dir) into
+a temporary include directory. Prints `READY <port>` on stdout (flushed) once
+listening; with --port 0 the kernel picks the port. Exits 0 on SIGTERM or
+SIGINT. Handlers (see the comments in rich.proto):
+
+    Echo(AllKinds)         -> the request, unchanged
+    GetItem(req)           -> Item from the request's fields, title "item <id>"
+    UpdateItem(req)        -> req.item with etag "v2", item_id from its name,
+                              updated_fields = req.update_mask.paths
+    Fail(code, message)    -> aborts with that status code and message
+    Slow(millis)           -> sleeps (until cancelled), SlowReply(slept_millis,
+                              deadline_millis: what grpc-timeout left, -1: none)
+    Ping(text, seq)        -> PingReply("pong: " + text, seq + 1, LEVEL_HIGH)
+    Count(to, fail_code)   -> streams CountReply(n=i, label="#i"), i = 1..to,
+                              then status fail_code
+    Collect(stream)        -> CollectReply(total = sum of n)
+"""
+
+import argparse
+import importlib
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import grpc_tools
+from grpc_tools import protoc
+from google.protobuf import empty_pb2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+DEFAULT_PROTO = os.path.join(REPO, "e2e", "idl", "rich.proto")
+DEFAULT_GOOGLE_API = os.path.join(REPO, "idl", "src", "proto", "google", "api")
+
+IMPORT_RE = re.compile(r'^\s*import\s+(?:public\s+|weak\s+)?"([^"]+)"\s*;', re.M)
+
+
+def status_code(code):
+    for s in grpc.StatusCode:
+        if s.value[0] == code:
+            return s
+    return grpc.StatusCode.UNKNOWN
+
+
+def compile_proto(proto, google_api_dir, workdir):
+    """Runs protoc on `proto` and every file it imports (except the
+    well-known types, which the protobuf runtime ships); returns the output
+    directory, to be put on sys.path."""
+    include = os.path.join(workdir, "include")
+    out = os.path.join(workdir, "out")
+    os.makedirs(os.path.join(include, "google", "api"))
+    os.makedirs(out)
+    for name in ("annotations.proto", "http.proto"):
+        shutil.copyfile(os.path.join(google_api_dir, name),
+                        os.path.join(include, "google", "api", name))
+    wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    proto_dir = os.path.dirname(os.path.abspath(proto))
+    roots = [proto_dir, include]
+
+    # The files to generate: the main one and its imports, transitively.
+    files, todo = [], [os.path.basename(proto)]
+    while todo:
+        rel = todo.pop()
+        if rel in files or rel.startswith("google/protobuf/"):
+            continue
+        path = next((os.path.join(r, rel) for r in roots
+                     if os.path.exists(os.path.join(r, rel))), None)
+        if path is None:
+            raise SystemExit(f"grpc_server.py: import {rel!r} not found in {roots}")
+        files.append(rel)
+        with open(path, encoding="utf-8") as f:
+            todo.extend(IMPORT_RE.findall(f.read()))
+
+    args = ["grpc_tools.protoc"] + [f"-I{r}" for r in roots + [wkt]] + [
+        f"--python_out={out}", f"--grpc_python_out={out}"] + files
+    rc = protoc.main(args)
+    if rc != 0:
+        raise SystemExit(f"grpc_server.py: protoc failed ({rc}): {' '.join(args)}")
+    return out
+
+
+def make_servicer(base, pb2):
+    common = sys.modules.get("rich_common_pb2")
+    level_high = common.LEVEL_HIGH if common is not None else 0
+
+    class Servicer(base):
+        def Echo(self, request, context):
+            return request
+
+        def GetItem(self, request, context):
+            item = pb2.Item(
+                name="items/" + request.item_id,
+                item_id=request.item_id,
+                view=request.view,
+                tags=list(request.tags),
+                page_size=request.page_size,
+                archived=request.archived,
+                title="item " + request.item_id,
+            )
+            if request.HasField("filter"):
+                item.filter.CopyFrom(request.filter)
+            return item
+
+        def UpdateItem(self, request, context):
+            item = pb2.Item()
+            item.CopyFrom(request.item)
+            item.etag = "v2"
+            if item.name.startswith("items/"):
+                item.item_id = item.name[len("items/"):]
+            item.updated_fields.extend(request.update_mask.paths)
+            return item
+
+        def Fail(self, request, context):
+            if request.code == 0:
+                return empty_pb2.Empty()
+            context.abort(status_code(request.code), request.message)
+
+        def Slow(self, request, context):
+            left = context.time_remaining()
+            left_ms = -1 if left is None else int(left * 1000)
+            deadline = time.monotonic() + request.millis / 1000.0
+            while context.is_active() and time.monotonic() < deadline:
+                time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+            return pb2.SlowReply(slept_millis=request.millis, deadline_millis=left_ms)
+
+        def Ping(self, request, context):
+            return pb2.PingReply(reply="pong: " + request.text,
+                                 seq=request.seq + 1, level=level_high)
+
+        def Count(self, request, context):
+            for i in range(1, request.to + 1):
+                yield pb2.CountReply(n=i, label=f"#{i}")
+            if request.fail_code != 0:
+                context.abort(status_code(request.fail_code),
+                              f"count failed after {request.to}")
+
+        def Collect(self, request_iterator, context):
+            return pb2.CollectReply(total=sum(r.n for r in request_iterator))
+
+    return Servicer()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--proto", default=DEFAULT_PROTO)
+    ap.add_argument("--google-api-dir", default=DEFAULT_GOOGLE_API)
+    ap.add_argument("--service", default="RichService")
+    args = ap.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="kitegate-grpc-peer-")
+    try:
+        out = compile_proto(args.proto, args.google_api_dir, workdir)
+        sys.path.insert(0, out)
+        stem = os.path.splitext(os.path.basename(args.proto))[0]
+        pb2 = importlib.import_module(stem + "_pb2")
+        pb2_grpc = importlib.import_module(stem + "_pb2_grpc")
+        base = getattr(pb2_grpc, args.service + "Servicer")
+        add = getattr(pb2_grpc, f"add_{args.service}Servicer_to_server")
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        add(make_servicer(base, pb2), server)
+        port = server.add_insecure_port(f"{args.host}:{args.port}")
+        if port == 0:
+            raise SystemExit(f"grpc_server.py: cannot listen on {args.host}:{args.port}")
+        server.start()
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        print(f"READY {port}", flush=True)
+        while not stop.wait(0.5):
+            pass
+        server.stop(grace=None).wait(2)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

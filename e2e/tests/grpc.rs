@@ -1,0 +1,968 @@
+//! gRPC backends against a peer nobody here wrote: grpcio (PyPI) serving
+//! `RichService` from `e2e/idl/rich.proto` (`e2e/peers/python/grpc_server.py`
+//! compiles the .proto at run time with grpc_tools). Each backend is
+//! registered through the admin API with the two .proto files uploaded; the
+//! tests go through every field kind and well-known type, the
+//! `google.api.http` forms (path, query, body field, default route), server
+//! streaming, gRPC status codes, deadlines and bad input.
+
+#![recursion_limit = "256"]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::{Gateway, Proc, free_port, python, repo_path, root};
+use serde_json::{Value, json};
+
+/// Starts the grpcio peer; returns it and its `127.0.0.1:PORT`.
+fn grpc_server() -> (Proc, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
+        .args(["--port", "0", "--proto"])
+        .arg(root().join("e2e/idl/rich.proto"));
+    let (p, line) = Proc::start("grpc_server", cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
+/// Registers backend `name` (protocol grpc, both .proto files) with extra settings.
+fn register(gw: &Gateway, name: &str, endpoint: &str, prefix: &str, extra: Value) {
+    let read = |f: &str| std::fs::read_to_string(repo_path(&format!("e2e/idl/{f}"))).unwrap();
+    let mut reg = json!({
+        "protocol": "grpc",
+        "endpoints": [endpoint],
+        "prefix": prefix,
+        "main": "rich.proto",
+        "files": {"rich.proto": read("rich.proto"), "rich_common.proto": read("rich_common.proto")},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        reg[k] = v.clone();
+    }
+    let (status, body) = gw.admin_call(
+        "PUT",
+        &format!("/admin/backends/{name}"),
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert!(
+        status == 201 || status == 200,
+        "register {name}: {status} {body}"
+    );
+}
+
+/// A gateway with no built-in backend.
+fn gateway() -> Gateway {
+    Gateway::start("builtin_hello = false\n", &[])
+}
+
+/// Compares JSON field by field, reporting the first difference with its
+/// path. Numbers are equal when they are the same integer or the same double
+/// (a `google.protobuf.Struct` number comes back as `1.0` for `1`).
+fn same(path: &str, want: &Value, got: &Value) -> Result<(), String> {
+    match (want, got) {
+        (Value::Number(a), Value::Number(b)) => {
+            let eq = match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+                (Some(x), Some(y), _, _) => x == y,
+                (_, _, Some(x), Some(y)) => x == y,
+                _ => a.as_f64() == b.as_f64() && (a.is_f64() || b.is_f64()),
+            };
+            if eq {
+                Ok(())
+            } else {
+                Err(format!("{path}: want {a}, got {b}"))
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return Err(format!("{path}: want {want}, got {got}"));
+            }
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                same(&format!("{path}[{i}]"), x, y)?;
+            }
+            Ok(())
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, x) in a {
+                match b.get(k) {
+                    Some(y) => same(&format!("{path}.{k}"), x, y)?,
+                    None => return Err(format!("{path}.{k}: missing (want {x})")),
+                }
+            }
+            if let Some(k) = b.keys().find(|k| !a.contains_key(*k)) {
+                return Err(format!("{path}.{k}: unexpected {}", b[k]));
+            }
+            Ok(())
+        }
+        _ if want == got => Ok(()),
+        _ => Err(format!("{path}: want {want}, got {got}")),
+    }
+}
+
+#[track_caller]
+fn assert_same(what: &str, want: &Value, got: &Value) {
+    if let Err(e) = same("$", want, got) {
+        panic!("{what}: {e}\nwant: {want}\n got: {got}");
+    }
+}
+
+/// One `AllKinds` with a value in every field, in the forms a client may
+/// send: JSON and .proto field names, 64-bit integers as numbers and
+/// strings, enums as names and numbers, URL-safe base64.
+fn all_kinds_request() -> Value {
+    json!({
+        "fInt32": -2147483648,
+        "fInt64": "-9223372036854775808",
+        "fUint32": 4294967295u32,
+        "fUint64": "18446744073709551615",
+        "fSint32": -123,
+        "f_sint64": -9007199254740993i64,
+        "fFixed32": 4000000000u32,
+        "fFixed64": "1234567890123456789",
+        "fSfixed32": -5,
+        "fSfixed64": -6,
+        "fFloat": -2.5,
+        "fDouble": -1234.5,
+        "fBool": true,
+        "fString": "h\u{e9}llo \"w\u{f6}rld\" \u{2603} \u{1f600}\n",
+        "fBytes": "AAEC/w==",
+        "color": "COLOR_GREEN",
+        "inner": {"label": "in", "weight": 7, "notes": ["a", "b"], "color": 3},
+        "nested": {"deeper": {"s": "deep", "n": "-42"}, "deepers": [{"s": "x"}, {}]},
+        "rInt32": [1, -1, 2147483647],
+        "rInt64": ["1", -2, "9223372036854775807"],
+        "r_uint64": [0, "18446744073709551615"],
+        "rDouble": [1.5, "Infinity", "-Infinity", "NaN", 1e300],
+        "rBool": [true, false, true],
+        "rString": ["", "x"],
+        "rBytes": ["", "aGk=", "-_8"],
+        "rColor": ["COLOR_RED", 3, "COLOR_UNSPECIFIED"],
+        "rInner": [{"label": "one"}, {"weight": 2}],
+        "counts": {"a": "1", "b": -2, "big": "9223372036854775807"},
+        "byId": {"7": {"label": "seven"}, "-1": {"weight": -1}},
+        "byFlag": {"true": "yes", "false": "no"},
+        "colors": {"r": "COLOR_RED", "z": "COLOR_UNSPECIFIED"},
+        "choiceInner": {"label": "picked"},
+        "optInt32": 0,
+        "optString": "",
+        "optBool": false,
+        "optColor": "COLOR_UNSPECIFIED",
+        "ts": "2024-05-06T07:08:09.123Z",
+        "dur": "-1.500s",
+        "st": {"n": 1, "s": "x", "b": true, "nil": null, "l": [1, "two"], "o": {"k": "v"}},
+        "val": {"k": [1.5, "s", true, null]},
+        "lv": [1, "a", {"b": false}, null],
+        "wInt64": "42",
+        "wString": "",
+        "wBool": false,
+        "mask": "fInt32,inner.label,nested.deeper.s",
+        "empty": {},
+        "rTs": ["1970-01-01T00:00:00Z", "2038-01-19T03:14:08.000001Z"],
+        "price": {"currencyCode": "EUR", "units": "12", "nanos": 500000000},
+        "level": "LEVEL_LOW",
+        "prices": {"net": {"currency_code": "USD", "units": 3}},
+    })
+}
+
+/// The reply to [`all_kinds_request`] with the default options: int64 and
+/// enums as numbers; JSON names; standard base64 with padding.
+fn all_kinds_default() -> Value {
+    json!({
+        "fInt32": -2147483648,
+        "fInt64": -9223372036854775808i64,
+        "fUint32": 4294967295u32,
+        "fUint64": 18446744073709551615u64,
+        "fSint32": -123,
+        "fSint64": -9007199254740993i64,
+        "fFixed32": 4000000000u32,
+        "fFixed64": 1234567890123456789u64,
+        "fSfixed32": -5,
+        "fSfixed64": -6,
+        "fFloat": -2.5,
+        "fDouble": -1234.5,
+        "fBool": true,
+        "fString": "h\u{e9}llo \"w\u{f6}rld\" \u{2603} \u{1f600}\n",
+        "fBytes": "AAEC/w==",
+        "color": 2,
+        "inner": {"label": "in", "weight": 7, "notes": ["a", "b"], "color": 3},
+        "nested": {"deeper": {"s": "deep", "n": -42}, "deepers": [{"s": "x"}, {}]},
+        "rInt32": [1, -1, 2147483647],
+        "rInt64": [1, -2, 9223372036854775807i64],
+        "rUint64": [0, 18446744073709551615u64],
+        "rDouble": [1.5, "Infinity", "-Infinity", "NaN", 1e300],
+        "rBool": [true, false, true],
+        "rString": ["", "x"],
+        "rBytes": ["", "aGk=", "+/8="],
+        "rColor": [1, 3, 0],
+        "rInner": [{"label": "one"}, {"weight": 2}],
+        "counts": {"a": 1, "b": -2, "big": 9223372036854775807i64},
+        "byId": {"7": {"label": "seven"}, "-1": {"weight": -1}},
+        "byFlag": {"true": "yes", "false": "no"},
+        "colors": {"r": 1, "z": 0},
+        "choiceInner": {"label": "picked"},
+        "optInt32": 0,
+        "optString": "",
+        "optBool": false,
+        "optColor": 0,
+        "ts": "2024-05-06T07:08:09.123Z",
+        "dur": "-1.500s",
+        "st": {"n": 1.0, "s": "x", "b": true, "nil": null, "l": [1.0, "two"], "o": {"k": "v"}},
+        "val": {"k": [1.5, "s", true, null]},
+        "lv": [1.0, "a", {"b": false}, null],
+        "wInt64": 42,
+        "wString": "",
+        "wBool": false,
+        "mask": "fInt32,inner.label,nested.deeper.s",
+        "empty": {},
+        "rTs": ["1970-01-01T00:00:00Z", "2038-01-19T03:14:08.000001Z"],
+        "price": {"currencyCode": "EUR", "units": 12, "nanos": 500000000},
+        "level": 1,
+        "prices": {"net": {"currencyCode": "USD", "units": 3}},
+    })
+}
+
+/// The same reply in canonical proto3 JSON (`i64_as_string`, `enum_as_name`).
+fn all_kinds_canonical() -> Value {
+    let mut v = all_kinds_default();
+    let s = |x: &str| Value::String(x.to_string());
+    for (k, x) in [
+        ("fInt64", "-9223372036854775808"),
+        ("fUint64", "18446744073709551615"),
+        ("fSint64", "-9007199254740993"),
+        ("fFixed64", "1234567890123456789"),
+        ("fSfixed64", "-6"),
+        ("wInt64", "42"),
+        ("color", "COLOR_GREEN"),
+        ("optColor", "COLOR_UNSPECIFIED"),
+        ("level", "LEVEL_LOW"),
+    ] {
+        v[k] = s(x);
+    }
+    v["inner"]["color"] = s("COLOR_BLUE");
+    v["nested"]["deeper"]["n"] = s("-42");
+    v["rInt64"] = json!(["1", "-2", "9223372036854775807"]);
+    v["rUint64"] = json!(["0", "18446744073709551615"]);
+    v["rColor"] = json!(["COLOR_RED", "COLOR_BLUE", "COLOR_UNSPECIFIED"]);
+    v["counts"] = json!({"a": "1", "b": "-2", "big": "9223372036854775807"});
+    v["colors"] = json!({"r": "COLOR_RED", "z": "COLOR_UNSPECIFIED"});
+    v["price"]["units"] = s("12");
+    v["prices"]["net"]["units"] = s("3");
+    v
+}
+
+#[test]
+fn echo_every_field_kind_through_grpcio() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    register(
+        &gw,
+        "rich-canonical",
+        &addr,
+        "/gc",
+        json!({"options": {"i64_as_string": true, "enum_as_name": true}}),
+    );
+    let req = all_kinds_request().to_string();
+
+    let (status, got) = gw.post("/g/v1/echo", &req);
+    assert_eq!(status, 200, "{got}");
+    assert_same("default options", &all_kinds_default(), &got);
+
+    let (status, got) = gw.post("/gc/v1/echo", &req);
+    assert_eq!(status, 200, "{got}");
+    assert_same("canonical proto3 JSON", &all_kinds_canonical(), &got);
+
+    // What the gateway answers it accepts again, unchanged.
+    let (status, again) = gw.post("/gc/v1/echo", &got.to_string());
+    assert_eq!(status, 200, "{again}");
+    assert_same("canonical round trip", &got, &again);
+    let (status, again) = gw.post("/g/v1/echo", &all_kinds_default().to_string());
+    assert_eq!(status, 200, "{again}");
+    assert_same("default round trip", &all_kinds_default(), &again);
+
+    // Default values are left out; a message field that is set stays, even
+    // empty; JSON null means absent, except for google.protobuf.Value where
+    // it is the null value; a wrapper holding its default stays.
+    let (status, got) = gw.post(
+        "/g/v1/echo",
+        r#"{"fInt32":0,"fInt64":"0","fDouble":0.0,"fBool":false,"fString":"","fBytes":"",
+            "color":"COLOR_UNSPECIFIED","rInt32":[],"counts":{},"inner":{},"fFloat":null,
+            "val":null,"wInt64":0,"choiceText":""}"#,
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "defaults",
+        &json!({"inner": {}, "val": null, "wInt64": 0, "choiceText": ""}),
+        &got,
+    );
+
+    // Normalised forms: a timestamp with an offset comes back in UTC,
+    // durations with 0, 3, 6 or 9 fractional digits, numbers given as strings.
+    let (status, got) = gw.post(
+        "/gc/v1/echo",
+        r#"{"ts":"2024-05-06T09:08:09+02:00","dur":"1.5s","fInt32":"17","fDouble":"2.5","choiceNumber":7}"#,
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "normalised",
+        &json!({"ts": "2024-05-06T07:08:09Z", "dur": "1.500s", "fInt32": 17, "fDouble": 2.5, "choiceNumber": "7"}),
+        &got,
+    );
+
+    // A large message (many HTTP/2 DATA frames and window updates each way).
+    let big = json!({
+        "fString": "x".repeat(1_500_000),
+        "rInt64": (0..50_000i64).map(|i| i * 1_000_003).collect::<Vec<_>>(),
+        "rInner": (1..=2_000).map(|i| json!({"label": format!("n{i}"), "weight": i})).collect::<Vec<_>>(),
+    });
+    let (status, got) = gw.post("/g/v1/echo", &big.to_string());
+    assert_eq!(status, 200, "large echo");
+    if let Err(e) = same("$", &big, &got) {
+        panic!("large echo: {e}");
+    }
+
+    // Concurrent calls share the one HTTP/2 connection; each gets its own answer.
+    std::thread::scope(|s| {
+        let gw = &gw;
+        let calls: Vec<_> = (1..=16)
+            .map(|i| {
+                s.spawn(move || {
+                    let body = json!({"fInt64": i, "fString": format!("call {i}"), "rInt32": vec![i; 100]});
+                    let (status, got) = gw.post("/g/v1/echo", &body.to_string());
+                    assert_eq!(status, 200, "{got}");
+                    assert_same(&format!("concurrent call {i}"), &body, &got);
+                })
+            })
+            .collect();
+        for c in calls {
+            c.join().unwrap();
+        }
+    });
+
+    // emit_defaults and proto_field_names.
+    register(
+        &gw,
+        "rich-defaults",
+        &addr,
+        "/gd",
+        json!({"options": {"emit_defaults": true, "proto_field_names": true}}),
+    );
+    let (status, got) = gw.post("/gd/v1/echo", r#"{"fInt32":5}"#);
+    assert_eq!(status, 200, "{got}");
+    for (k, v) in [
+        ("f_int32", json!(5)),
+        ("f_int64", json!(0)),
+        ("f_bool", json!(false)),
+        ("f_string", json!("")),
+        ("f_bytes", json!("")),
+        ("color", json!(0)),
+        ("r_int32", json!([])),
+        ("counts", json!({})),
+    ] {
+        assert_eq!(got[k], v, "emit_defaults {k}: {got}");
+    }
+    assert!(got.get("fInt32").is_none(), "{got}");
+}
+
+#[test]
+fn http_rules_default_route_and_streaming() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    register(
+        &gw,
+        "rich-canonical",
+        &addr,
+        "/gc",
+        json!({"options": {"i64_as_string": true, "enum_as_name": true}}),
+    );
+
+    // Path variable + query parameters (repeated by repetition, nested
+    // fields with dots, JSON and proto names, enum names); the path
+    // variable wins over a query parameter of the same field; unknown query
+    // parameters are ignored.
+    let q = "view=FULL&tags=a&tags=b&pageSize=10&filter.label=x&filter.weight=3&archived=true&item_id=99&bogus=1";
+    let want = json!({
+        "name": "items/42", "itemId": "42", "view": 2, "tags": ["a", "b"], "pageSize": 10,
+        "filter": {"label": "x", "weight": 3}, "archived": true, "title": "item 42",
+    });
+    let (status, got) = gw.get(&format!("/g/v1/items/42?{q}"));
+    assert_eq!(status, 200, "{got}");
+    assert_same("GetItem", &want, &got);
+    let mut want_c = want.clone();
+    want_c["view"] = json!("FULL");
+    let (status, got) = gw.get(&format!("/gc/v1/items/42?{q}"));
+    assert_eq!(status, 200, "{got}");
+    assert_same("GetItem canonical", &want_c, &got);
+    let (status, got) = gw.get("/g/v1/items/7?view=BASIC&page_size=2&filter.color=COLOR_RED");
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "GetItem proto names",
+        &json!({"name": "items/7", "itemId": "7", "view": 1, "pageSize": 2, "filter": {"color": 1}, "title": "item 7"}),
+        &got,
+    );
+    // Percent-encoding: a single-segment variable is decoded fully (%2F
+    // too); query values as forms are (`+` is a space).
+    let (status, got) = gw.get("/g/v1/items/a%2Fb%20%E2%98%83?tags=a+b&tags=%E2%98%83&tags=");
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "GetItem percent-encoded",
+        &json!({"name": "items/a/b \u{2603}", "itemId": "a/b \u{2603}", "tags": ["a b", "\u{2603}", ""], "title": "item a/b \u{2603}"}),
+        &got,
+    );
+    // additional_bindings: an enum path variable by name; response_body.
+    let (status, got) = gw.get("/gc/v1/items/7/views/BASIC");
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "GetItem views/BASIC",
+        &json!({"name": "items/7", "itemId": "7", "view": "BASIC", "title": "item 7"}),
+        &got,
+    );
+    assert_eq!(gw.get("/g/v1/items/7/title"), (200, json!("item 7")));
+
+    // body: "item" + {item.name=items/*}: the path wins over the body; the
+    // FieldMask comes from a query parameter.
+    let (status, got) = gw.call(
+        "PATCH",
+        "/g/v1/items/abc?updateMask=title,price.units",
+        Some(r#"{"name":"items/zzz","title":"new","tags":["x"],"price":{"currencyCode":"EUR","units":"5"}}"#),
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "UpdateItem",
+        &json!({"name": "items/abc", "itemId": "abc", "title": "new", "tags": ["x"],
+                "price": {"currencyCode": "EUR", "units": 5}, "etag": "v2",
+                "updatedFields": ["title", "price.units"]}),
+        &got,
+    );
+    // A multi-segment variable keeps %2F encoded (and decodes the rest).
+    let (status, got) = gw.call("PATCH", "/g/v1/items/a%2Fb%20c", Some("{}"));
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "UpdateItem %2F",
+        &json!({"name": "items/a%2Fb c", "itemId": "a%2Fb c", "etag": "v2"}),
+        &got,
+    );
+    // The template needs items/*: another collection is no route.
+    assert_eq!(
+        gw.call("PATCH", "/g/v1/users/abc", Some("{}")).0,
+        404,
+        "PATCH /g/v1/users/abc"
+    );
+
+    // A method without a rule: POST /{package.Service}/{Method}, body "*".
+    let (status, got) = gw.post("/g/rich.v1.RichService/Ping", r#"{"text":"hi","seq":41}"#);
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "Ping",
+        &json!({"reply": "pong: hi", "seq": 42, "level": 2}),
+        &got,
+    );
+    let (status, got) = gw.post(
+        "/gc/rich.v1.RichService/Ping",
+        r#"{"seq":"9007199254740993"}"#,
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_same(
+        "Ping canonical",
+        &json!({"reply": "pong: ", "seq": "9007199254740994", "level": "LEVEL_HIGH"}),
+        &got,
+    );
+
+    let ((status, _), headers) = gw.call_h("GET", "/g/rich.v1.RichService/Ping", None, &[]);
+    assert_eq!((status, header(&headers, "allow")), (405, "POST"));
+
+    // Routes: every unary and server-streaming method, none for the client-streaming one.
+    let (status, routes) = gw.admin_call("GET", "/admin/routes", None, &[]);
+    assert_eq!(status, 200, "{routes}");
+    let text = routes.to_string();
+    for m in [
+        "Echo",
+        "GetItem",
+        "UpdateItem",
+        "Fail",
+        "Slow",
+        "Ping",
+        "Count",
+    ] {
+        assert!(
+            text.contains(&format!("\"{m}\"")),
+            "no route for {m}: {routes}"
+        );
+    }
+    assert!(!text.contains("Collect"), "{routes}");
+    assert_eq!(
+        gw.post("/g/rich.v1.RichService/Collect", "{}").0,
+        404,
+        "client streaming"
+    );
+
+    // Server streaming: newline-delimited JSON, or Server-Sent Events.
+    let url = format!("{}/g/v1/count?to=3", gw.base);
+    let (status, headers, body) = e2e::http("GET", &url, None, &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let ctype = header(&headers, "content-type");
+    assert!(ctype.starts_with("application/x-ndjson"), "{ctype}");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            json!({"n": 1, "label": "#1"}),
+            json!({"n": 2, "label": "#2"}),
+            json!({"n": 3, "label": "#3"})
+        ]
+    );
+    let (status, headers, body) =
+        e2e::http("GET", &url, None, &[("accept", "text/event-stream")]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(header(&headers, "content-type").starts_with("text/event-stream"));
+    let events: Vec<&str> = body.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert_eq!(events.len(), 3, "{body}");
+    assert_eq!(events[0], r##"data: {"n":1,"label":"#1"}"##, "{body}");
+    // A status other than OK after two messages ends the stream with an error item.
+    let (status, _, body) = e2e::http(
+        "GET",
+        &format!("{}/g/v1/count?to=2&failCode=5", gw.base),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    let e = &lines[2]["error"];
+    assert_eq!(
+        (
+            &e["code"],
+            &e["grpc_code"],
+            &e["grpc_status"],
+            &e["http_status"]
+        ),
+        (
+            &json!("grpc_error"),
+            &json!("NOT_FOUND"),
+            &json!(5),
+            &json!(404)
+        ),
+        "{body}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("count failed after 2"),
+        "{body}"
+    );
+    // An empty stream is an empty body.
+    let (status, _, body) =
+        e2e::http("GET", &format!("{}/g/v1/count?to=0", gw.base), None, &[]).unwrap();
+    assert_eq!((status, body.as_str()), (200, ""));
+}
+
+/// A long stream of small messages (grpcio writes many of them in DATA
+/// frames of a few dozen bytes), with a unary call in flight on the same
+/// HTTP/2 connection: both complete.
+#[test]
+fn long_stream_of_small_messages() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    for round in 0..5 {
+        std::thread::scope(|s| {
+            let unary = s.spawn(|| gw.post("/g/v1/slow", r#"{"millis":1000}"#));
+            std::thread::sleep(Duration::from_millis(100));
+            let url = format!("{}/g/v1/count?to=20000", gw.base);
+            let (status, _, body) = e2e::http("GET", &url, None, &[]).unwrap();
+            let lines: Vec<&str> = body.lines().collect();
+            let last = lines.last().copied().unwrap_or("");
+            let (unary_status, unary_body) = unary.join().unwrap();
+            assert_eq!(
+                (status, lines.len(), last, unary_status),
+                (200, 20000, r##"{"n":20000,"label":"#20000"}"##, 200),
+                "round {round}: (stream status, lines, last line, unary status); unary answered {unary_body}"
+            );
+        });
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// A JSON number reaches the backend as the nearest double (RFC 8259 /
+/// IEEE 754 round to nearest, as Go's strconv.ParseFloat, protobuf's own JSON
+/// parsers and Rust's `str::parse` read it), so a double written with its
+/// shortest round-trip digits comes back as the same text.
+#[test]
+fn doubles_keep_every_bit() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    let values = [
+        "1234.5678901234567",
+        "14871.466378840501",
+        "-906834.6387644875",
+        "95488.93141911575",
+        "0.30000000000000004",
+        "2.2250738585072014e-308",
+        "5e-324",
+    ];
+    let mut wrong = Vec::new();
+    for v in values {
+        let (status, _, body) = e2e::http(
+            "POST",
+            &format!("{}/g/v1/echo", gw.base),
+            Some(&format!(r#"{{"fDouble":{v}}}"#)),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        // Read the number from the text, with Rust's correctly rounded parser.
+        let text = body
+            .strip_prefix(r#"{"fDouble":"#)
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("{body}"));
+        let got: f64 = text.parse().unwrap();
+        let want: f64 = v.parse().unwrap();
+        if got.to_bits() != want.to_bits() {
+            wrong.push(format!("{v} came back as {text}"));
+        }
+    }
+    assert!(wrong.is_empty(), "doubles changed: {wrong:?}");
+}
+
+/// grpc-gateway reads an enum query parameter (or path variable) by name or
+/// by number (runtime/query.go `parseField`: `ByName`, else `ParseInt` and
+/// `ByNumber`).
+#[test]
+fn enum_numbers_in_query_parameters() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    register(
+        &gw,
+        "strict",
+        &addr,
+        "/gr",
+        json!({"options": {"reject_unknown_fields": true}}),
+    );
+    for prefix in ["/g", "/gr"] {
+        let (status, got) = gw.get(&format!("{prefix}/v1/items/7?view=1&filter.color=2"));
+        assert_eq!(status, 200, "{prefix}: {got}");
+        assert_same(
+            &format!("{prefix} enum numbers in the query"),
+            &json!({"name": "items/7", "itemId": "7", "view": 1, "filter": {"color": 2}, "title": "item 7"}),
+            &got,
+        );
+        let (status, got) = gw.get(&format!("{prefix}/v1/items/7/views/2"));
+        assert_eq!(status, 200, "{prefix}: {got}");
+        assert_same(
+            &format!("{prefix} enum number in the path"),
+            &json!({"name": "items/7", "itemId": "7", "view": 2, "title": "item 7"}),
+            &got,
+        );
+    }
+}
+
+#[test]
+fn grpc_status_codes_deadlines_and_dead_backends() {
+    let (mut peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+
+    for (code, name, http) in [
+        (3, "INVALID_ARGUMENT", 400),
+        (5, "NOT_FOUND", 404),
+        (6, "ALREADY_EXISTS", 409),
+        (7, "PERMISSION_DENIED", 403),
+        (16, "UNAUTHENTICATED", 401),
+        (8, "RESOURCE_EXHAUSTED", 429),
+        (9, "FAILED_PRECONDITION", 400),
+        (10, "ABORTED", 409),
+        (11, "OUT_OF_RANGE", 400),
+        (12, "UNIMPLEMENTED", 501),
+        (14, "UNAVAILABLE", 503),
+        (13, "INTERNAL", 500),
+        (2, "UNKNOWN", 500),
+        (15, "DATA_LOSS", 500),
+    ] {
+        let msg = format!("failing with {name} \u{2603}");
+        let body = json!({"code": code, "message": msg}).to_string();
+        let (status, e) = gw.post("/g/v1/fail", &body);
+        assert_eq!(status, http, "{name}: {e}");
+        let e = &e["error"];
+        assert_eq!(
+            (&e["code"], &e["grpc_code"], &e["grpc_status"]),
+            (&json!("grpc_error"), &json!(name), &json!(code)),
+            "{name}: {e}"
+        );
+        assert_eq!(e["message"], json!(msg), "{name}: {e}");
+        assert_eq!(
+            (&e["backend"], &e["method"]),
+            (&json!("rich"), &json!("RichService.Fail")),
+            "{name}: {e}"
+        );
+    }
+    // grpc-message is percent-encoded on the wire: any text comes through.
+    let msg = "100% sure: a%2Fb\nline2\ttab \"q\" \u{2603}";
+    let (status, e) = gw.post(
+        "/g/v1/fail",
+        &json!({"code": 5, "message": msg}).to_string(),
+    );
+    assert_eq!((status, &e["error"]["message"]), (404, &json!(msg)), "{e}");
+    let (status, e) = gw.post("/g/v1/fail", r#"{"code":5}"#);
+    assert_eq!((status, &e["error"]["message"]), (404, &json!("")), "{e}");
+    // Code 0: the Empty reply.
+    assert_eq!(gw.post("/g/v1/fail", r#"{"code":0}"#), (200, json!({})));
+
+    // Past the backend's timeout: 504, in about the timeout, and the
+    // connection stays usable.
+    register(&gw, "slow", &addr, "/gs", json!({"timeout_ms": 300}));
+    // grpc-timeout carries the backend timeout (300 ms here, 3000 ms by default).
+    let (status, got) = gw.post("/gs/v1/slow", r#"{"millis":20}"#);
+    assert_eq!((status, &got["sleptMillis"]), (200, &json!(20)), "{got}");
+    let left = got["deadlineMillis"].as_i64().unwrap_or(-1);
+    assert!(
+        (100..=300).contains(&left),
+        "deadline seen by grpcio: {got}"
+    );
+    let (status, got) = gw.post("/g/v1/slow", r#"{"millis":1}"#);
+    assert_eq!(status, 200, "{got}");
+    let left = got["deadlineMillis"].as_i64().unwrap_or(-1);
+    assert!(
+        (2000..=3000).contains(&left),
+        "deadline seen by grpcio: {got}"
+    );
+    let t = Instant::now();
+    let (status, e) = gw.post("/gs/v1/slow", r#"{"millis":3000}"#);
+    let took = t.elapsed();
+    assert_eq!(status, 504, "{e}");
+    let code = e["error"]["code"].as_str().unwrap_or("");
+    assert!(
+        code == "backend_timeout"
+            || (code == "grpc_error" && e["error"]["grpc_code"] == "DEADLINE_EXCEEDED"),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(2500),
+        "took {took:?}: {e}"
+    );
+    assert_eq!(gw.post("/gs/v1/slow", r#"{"millis":1}"#).0, 200);
+    assert_eq!(
+        gw.post("/g/rich.v1.RichService/Ping", r#"{"text":"after"}"#)
+            .0,
+        200
+    );
+
+    // Nobody listens: 502 backend_unavailable.
+    let dead = format!("127.0.0.1:{}", free_port());
+    register(&gw, "down", &dead, "/gx", json!({"timeout_ms": 2000}));
+    let (status, e) = gw.post("/gx/v1/echo", r#"{"fInt32":1}"#);
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (502, &json!("backend_unavailable")),
+        "{e}"
+    );
+    assert_eq!(e["error"]["backend"], "down", "{e}");
+    let (status, _, body) =
+        e2e::http("GET", &format!("{}/gx/v1/count?to=1", gw.base), None, &[]).unwrap();
+    assert_eq!(status, 502, "streaming to a dead backend: {body}");
+
+    // The peer stops: the next call is 502 too (after the connection drops).
+    peer.stop();
+    let (status, e) = gw.post("/g/v1/echo", r#"{"fInt32":1}"#);
+    assert_eq!(status, 502, "{e}");
+    assert!(
+        e["error"]["code"] == "backend_unavailable" || e["error"]["code"] == "bad_gateway",
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_input_is_400_naming_the_field() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    register(
+        &gw,
+        "strict",
+        &addr,
+        "/gr",
+        json!({"options": {"reject_unknown_fields": true}}),
+    );
+
+    let bad = |prefix: &str, method: &str, path: &str, body: Option<&str>, at: &str| {
+        let full = format!("{prefix}{path}");
+        let (status, e) = gw.call(method, &full, body);
+        assert_eq!(
+            (status, &e["error"]["code"]),
+            (400, &json!("invalid_request")),
+            "{method} {full} {body:?}: {e}"
+        );
+        let m = e["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            m.starts_with(at),
+            "{method} {full} {body:?}: message should start with {at:?}: {e}"
+        );
+    };
+    for (body, at) in [
+        (r#"{"inner":{"weight":"heavy"}}"#, "$.inner.weight"),
+        (r#"{"rInt32":[1,"x"]}"#, "$.rInt32[1]"),
+        (r#"{"fInt32":2147483648}"#, "$.fInt32"),
+        (r#"{"fUint32":-1}"#, "$.fUint32"),
+        (r#"{"fInt64":"12x"}"#, "$.fInt64"),
+        (r#"{"fBool":"yes"}"#, "$.fBool"),
+        (r#"{"fString":5}"#, "$.fString"),
+        (r#"{"fBytes":"!!!"}"#, "$.fBytes"),
+        (r#"{"color":true}"#, "$.color"),
+        (r#"{"inner":[1]}"#, "$.inner"),
+        (r#"{"byId":{"x":{}}}"#, "$.byId"),
+        (r#"{"counts":{"a":"b"}}"#, "$.counts.a"),
+        (r#"{"ts":"yesterday"}"#, "$.ts"),
+        (r#"{"dur":"5 minutes"}"#, "$.dur"),
+        (r#"{"st":[1]}"#, "$.st"),
+        (r#"{"wBool":"no"}"#, "$.wBool"),
+        (
+            r#"{"nested":{"deepers":[{},{"n":"x"}]}}"#,
+            "$.nested.deepers[1].n",
+        ),
+        (r#"{"price":{"units":1.5}}"#, "$.price.units"),
+        (r#"{"choiceText":"a","choiceNumber":1}"#, "$"),
+        (r#"{"fInt32":1"#, "$"),
+        (r#"[1]"#, "$"),
+        (r#"{"fInt32":1} x"#, "$"),
+    ] {
+        bad("/g", "POST", "/v1/echo", Some(body), at);
+    }
+    // Query parameters and path variables are checked the same way.
+    bad("/g", "GET", "/v1/items/1?pageSize=abc", None, "$.pageSize");
+    bad(
+        "/g",
+        "GET",
+        "/v1/items/1?archived=maybe",
+        None,
+        "$.archived",
+    );
+    bad("/g", "GET", "/v1/count?to=x", None, "$.to");
+
+    // Unknown enum names and unknown fields: 400 with reject_unknown_fields.
+    bad(
+        "/gr",
+        "POST",
+        "/v1/echo",
+        Some(r#"{"color":"COLOR_PURPLE"}"#),
+        "$.color",
+    );
+    bad(
+        "/gr",
+        "POST",
+        "/v1/echo",
+        Some(r#"{"rColor":["COLOR_RED","NOPE"]}"#),
+        "$.rColor",
+    );
+    bad("/gr", "GET", "/v1/items/1?view=EVERYTHING", None, "$.view");
+    bad("/gr", "POST", "/v1/echo", Some(r#"{"noSuchField":1}"#), "$");
+    // Without it they are dropped, as grpc-gateway (protojson DiscardUnknown) does.
+    assert_eq!(
+        gw.post(
+            "/g/v1/echo",
+            r#"{"color":"COLOR_PURPLE","noSuchField":1,"fInt32":3}"#
+        ),
+        (200, json!({"fInt32": 3}))
+    );
+    // An enum number the .proto does not declare is kept (proto3 enums are open).
+    assert_eq!(
+        gw.post("/g/v1/echo", r#"{"color":42}"#),
+        (200, json!({"color": 42}))
+    );
+}
+
+/// The peer goes away and comes back on the same port; a call in flight
+/// when it dies or shuts down fails at once instead of waiting for the timeout.
+#[test]
+fn peer_restarts_and_crashes() {
+    let port = free_port();
+    let start = || {
+        let mut cmd = Command::new(python());
+        cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
+            .args(["--port", &port.to_string(), "--proto"])
+            .arg(root().join("e2e/idl/rich.proto"));
+        Proc::start("grpc_server", cmd, Some("READY ")).0
+    };
+    let mut peer = start();
+    let gw = gateway();
+    register(
+        &gw,
+        "rich",
+        &format!("127.0.0.1:{port}"),
+        "/g",
+        json!({"timeout_ms": 5000}),
+    );
+    let ping = || gw.post("/g/rich.v1.RichService/Ping", r#"{"text":"x"}"#);
+    assert_eq!(ping().0, 200);
+    let (status, e) = gw.admin_call("GET", "/admin/backends/rich", None, &[]);
+    assert_eq!(
+        (status, &e["endpoint_health"][0]["reachable"]),
+        (200, &json!(true)),
+        "{e}"
+    );
+
+    peer.stop();
+    let (status, e) = ping();
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (502, &json!("backend_unavailable")),
+        "{e}"
+    );
+    let (_, e) = gw.admin_call("GET", "/admin/backends/rich", None, &[]);
+    assert_eq!(e["endpoint_health"][0]["reachable"], json!(false), "{e}");
+
+    let mut peer = start();
+    assert_eq!(
+        ping(),
+        (200, json!({"reply": "pong: x", "seq": 1, "level": 2}))
+    );
+
+    // Killed mid-call: 502 bad_gateway at once.
+    let slow = |peer: &mut Proc, kill: bool| {
+        std::thread::scope(|s| {
+            let call = s.spawn(|| {
+                let t = Instant::now();
+                (gw.post("/g/v1/slow", r#"{"millis":4000}"#), t.elapsed())
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            if kill {
+                peer.kill9();
+            } else {
+                peer.stop();
+            }
+            call.join().unwrap()
+        })
+    };
+    let ((status, e), took) = slow(&mut peer, true);
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (502, &json!("bad_gateway")),
+        "{e}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+
+    // Shut down mid-call (grpcio cancels its calls with UNAVAILABLE): 503.
+    let mut peer = start();
+    assert_eq!(ping().0, 200);
+    let ((status, e), took) = slow(&mut peer, false);
+    assert!(took < Duration::from_secs(3), "took {took:?}: {e}");
+    assert!(
+        (status == 503 && e["error"]["grpc_code"] == "UNAVAILABLE")
+            || (status == 502 && e["error"]["code"] == "bad_gateway"),
+        "{status} {e}"
+    );
+}
