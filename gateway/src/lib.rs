@@ -306,7 +306,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         },
         pools,
     };
-    registry.restore()?;
+    registry.restore();
 
     let listener = TcpListener::bind(&cfg.listen)
         .await

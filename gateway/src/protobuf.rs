@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use codecs::framing::{self, Transport, ttheader};
-use codecs::protobuf::{self, KitexPbReply, PbDecodeOptions, PbEncodeOptions, kitex};
+use codecs::protobuf::{self, KitexPbReply, PbDecodeOptions, kitex};
 use codecs::transport::{GrpcClient, GrpcError};
 use idl::proto::{ProtoHttpRule, ProtoMethod};
 use prost_reflect::{Kind, MessageDescriptor};
@@ -552,9 +552,4 @@ fn set_path(
         };
     }
     Ok(())
-}
-
-/// The default options of protobuf backends (proto3 JSON mapping).
-pub fn default_options() -> (PbEncodeOptions, PbDecodeOptions) {
-    (PbEncodeOptions::default(), PbDecodeOptions::default())
 }

@@ -312,9 +312,9 @@ impl Registry {
     /// Applies the state directory over the start-up backends: tombstones
     /// remove, stored registrations replace or add. A stored registration
     /// that no longer loads is skipped with an error in the log.
-    pub fn restore(&mut self) -> Result<(), String> {
+    pub fn restore(&mut self) {
         let Some(dir) = self.state_dir.clone() else {
-            return Ok(());
+            return;
         };
         if let Ok(rd) = std::fs::read_dir(dir.join("removed")) {
             for f in rd.flatten() {
@@ -363,7 +363,6 @@ impl Registry {
                 }
             }
         }
-        Ok(())
     }
 }
 
