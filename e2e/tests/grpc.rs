@@ -3,11 +3,14 @@
 //! compiles the .proto at run time with grpc_tools). Each backend is
 //! registered through the admin API with the two .proto files uploaded; the
 //! tests go through every field kind and well-known type, the
-//! `google.api.http` forms (path, query, body field, default route), server
-//! streaming, gRPC status codes, deadlines and bad input.
+//! `google.api.http` forms (path, query, body field, default route), server,
+//! client and bidirectional streaming, metadata both ways, gzip, gRPC status
+//! codes with details, deadlines and bad input.
 
 #![recursion_limit = "256"]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -470,7 +473,7 @@ fn http_rules_default_route_and_streaming() {
     let ((status, _), headers) = gw.call_h("GET", "/g/rich.v1.RichService/Ping", None, &[]);
     assert_eq!((status, header(&headers, "allow")), (405, "POST"));
 
-    // Routes: every unary and server-streaming method, none for the client-streaming one.
+    // Routes: every method, streaming ones included.
     let (status, routes) = gw.admin_call("GET", "/admin/routes", None, &[]);
     assert_eq!(status, 200, "{routes}");
     let text = routes.to_string();
@@ -482,18 +485,14 @@ fn http_rules_default_route_and_streaming() {
         "Slow",
         "Ping",
         "Count",
+        "Collect",
+        "Chat",
     ] {
         assert!(
             text.contains(&format!("\"{m}\"")),
             "no route for {m}: {routes}"
         );
     }
-    assert!(!text.contains("Collect"), "{routes}");
-    assert_eq!(
-        gw.post("/g/rich.v1.RichService/Collect", "{}").0,
-        404,
-        "client streaming"
-    );
 
     // Server streaming: newline-delimited JSON, or Server-Sent Events.
     let url = format!("{}/g/v1/count?to=3", gw.base);
@@ -965,4 +964,321 @@ fn peer_restarts_and_crashes() {
             || (status == 502 && e["error"]["code"] == "bad_gateway"),
         "{status} {e}"
     );
+}
+
+/// Client streaming: a newline-delimited JSON body, one message per line,
+/// answered with one JSON object; a bad line is a 400 naming the line.
+#[test]
+fn client_streaming_from_ndjson() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    let body = "{\"n\":1}\n{\"n\":2,\"label\":\"x\"}\n\n{\"n\":39}";
+    let (status, got) = gw.post("/g/rich.v1.RichService/Collect", body);
+    assert_eq!((status, &got), (200, &json!({"total": 42})), "{got}");
+    // No messages: the sum of nothing.
+    let (status, got) = gw.post("/g/rich.v1.RichService/Collect", "");
+    assert_eq!((status, &got), (200, &json!({})), "{got}");
+    // Many messages.
+    let many: String = (1..=2000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let (status, got) = gw.post("/g/rich.v1.RichService/Collect", &many);
+    assert_eq!((status, &got), (200, &json!({"total": 2001000})), "{got}");
+    // A wrong type on line 2: 400, the call cancelled.
+    let (status, e) = gw.post(
+        "/g/rich.v1.RichService/Collect",
+        "{\"n\":1}\n{\"n\":\"two\"}\n{\"n\":3}\n",
+    );
+    assert_eq!(status, 400, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap_or("");
+    assert!(msg.starts_with("request line 2: $.n"), "{e}");
+    // Not JSON at all.
+    let (status, e) = gw.post("/g/rich.v1.RichService/Collect", "{\"n\":1}\n[oops\n");
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("request line 2: "),
+        "{e}"
+    );
+    // The gateway and the connection still serve.
+    let (status, got) = gw.post("/g/rich.v1.RichService/Collect", "{\"n\":5}");
+    assert_eq!((status, &got), (200, &json!({"total": 5})), "{got}");
+}
+
+/// Sends an HTTP/1.1 request with a chunked body over `tcp` (headers only).
+fn start_chunked(tcp: &mut TcpStream, host: &str, path: &str) {
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+}
+
+fn send_chunk(tcp: &mut TcpStream, data: &str) {
+    write!(tcp, "{:x}\r\n{data}\r\n", data.len()).unwrap();
+    tcp.flush().unwrap();
+}
+
+/// Reads the response head; returns the status line and headers.
+fn read_head(r: &mut BufReader<TcpStream>) -> (String, Vec<String>) {
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        if l == "\r\n" || l.is_empty() {
+            break;
+        }
+        headers.push(l.trim_end().to_ascii_lowercase());
+    }
+    (status, headers)
+}
+
+/// Reads one chunk of a chunked response body ("" at the last chunk).
+fn read_chunk(r: &mut BufReader<TcpStream>) -> String {
+    let mut size = String::new();
+    r.read_line(&mut size).unwrap();
+    let n =
+        usize::from_str_radix(size.trim(), 16).unwrap_or_else(|_| panic!("chunk size {size:?}"));
+    let mut data = vec![0; n + 2];
+    r.read_exact(&mut data).unwrap();
+    data.truncate(n);
+    String::from_utf8(data).unwrap()
+}
+
+/// Reads response body chunks until they hold `lines` complete lines.
+fn read_lines(r: &mut BufReader<TcpStream>, lines: usize) -> Vec<Value> {
+    let mut text = String::new();
+    while text.matches('\n').count() < lines {
+        let c = read_chunk(r);
+        assert!(!c.is_empty(), "the stream ended early after {text:?}");
+        text.push_str(&c);
+    }
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Bidirectional streaming: each reply arrives while the request body is
+/// still open (the next request line is only written after the previous
+/// reply was read), over one HTTP/1.1 exchange with a chunked body.
+#[test]
+fn bidirectional_streaming_interleaves() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    let host = gw.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&host).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(tcp.try_clone().unwrap());
+    start_chunked(&mut tcp, &host, "/g/v1/chat");
+    send_chunk(&mut tcp, "{\"text\":\"a\",\"seq\":1}\n");
+    let (status, headers) = read_head(&mut r);
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.starts_with("content-type: application/x-ndjson")),
+        "{headers:?}"
+    );
+    assert_eq!(
+        read_lines(&mut r, 1),
+        vec![json!({"reply": "chat: a", "seq": 2, "level": 2})]
+    );
+    // A message split across two chunks.
+    send_chunk(&mut tcp, "{\"text\":\"b\",");
+    send_chunk(&mut tcp, "\"seq\":10}\n");
+    assert_eq!(
+        read_lines(&mut r, 1),
+        vec![json!({"reply": "chat: b", "seq": 11, "level": 2})]
+    );
+    // Two at once, the last one without a newline, then the end of the body.
+    send_chunk(&mut tcp, "{\"text\":\"c\"}\n{\"text\":\"d\"}");
+    send_chunk(&mut tcp, "");
+    let rest = read_lines(&mut r, 2);
+    assert_eq!(rest[0]["reply"], "chat: c");
+    assert_eq!(rest[1]["reply"], "chat: d");
+    assert_eq!(
+        read_chunk(&mut r),
+        "",
+        "the stream ends after the last reply"
+    );
+
+    // The server fails the call mid-way: an error item ends the stream.
+    let body = "{\"text\":\"x\"}\n{\"text\":\"fail\",\"seq\":4}\n{\"text\":\"never\"}\n";
+    let (status, _, text) =
+        e2e::http("POST", &format!("{}/g/v1/chat", gw.base), Some(body), &[]).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["reply"], "chat: x");
+    let e = &lines[1]["error"];
+    assert_eq!(
+        (&e["grpc_code"], &e["http_status"], &e["message"]),
+        (
+            &json!("INVALID_ARGUMENT"),
+            &json!(400),
+            &json!("chat failed at seq 4")
+        ),
+        "{text}"
+    );
+
+    // A request line that is not a message: its error ends the stream.
+    let body = "{\"text\":\"y\"}\n{\"seq\":\"not a number\"}\n";
+    let (status, _, text) =
+        e2e::http("POST", &format!("{}/g/v1/chat", gw.base), Some(body), &[]).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let last: Value = serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap();
+    let e = &last["error"];
+    assert_eq!(
+        (&e["code"], &e["http_status"]),
+        (&json!("invalid_request"), &json!(400)),
+        "{text}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("request line 2: $.seq"),
+        "{text}"
+    );
+
+    // Server-Sent Events work for bidirectional calls too.
+    let (status, headers, text) = e2e::http(
+        "POST",
+        &format!("{}/g/v1/chat", gw.base),
+        Some("{\"text\":\"s\"}"),
+        &[("accept", "text/event-stream")],
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(header(&headers, "content-type").starts_with("text/event-stream"));
+    assert_eq!(
+        text,
+        "data: {\"reply\":\"chat: s\",\"seq\":1,\"level\":2}\n\n"
+    );
+}
+
+/// Request headers reach the server as metadata (authorization,
+/// grpc-metadata-*, configured names; nothing else), response metadata
+/// comes back as grpc-metadata-* / grpc-trailer-* headers, and a
+/// gzip-compressed response is inflated.
+#[test]
+fn metadata_both_ways_and_gzip() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    register(
+        &gw,
+        "rich2",
+        &addr,
+        "/g2",
+        json!({"options": {"forward_headers": ["X-Tenant"], "omit_response_metadata": true}}),
+    );
+    let ((status, got), headers) = gw.call_h(
+        "POST",
+        "/g/rich.v1.RichService/Ping",
+        Some(r#"{"text":"hi","seq":1}"#),
+        &[
+            ("authorization", "Bearer t0k"),
+            ("x-tenant", "acme"),
+            ("grpc-metadata-x-tenant", "via-prefix"),
+            ("grpc-metadata-grpc-timeout", "1S"),
+        ],
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got["reply"], "pong: hi tenant=via-prefix auth=Bearer t0k",
+        "{got}"
+    );
+    assert_eq!(
+        header(&headers, "grpc-metadata-x-served-by"),
+        "grpcio",
+        "{headers:?}"
+    );
+    assert_eq!(
+        header(&headers, "grpc-trailer-x-next-seq"),
+        "2",
+        "{headers:?}"
+    );
+    assert_eq!(
+        header(&headers, "grpc-metadata-content-type"),
+        "",
+        "{headers:?}"
+    );
+    assert_eq!(
+        header(&headers, "grpc-trailer-grpc-status"),
+        "",
+        "{headers:?}"
+    );
+
+    // A configured header is forwarded as is; response metadata omitted.
+    let ((status, got), headers) = gw.call_h(
+        "POST",
+        "/g2/rich.v1.RichService/Ping",
+        Some(r#"{"text":"hi"}"#),
+        &[("x-tenant", "acme")],
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["reply"], "pong: hi tenant=acme", "{got}");
+    assert_eq!(
+        header(&headers, "grpc-metadata-x-served-by"),
+        "",
+        "{headers:?}"
+    );
+
+    // gzip: grpcio compresses this reply (with or without accept_gzip,
+    // which advertises gzip in grpc-accept-encoding); it is inflated.
+    register(
+        &gw,
+        "rich3",
+        &addr,
+        "/g3",
+        json!({"options": {"accept_gzip": true}}),
+    );
+    let reply = format!("pong: gzip {}", "gzip".repeat(1000));
+    for prefix in ["/g3", "/g"] {
+        let (status, got) = gw.post(
+            &format!("{prefix}/rich.v1.RichService/Ping"),
+            r#"{"text":"gzip","seq":41}"#,
+        );
+        assert_eq!(
+            (status, &got),
+            (200, &json!({"reply": reply, "seq": 42, "level": 2})),
+            "{prefix}: {got}"
+        );
+    }
+}
+
+/// google.rpc.Status details from grpc-status-details-bin: a type the
+/// backend's .proto declares is shown field by field, an unknown one as base64.
+#[test]
+fn status_details_in_errors() {
+    let (_peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({}));
+    let (status, e) = gw.post("/g/v1/fail", r#"{"code":9,"message":"details: no stock"}"#);
+    assert_eq!(status, 400, "{e}");
+    let e = &e["error"];
+    assert_eq!(
+        (&e["grpc_code"], &e["message"]),
+        (&json!("FAILED_PRECONDITION"), &json!("details: no stock")),
+        "{e}"
+    );
+    assert_eq!(
+        e["details"],
+        json!([
+            {"@type": "type.googleapis.com/rich.v1.PingReply", "reply": "details: no stock", "seq": 7, "level": 2},
+            {"@type": "type.googleapis.com/unknown.v1.Thing", "value": "CAE="}
+        ]),
+        "{e}"
+    );
+    // Without details there is no `details` member.
+    let (_, e) = gw.post("/g/v1/fail", r#"{"code":9,"message":"plain"}"#);
+    assert!(e["error"].get("details").is_none(), "{e}");
 }

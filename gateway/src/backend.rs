@@ -235,6 +235,7 @@ impl Backend {
                     Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(default_connect_ms)),
                     cfg.options.max_frame.unwrap_or(DEFAULT_MAX_FRAME_SIZE),
                 )
+                .accept_gzip(cfg.options.accept_gzip)
             }),
             proto,
             pb_encode: PbEncodeOptions {

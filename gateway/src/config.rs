@@ -25,6 +25,9 @@
 //! enum_as_name = false          # write enums by name
 //! i64_as_string = false         # write i64 as strings (JavaScript clients)
 //! reject_unknown_fields = false # 400 on JSON keys the IDL does not know
+//! forward_headers = ["x-tenant"] # gRPC: more request headers sent as metadata
+//! omit_response_metadata = false # gRPC: no grpc-metadata-*/grpc-trailer-* headers
+//! accept_gzip = false           # gRPC: let the server gzip its replies
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -104,6 +107,18 @@ pub struct BackendOptions {
     /// Protobuf: key fields by their .proto names instead of lowerCamelCase.
     #[serde(default)]
     pub proto_field_names: bool,
+    /// gRPC: request headers sent on as metadata, besides `authorization`
+    /// and `grpc-metadata-*` (sent without that prefix), which always are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
+    /// gRPC: do not return response metadata as `grpc-metadata-*` and
+    /// `grpc-trailer-*` HTTP headers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omit_response_metadata: bool,
+    /// gRPC: advertise gzip (`grpc-accept-encoding`) so the server may
+    /// compress replies; they are inflated whether or not this is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_gzip: bool,
 }
 
 fn default_listen() -> String {

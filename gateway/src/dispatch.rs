@@ -42,19 +42,35 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
         }
         Lookup::NotFound => return Err(ApiError::not_found(path)),
         Lookup::Pb(route, vars) => {
+            let sse = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/event-stream"));
+            if route.method.client_streaming {
+                return route
+                    .clone()
+                    .client_stream(
+                        body,
+                        vars,
+                        parts.uri.query().map(str::to_string),
+                        &parts.headers,
+                        sse,
+                        gw.inner.body_limit,
+                    )
+                    .await;
+            }
             let body = read_body(&parts.headers, body, gw.inner.body_limit, "request body").await?;
             let request = route.request_json(&vars, parts.uri.query(), &body)?;
             if route.method.server_streaming {
-                let sse = parts
-                    .headers
-                    .get(header::ACCEPT)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|a| a.contains("text/event-stream"));
-                return route.stream(&request, sse).await;
+                return route.stream(&request, &parts.headers, sse).await;
             }
             let mut out = Vec::with_capacity(256);
-            route.call(&request, &mut out).await?;
-            let mut resp = (StatusCode::OK, Body::from(out)).into_response();
+            let mut resp = Response::new(Body::empty());
+            route
+                .call(&request, &parts.headers, &mut out, resp.headers_mut())
+                .await?;
+            *resp.body_mut() = Body::from(out);
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

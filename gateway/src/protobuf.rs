@@ -1,15 +1,18 @@
-//! Protobuf backends (Kitex Protobuf over framed or TTHeader): routes from
-//! `google.api.http` rules (or `POST /{package.Service}/{Method}`), request
-//! assembly from path variables, query parameters and the body as
-//! grpc-gateway does it, and the call.
+//! Protobuf backends (Kitex Protobuf over framed or TTHeader, and gRPC):
+//! routes from `google.api.http` rules (or `POST /{package.Service}/{Method}`),
+//! request assembly from path variables, query parameters and the body as
+//! grpc-gateway does it, and the call: unary, server streaming, client
+//! streaming and bidirectional streaming (newline-delimited JSON both ways),
+//! with headers and metadata passed across.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use codecs::framing::{self, Transport, ttheader};
 use codecs::protobuf::{self, KitexPbReply, PbDecodeOptions, kitex};
-use codecs::transport::{GrpcClient, GrpcError};
+use codecs::transport::{GrpcClient, GrpcError, GrpcStatus, GrpcStream};
 use idl::proto::{ProtoHttpRule, ProtoMethod};
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -142,15 +145,21 @@ impl PbRoute {
     }
 
     /// Encodes, sends and decodes one call; `out` gets the JSON response.
-    pub async fn call(&self, request: &Value, out: &mut Vec<u8>) -> Result<(), ApiError> {
+    /// `headers` are the HTTP request's; `resp_headers` gets what the
+    /// backend returns as metadata (gRPC).
+    pub async fn call(
+        &self,
+        request: &Value,
+        headers: &HeaderMap,
+        out: &mut Vec<u8>,
+        resp_headers: &mut HeaderMap,
+    ) -> Result<(), ApiError> {
         let b = &self.backend;
-        let input = self.method.descriptor.input();
-        let mut message = Vec::with_capacity(128);
-        let json = serde_json::to_vec(request).expect("JSON value");
-        protobuf::json_to_message(&input, &json, &b.pb_encode, &mut message)
-            .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        let message = self.encode_request(request)?;
         if let Some(grpc) = &b.grpc {
-            return self.call_grpc(grpc, &message, out).await;
+            return self
+                .call_grpc(grpc, &message, headers, out, resp_headers)
+                .await;
         }
         let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(message.len() + 128);
@@ -186,21 +195,7 @@ impl PbRoute {
                             format!("bad reply from {}: {e}", resp.addr),
                         )
                     })?;
-                match self.rule.as_ref().and_then(|r| r.response_body.as_deref()) {
-                    None => out.extend_from_slice(&full),
-                    Some(field) => {
-                        let v: Value = serde_json::from_slice(&full).unwrap_or(Value::Null);
-                        let key = output.get_field_by_name(field).map(|f| {
-                            if b.pb_decode.proto_field_names {
-                                f.name().to_string()
-                            } else {
-                                f.json_name().to_string()
-                            }
-                        });
-                        let part = key.and_then(|k| v.get(&k).cloned()).unwrap_or(Value::Null);
-                        out.extend_from_slice(&serde_json::to_vec(&part).expect("JSON value"));
-                    }
-                }
+                self.write_response(&full, out);
                 Ok(())
             }
             KitexPbReply::Exception { type_id, message } => Err(self
@@ -235,52 +230,140 @@ impl PbRoute {
         }
     }
 
+    /// The request JSON as protobuf bytes of the method's input.
+    fn encode_request(&self, request: &Value) -> Result<Vec<u8>, ApiError> {
+        let input = self.method.descriptor.input();
+        let mut message = Vec::with_capacity(128);
+        let json = serde_json::to_vec(request).expect("JSON value");
+        protobuf::json_to_message(&input, &json, &self.backend.pb_encode, &mut message)
+            .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        Ok(message)
+    }
+
+    fn grpc_path(&self) -> String {
+        format!("/{}/{}", self.service_full_name(), self.method.name)
+    }
+
+    /// Request headers sent on as gRPC metadata: `authorization`,
+    /// `grpc-metadata-<key>` as `<key>` (grpc-gateway's convention), and the
+    /// backend's `forward_headers`. Names gRPC or HTTP/2 reserve are not.
+    pub fn outgoing_metadata(&self, headers: &HeaderMap) -> HeaderMap {
+        let extra = &self.backend.settings.options.forward_headers;
+        let mut md = HeaderMap::new();
+        for (k, v) in headers {
+            let name = k.as_str();
+            let key = match name.strip_prefix("grpc-metadata-") {
+                Some(rest) => match HeaderName::from_bytes(rest.as_bytes()) {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+                None if name == "authorization"
+                    || extra.iter().any(|h| h.eq_ignore_ascii_case(name)) =>
+                {
+                    k.clone()
+                }
+                None => continue,
+            };
+            if !reserved_metadata(key.as_str()) {
+                md.append(key, v.clone());
+            }
+        }
+        md
+    }
+
+    /// Response metadata as HTTP headers: `grpc-metadata-<key>` for
+    /// headers, `grpc-trailer-<key>` for trailers (grpc-gateway's names).
+    fn incoming_metadata(&self, head: &HeaderMap, trailers: &HeaderMap, resp: &mut HeaderMap) {
+        if self.backend.settings.options.omit_response_metadata {
+            return;
+        }
+        for (map, prefix) in [(head, "grpc-metadata-"), (trailers, "grpc-trailer-")] {
+            for (k, v) in map {
+                if reserved_metadata(k.as_str()) {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::try_from(format!("{prefix}{}", k.as_str())) {
+                    resp.append(name, v.clone());
+                }
+            }
+        }
+    }
+
+    /// A failed call's status as the JSON error: grpc-gateway's HTTP
+    /// status, the gRPC code, and `details` from `grpc-status-details-bin`.
+    fn grpc_failure(&self, status: &GrpcStatus) -> ApiError {
+        let mut e = self
+            .error(
+                grpc_http_status(status.code),
+                "grpc_error",
+                status.message.clone(),
+            )
+            .with("grpc_status", json!(status.code))
+            .with("grpc_code", json!(grpc_code_name(status.code)));
+        if let Some(details) = status_details(&self.method, &self.backend.pb_decode, status) {
+            e = e.with("details", details);
+        }
+        e
+    }
+
+    fn transport_failure(&self, e: GrpcError) -> ApiError {
+        match e {
+            GrpcError::Connect { .. } => self.error(
+                StatusCode::BAD_GATEWAY,
+                "backend_unavailable",
+                e.to_string(),
+            ),
+            _ => self.error(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()),
+        }
+    }
+
+    fn deadline_failure(&self) -> ApiError {
+        self.error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "backend_timeout",
+            format!("no reply within {} ms", self.backend.timeout.as_millis()),
+        )
+    }
+
+    /// Decodes a response message to JSON (all of it; see `write_response`).
+    fn decode_response(&self, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let output = self.method.descriptor.output();
+        let mut full = Vec::with_capacity(body.len() * 2 + 16);
+        protobuf::message_to_json(&output, body, &self.backend.pb_decode, &mut full).map_err(
+            |e| {
+                self.error(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_gateway",
+                    format!("bad reply: {e}"),
+                )
+            },
+        )?;
+        Ok(full)
+    }
+
     async fn call_grpc(
         &self,
         grpc: &GrpcClient,
         message: &[u8],
+        headers: &HeaderMap,
         out: &mut Vec<u8>,
+        resp_headers: &mut HeaderMap,
     ) -> Result<(), ApiError> {
         let b = &self.backend;
-        let path = format!("/{}/{}", self.service_full_name(), self.method.name);
-        let headers = axum::http::HeaderMap::new();
-        let call = grpc.unary(&path, message, b.timeout, &headers);
+        let md = self.outgoing_metadata(headers);
+        let path = self.grpc_path();
+        let call = grpc.unary(&path, message, b.timeout, &md);
         let reply = match tokio::time::timeout(b.timeout, call).await {
-            Err(_) => {
-                return Err(self.error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "backend_timeout",
-                    format!("no reply within {} ms", b.timeout.as_millis()),
-                ));
-            }
-            Ok(Err(e @ GrpcError::Connect { .. })) => {
-                return Err(self.error(
-                    StatusCode::BAD_GATEWAY,
-                    "backend_unavailable",
-                    e.to_string(),
-                ));
-            }
-            Ok(Err(e)) => {
-                return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()));
-            }
+            Err(_) => return Err(self.deadline_failure()),
+            Ok(Err(e)) => return Err(self.transport_failure(e)),
             Ok(Ok(r)) => r,
         };
-        if reply.status != 0 {
-            return Err(self
-                .error(grpc_http_status(reply.status), "grpc_error", reply.message)
-                .with("grpc_status", json!(reply.status))
-                .with("grpc_code", json!(grpc_code_name(reply.status))));
+        if reply.status.code != 0 {
+            return Err(self.grpc_failure(&reply.status));
         }
-        let output = self.method.descriptor.output();
-        let mut full = Vec::with_capacity(reply.body.len() * 2 + 16);
-        protobuf::message_to_json(&output, &reply.body, &b.pb_decode, &mut full).map_err(|e| {
-            self.error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                format!("bad reply: {e}"),
-            )
-        })?;
+        let full = self.decode_response(&reply.body)?;
         self.write_response(&full, out);
+        self.incoming_metadata(&reply.headers, &reply.trailers, resp_headers);
         Ok(())
     }
 
@@ -290,81 +373,133 @@ impl PbRoute {
     pub async fn stream(
         &self,
         request: &Value,
+        headers: &HeaderMap,
         sse: bool,
-    ) -> Result<axum::response::Response, ApiError> {
+    ) -> Result<Response, ApiError> {
+        let grpc = self.grpc_only()?;
         let b = &self.backend;
-        let Some(grpc) = &b.grpc else {
-            return Err(self.error(
+        let message = self.encode_request(request)?;
+        let md = self.outgoing_metadata(headers);
+        let path = self.grpc_path();
+        let call = grpc.server_stream(&path, &message, b.timeout, &md);
+        let stream = match tokio::time::timeout(b.timeout, call).await {
+            Err(_) => return Err(self.deadline_failure()),
+            Ok(Err(e)) => return Err(self.transport_failure(e)),
+            Ok(Ok(s)) => s,
+        };
+        let mut resp_headers = HeaderMap::new();
+        self.incoming_metadata(&stream.headers, &HeaderMap::new(), &mut resp_headers);
+        Ok(self.streamed(Pending::Open(Box::new(stream)), None, sse, resp_headers))
+    }
+
+    fn grpc_only(&self) -> Result<&GrpcClient, ApiError> {
+        self.backend.grpc.as_ref().ok_or_else(|| {
+            self.error(
                 StatusCode::NOT_IMPLEMENTED,
                 "not_implemented",
                 "streaming needs a gRPC backend",
+            )
+        })
+    }
+
+    /// A client-streaming or bidirectional call: the HTTP request body is
+    /// newline-delimited JSON, one request message per line (path variables
+    /// and query parameters are merged into each), sent as it arrives. A
+    /// client-streaming call answers with one JSON object; a bidirectional
+    /// one streams its replies like [`PbRoute::stream`] while the request
+    /// body is still being read.
+    pub async fn client_stream(
+        self: Arc<Self>,
+        body: axum::body::Body,
+        vars: Vec<(String, String)>,
+        query: Option<String>,
+        headers: &HeaderMap,
+        sse: bool,
+        line_limit: usize,
+    ) -> Result<Response, ApiError> {
+        let grpc = self.grpc_only()?;
+        let b = &self.backend;
+        let md = self.outgoing_metadata(headers);
+        let (sender, response) =
+            tokio::time::timeout(b.timeout, grpc.open(&self.grpc_path(), b.timeout, &md))
+                .await
+                .map_err(|_| self.deadline_failure())?
+                .map_err(|e| self.transport_failure(e))?;
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
+        let pump = tokio::spawn(pump_requests(
+            self.clone(),
+            body,
+            vars,
+            query,
+            sender,
+            line_limit,
+            failed_tx,
+        ));
+        if self.method.server_streaming {
+            let mut resp_headers = HeaderMap::new();
+            resp_headers.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            return Ok(self.streamed(
+                Pending::Waiting(response),
+                Some(failed_rx),
+                sse,
+                resp_headers,
             ));
-        };
-        let input = self.method.descriptor.input();
-        let mut message = Vec::with_capacity(128);
-        let json = serde_json::to_vec(request).expect("JSON value");
-        protobuf::json_to_message(&input, &json, &b.pb_encode, &mut message)
-            .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
-        let path = format!("/{}/{}", self.service_full_name(), self.method.name);
-        let headers = axum::http::HeaderMap::new();
-        let stream = match tokio::time::timeout(
-            b.timeout,
-            grpc.server_stream(&path, &message, b.timeout, &headers),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(self.error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "backend_timeout",
-                    format!("no reply within {} ms", b.timeout.as_millis()),
-                ));
-            }
-            Ok(Err(e @ GrpcError::Connect { .. })) => {
-                return Err(self.error(
-                    StatusCode::BAD_GATEWAY,
-                    "backend_unavailable",
-                    e.to_string(),
-                ));
-            }
-            Ok(Err(e)) => {
-                return Err(self.error(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()));
-            }
-            Ok(Ok(s)) => s,
-        };
+        }
+        // Client streaming: every request goes first, then the one reply.
+        let deadline = tokio::time::Instant::now() + b.timeout;
+        let sent = tokio::time::timeout_at(deadline, pump)
+            .await
+            .map_err(|_| self.deadline_failure())?;
+        if let Ok(Err(e)) = sent {
+            return Err(e);
+        }
+        let reply =
+            tokio::time::timeout_at(deadline, async { response.stream().await?.single().await })
+                .await
+                .map_err(|_| self.deadline_failure())?
+                .map_err(|e| self.transport_failure(e))?;
+        if reply.status.code != 0 {
+            return Err(self.grpc_failure(&reply.status));
+        }
+        let full = self.decode_response(&reply.body)?;
+        let mut out = Vec::with_capacity(full.len());
+        self.write_response(&full, &mut out);
+        let mut resp = (StatusCode::OK, axum::body::Body::from(out)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.incoming_metadata(&reply.headers, &reply.trailers, resp.headers_mut());
+        Ok(resp)
+    }
+
+    /// The streamed HTTP response of a server-streaming or bidirectional call.
+    fn streamed(
+        &self,
+        pending: Pending,
+        request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
+        sse: bool,
+        resp_headers: HeaderMap,
+    ) -> Response {
         let state = StreamState {
-            stream,
+            pending: Some(pending),
+            request_failed,
             output: self.method.descriptor.output(),
-            opts: b.pb_decode.clone(),
+            method_desc: self.method.clone(),
+            opts: self.backend.pb_decode.clone(),
             sse,
             done: false,
-            backend: b.name.clone(),
+            backend: self.backend.name.clone(),
             method: format!("{}.{}", self.service, self.method.name),
         };
         let body = futures_util::stream::unfold(state, |mut st| async move {
             if st.done {
                 return None;
             }
-            let item = match st.stream.next().await {
-                Ok(Some(msg)) => {
-                    let mut json = Vec::with_capacity(msg.len() * 2 + 16);
-                    match protobuf::message_to_json(&st.output, &msg, &st.opts, &mut json) {
-                        Ok(()) => json,
-                        Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
-                    }
-                }
-                Ok(None) => match st.stream.finish().await {
-                    Ok((0, _)) => return None,
-                    Ok((code, message)) => st.fail(
-                        "grpc_error",
-                        grpc_http_status(code).as_u16(),
-                        message,
-                        Some(code),
-                    ),
-                    Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
-                },
-                Err(e) => st.fail("bad_gateway", 502, e.to_string(), None),
-            };
+            let item = st.next_item().await?;
             let chunk = if st.sse {
                 let event = if st.done { "event: error\n" } else { "" };
                 let mut c = Vec::with_capacity(item.len() + 16);
@@ -388,12 +523,11 @@ impl PbRoute {
         } else {
             "application/x-ndjson"
         };
-        let mut resp = axum::response::Response::new(axum::body::Body::from_stream(body));
-        resp.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(ctype),
-        );
-        Ok(resp)
+        let mut resp = Response::new(axum::body::Body::from_stream(body));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        resp.headers_mut().extend(resp_headers);
+        resp
     }
 
     fn service_full_name(&self) -> String {
@@ -405,10 +539,19 @@ impl PbRoute {
     }
 }
 
+/// A response stream, before or after its headers arrived.
+enum Pending {
+    Waiting(codecs::transport::GrpcResponse),
+    Open(Box<GrpcStream>),
+}
+
 /// What a response stream needs between items.
 struct StreamState {
-    stream: codecs::transport::GrpcStream,
+    pending: Option<Pending>,
+    /// Reports a request line that could not be sent (bidirectional calls).
+    request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
     output: MessageDescriptor,
+    method_desc: ProtoMethod,
     opts: PbDecodeOptions,
     sse: bool,
     done: bool,
@@ -417,6 +560,69 @@ struct StreamState {
 }
 
 impl StreamState {
+    /// The next item of the stream: a message's JSON, or the error that
+    /// ends it; `None` after a clean end.
+    async fn next_item(&mut self) -> Option<Vec<u8>> {
+        let stream = match self.pending.take()? {
+            Pending::Open(s) => Ok(s),
+            Pending::Waiting(r) => r.stream().await.map(Box::new),
+        };
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => return Some(self.transport_fail(e)),
+        };
+        let item = match stream.next().await {
+            Ok(Some(msg)) => {
+                let mut json = Vec::with_capacity(msg.len() * 2 + 16);
+                match protobuf::message_to_json(&self.output, &msg, &self.opts, &mut json) {
+                    Ok(()) => json,
+                    Err(e) => self.fail("bad_gateway", 502, e.to_string(), None),
+                }
+            }
+            Ok(None) => match stream.finish().await {
+                Ok(st) if st.code == 0 => return self.request_error(),
+                Ok(st) => {
+                    if let Some(e) = self.request_error() {
+                        return Some(e);
+                    }
+                    let details = status_details(&self.method_desc, &self.opts, &st);
+                    let mut e = self.fail(
+                        "grpc_error",
+                        grpc_http_status(st.code).as_u16(),
+                        st.message,
+                        Some(st.code),
+                    );
+                    if let Some(d) = details {
+                        let mut v: Value = serde_json::from_slice(&e).expect("JSON value");
+                        v["error"]["details"] = d;
+                        e = serde_json::to_vec(&v).expect("JSON value");
+                    }
+                    e
+                }
+                Err(e) => self.transport_fail(e),
+            },
+            Err(e) => self.transport_fail(e),
+        };
+        self.pending = Some(Pending::Open(stream));
+        Some(item)
+    }
+
+    /// The error of a request line that could not be sent, if there was one.
+    fn request_error(&mut self) -> Option<Vec<u8>> {
+        let e = self.request_failed.as_mut()?.try_recv().ok()?;
+        self.done = true;
+        let mut v = e.body();
+        v["error"]["http_status"] = json!(e.status.as_u16());
+        Some(serde_json::to_vec(&v).expect("JSON value"))
+    }
+
+    fn transport_fail(&mut self, e: GrpcError) -> Vec<u8> {
+        if let Some(item) = self.request_error() {
+            return item;
+        }
+        self.fail("bad_gateway", 502, e.to_string(), None)
+    }
+
     /// The last item of a failed stream: the JSON error shape.
     fn fail(&mut self, code: &str, status: u16, message: String, grpc: Option<u32>) -> Vec<u8> {
         self.done = true;
@@ -427,6 +633,130 @@ impl StreamState {
         }
         serde_json::to_vec(&json!({ "error": e })).expect("JSON value")
     }
+}
+
+/// Reads the newline-delimited JSON request body and sends each line as a
+/// message; ends the request stream after the last one. A line that is not
+/// a valid message cancels the call and is reported through `failed`.
+async fn pump_requests(
+    route: Arc<PbRoute>,
+    body: axum::body::Body,
+    vars: Vec<(String, String)>,
+    query: Option<String>,
+    mut sender: codecs::transport::GrpcSender,
+    line_limit: usize,
+    failed: tokio::sync::oneshot::Sender<ApiError>,
+) -> Result<(), ApiError> {
+    use futures_util::StreamExt as _;
+    let mut data = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut line_no = 0usize;
+    let mut ended = false;
+    let result = loop {
+        // Send every complete line in the buffer.
+        let mut sent_upto = 0;
+        let mut err = None;
+        while let Some(nl) = buf[sent_upto..].iter().position(|&c| c == b'\n') {
+            let line = &buf[sent_upto..sent_upto + nl];
+            sent_upto += nl + 1;
+            line_no += 1;
+            if let Err(e) = send_line(&route, &mut sender, line, line_no, &vars, &query).await {
+                err = Some(e);
+                break;
+            }
+        }
+        buf.drain(..sent_upto);
+        if let Some(e) = err {
+            break Err(e);
+        }
+        if ended {
+            if !buf.is_empty() {
+                line_no += 1;
+                let line = std::mem::take(&mut buf);
+                if let Err(e) = send_line(&route, &mut sender, &line, line_no, &vars, &query).await
+                {
+                    break Err(e);
+                }
+            }
+            break sender.close().map_err(|e| route.transport_failure(e));
+        }
+        if buf.len() > line_limit {
+            break Err(route.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request line {} is over {line_limit} bytes", line_no + 1),
+            ));
+        }
+        match data.next().await {
+            Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                break Err(route.error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("cannot read the request body: {e}"),
+                ));
+            }
+            None => ended = true,
+        }
+    };
+    if let Err(e) = &result {
+        sender.cancel();
+        failed.send(e.clone()).ok();
+    }
+    result
+}
+
+async fn send_line(
+    route: &PbRoute,
+    sender: &mut codecs::transport::GrpcSender,
+    line: &[u8],
+    line_no: usize,
+    vars: &[(String, String)],
+    query: &Option<String>,
+) -> Result<(), ApiError> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let at_line = |mut e: ApiError| {
+        e.message = format!("request line {line_no}: {}", e.message);
+        e
+    };
+    let request = route
+        .request_json(vars, query.as_deref(), line)
+        .map_err(at_line)?;
+    let message = route.encode_request(&request).map_err(at_line)?;
+    sender
+        .send(&message)
+        .await
+        .map_err(|e| route.transport_failure(e))
+}
+
+/// The `details` of a failed call's `grpc-status-details-bin`, in JSON.
+fn status_details(method: &ProtoMethod, opts: &PbDecodeOptions, st: &GrpcStatus) -> Option<Value> {
+    let bytes = st.details.as_ref()?;
+    let pool = method.descriptor.parent_pool();
+    match protobuf::decode_status_details(bytes, pool, opts) {
+        Ok(d) => Some(Value::Array(d.details)),
+        Err(e) => Some(json!([{ "error": e.to_string() }])),
+    }
+}
+
+/// Metadata keys that are not copied between HTTP headers and gRPC metadata.
+fn reserved_metadata(name: &str) -> bool {
+    name.starts_with("grpc-")
+        || name.starts_with(':')
+        || matches!(
+            name,
+            "content-type"
+                | "te"
+                | "host"
+                | "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "transfer-encoding"
+                | "upgrade"
+                | "content-length"
+        )
 }
 
 /// grpc-gateway's mapping of gRPC codes to HTTP statuses (runtime/errors.go).

@@ -173,7 +173,8 @@ impl RouteTable {
             for m in svc
                 .methods
                 .iter()
-                .filter(|m| !m.client_streaming && (!m.server_streaming || b.grpc.is_some()))
+                // Kitex Protobuf has no streaming; gRPC streams every way.
+                .filter(|m| b.grpc.is_some() || (!m.client_streaming && !m.server_streaming))
             {
                 let mut rules: Vec<(HttpVerb, String, Option<ProtoHttpRule>)> = m
                     .http

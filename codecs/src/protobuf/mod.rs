@@ -9,6 +9,7 @@ mod grpc;
 mod json;
 pub mod kitex;
 mod path;
+mod status;
 
 pub use grpc::{GRPC_PREFIX, grpc_frame, grpc_unframe};
 pub use json::{
@@ -19,6 +20,7 @@ pub use kitex::{
     KitexPbCall, KitexPbReply, decode_call, decode_reply, encode_call, encode_call_ttheader,
     encode_exception, encode_reply, frame_len,
 };
+pub use status::{StatusDetails, decode_status_details};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! gRPC over HTTP/2 (h2): a client with one multiplexed connection per
-//! endpoint for unary calls, and a server loop for unary methods. Both move
-//! whole protobuf messages; neither knows any IDL.
+//! endpoint for unary and streaming calls (gzip-compressed responses
+//! inflated), and a server loop for unary and server-streaming methods.
+//! Both move whole protobuf messages; neither knows any IDL.
 //! Spec: grpc/grpc `doc/PROTOCOL-HTTP2.md`.
 
 use std::sync::Arc;
@@ -43,11 +44,11 @@ pub enum GrpcError {
 /// The outcome of a unary call: a status and, when OK, the response message.
 #[derive(Debug)]
 pub struct GrpcReply {
-    pub status: u32,
-    pub message: String,
+    pub status: GrpcStatus,
     pub body: Bytes,
     /// Response headers and trailers.
-    pub metadata: HeaderMap,
+    pub headers: HeaderMap,
+    pub trailers: HeaderMap,
 }
 
 struct Endpoint {
@@ -60,6 +61,7 @@ pub struct GrpcClient {
     next: AtomicUsize,
     connect_timeout: Duration,
     max_message: usize,
+    accept_gzip: bool,
 }
 
 impl GrpcClient {
@@ -79,7 +81,17 @@ impl GrpcClient {
             next: AtomicUsize::new(0),
             connect_timeout,
             max_message,
+            accept_gzip: false,
         }
+    }
+
+    /// Advertises gzip in `grpc-accept-encoding`, so the server may
+    /// compress replies. Off by default, as grpc-go clients do: some servers
+    /// (Kitex) then pick gzip without a compressor for it and fail the call.
+    /// Compressed replies are inflated either way.
+    pub fn accept_gzip(mut self, yes: bool) -> Self {
+        self.accept_gzip = yes;
+        self
     }
 
     async fn sender(&self, ep: &Endpoint) -> Result<h2::client::SendRequest<Bytes>, GrpcError> {
@@ -118,15 +130,16 @@ impl GrpcClient {
         Ok(send)
     }
 
-    /// Starts a call of `path` with one request `message`; returns the
-    /// endpoint address, the response head and its body stream.
-    async fn start(
+    /// Opens a call of `path` (`/package.Service/Method`): request
+    /// messages go through the returned sender, the response comes from
+    /// [`GrpcResponse::stream`]. Both halves may be used at the same time
+    /// (bidirectional streaming).
+    pub async fn open(
         &self,
         path: &str,
-        message: &[u8],
         timeout: Duration,
         headers: &HeaderMap,
-    ) -> Result<(String, http::response::Parts, h2::RecvStream), GrpcError> {
+    ) -> Result<(GrpcSender, GrpcResponse), GrpcError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len().max(1);
         let ep = self.endpoints.get(i).ok_or_else(|| GrpcError::Connect {
             addr: String::new(),
@@ -147,25 +160,28 @@ impl GrpcClient {
                 addr: ep.addr.clone(),
                 message: e.to_string(),
             })?;
+        if self.accept_gzip {
+            req.headers_mut()
+                .insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+        }
         for (k, v) in headers {
             req.headers_mut().append(k, v.clone());
         }
-        let (resp, mut stream) = send.send_request(req, false).map_err(t)?;
-        let mut framed = Vec::with_capacity(message.len() + 5);
-        grpc_frame(message, &mut framed);
-        stream.send_data(Bytes::from(framed), true).map_err(t)?;
-        let resp = resp.await.map_err(t)?;
-        let (head, body) = resp.into_parts();
-        if head.status != StatusCode::OK {
-            return Err(GrpcError::Protocol {
+        let (resp, stream) = send.send_request(req, false).map_err(t)?;
+        Ok((
+            GrpcSender {
                 addr: ep.addr.clone(),
-                message: format!("HTTP status {}", head.status),
-            });
-        }
-        Ok((ep.addr.clone(), head, body))
+                stream,
+            },
+            GrpcResponse {
+                addr: ep.addr.clone(),
+                resp,
+                max_message: self.max_message,
+            },
+        ))
     }
 
-    /// A server-streaming call: the response messages arrive through the returned stream.
+    /// A call with exactly one request message; returns the response stream.
     pub async fn server_stream(
         &self,
         path: &str,
@@ -173,14 +189,9 @@ impl GrpcClient {
         timeout: Duration,
         headers: &HeaderMap,
     ) -> Result<GrpcStream, GrpcError> {
-        let (addr, head, body) = self.start(path, message, timeout, headers).await?;
-        Ok(GrpcStream {
-            addr,
-            headers: head.headers,
-            body,
-            buf: Vec::new(),
-            max_message: self.max_message,
-        })
+        let (mut send, resp) = self.open(path, timeout, headers).await?;
+        send.send_last(message)?;
+        resp.stream().await
     }
 
     /// A unary call of `path` (`/package.Service/Method`) with `message`.
@@ -191,59 +202,167 @@ impl GrpcClient {
         timeout: Duration,
         headers: &HeaderMap,
     ) -> Result<GrpcReply, GrpcError> {
-        let mut stream = self.server_stream(path, message, timeout, headers).await?;
-        let first = stream.next().await?;
-        let extra = match first {
-            Some(_) => stream.next().await?.is_some(),
-            None => false,
+        let stream = self.server_stream(path, message, timeout, headers).await?;
+        stream.single().await
+    }
+}
+
+/// The request half of a call.
+pub struct GrpcSender {
+    addr: String,
+    stream: h2::SendStream<Bytes>,
+}
+
+impl GrpcSender {
+    fn transport(&self, e: h2::Error) -> GrpcError {
+        GrpcError::Transport {
+            addr: self.addr.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Sends one message, waiting for HTTP/2 flow-control window so a slow
+    /// server holds the sender back instead of filling memory.
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), GrpcError> {
+        let mut framed = Vec::with_capacity(message.len() + 5);
+        grpc_frame(message, &mut framed);
+        let mut data = Bytes::from(framed);
+        while !data.is_empty() {
+            self.stream.reserve_capacity(data.len());
+            let granted = std::future::poll_fn(|cx| self.stream.poll_capacity(cx)).await;
+            match granted {
+                Some(Ok(0)) => continue,
+                Some(Ok(n)) => {
+                    let chunk = data.split_to(n.min(data.len()));
+                    self.stream
+                        .send_data(chunk, false)
+                        .map_err(|e| self.transport(e))?;
+                }
+                Some(Err(e)) => return Err(self.transport(e)),
+                None => {
+                    return Err(GrpcError::Transport {
+                        addr: self.addr.clone(),
+                        message: "the server closed the request stream".into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one message and ends the request stream (h2 buffers it).
+    pub fn send_last(&mut self, message: &[u8]) -> Result<(), GrpcError> {
+        let mut framed = Vec::with_capacity(message.len() + 5);
+        grpc_frame(message, &mut framed);
+        self.stream
+            .send_data(Bytes::from(framed), true)
+            .map_err(|e| self.transport(e))
+    }
+
+    /// Ends the request stream: the server has every message.
+    pub fn close(&mut self) -> Result<(), GrpcError> {
+        self.stream
+            .send_data(Bytes::new(), true)
+            .map_err(|e| self.transport(e))
+    }
+
+    /// Abandons the call (RST_STREAM CANCEL): the server sees it cancelled.
+    pub fn cancel(&mut self) {
+        self.stream.send_reset(h2::Reason::CANCEL);
+    }
+}
+
+/// The response half of a call, before its headers arrived.
+pub struct GrpcResponse {
+    addr: String,
+    resp: h2::client::ResponseFuture,
+    max_message: usize,
+}
+
+impl GrpcResponse {
+    /// Waits for the response headers.
+    pub async fn stream(self) -> Result<GrpcStream, GrpcError> {
+        let resp = self.resp.await.map_err(|e| GrpcError::Transport {
+            addr: self.addr.clone(),
+            message: e.to_string(),
+        })?;
+        let (head, body) = resp.into_parts();
+        if head.status != StatusCode::OK {
+            return Err(GrpcError::Protocol {
+                addr: self.addr,
+                message: format!("HTTP status {}", head.status),
+            });
+        }
+        let gzip = match head.headers.get("grpc-encoding").map(|v| v.as_bytes()) {
+            None | Some(b"identity") => false,
+            Some(b"gzip") => true,
+            Some(other) => {
+                return Err(GrpcError::Protocol {
+                    addr: self.addr,
+                    message: format!(
+                        "unsupported grpc-encoding `{}`",
+                        String::from_utf8_lossy(other)
+                    ),
+                });
+            }
         };
-        let (status, message) = stream.finish().await?;
-        let proto = |m: &str| GrpcError::Protocol {
-            addr: stream.addr.clone(),
-            message: m.to_string(),
-        };
-        let body = match (status, first, extra) {
-            (code::OK, Some(b), false) => b,
-            (code::OK, None, _) => return Err(proto("no response message")),
-            (code::OK, Some(_), true) => return Err(proto("more than one response message")),
-            _ => Bytes::new(),
-        };
-        Ok(GrpcReply {
-            status,
-            message,
+        Ok(GrpcStream {
+            addr: self.addr,
+            headers: head.headers,
+            trailers: HeaderMap::new(),
             body,
-            metadata: std::mem::take(&mut stream.headers),
+            buf: Vec::new(),
+            max_message: self.max_message,
+            gzip,
         })
     }
+}
+
+/// The status a call ended with.
+#[derive(Debug, Clone, Default)]
+pub struct GrpcStatus {
+    pub code: u32,
+    pub message: String,
+    /// `grpc-status-details-bin`: a serialized `google.rpc.Status`.
+    pub details: Option<Bytes>,
 }
 
 /// The response of a call: messages, then a status in the trailers.
 pub struct GrpcStream {
     addr: String,
-    /// Response headers, and the trailers once [`GrpcStream::finish`] read them.
+    /// Response headers (all of them for a trailers-only response).
     pub headers: HeaderMap,
+    /// Trailers, once [`GrpcStream::finish`] read them.
+    pub trailers: HeaderMap,
     body: h2::RecvStream,
     buf: Vec<u8>,
     max_message: usize,
+    gzip: bool,
 }
 
 impl GrpcStream {
+    fn protocol(&self, message: impl Into<String>) -> GrpcError {
+        GrpcError::Protocol {
+            addr: self.addr.clone(),
+            message: message.into(),
+        }
+    }
+
     /// The next response message, `None` after the last one.
     pub async fn next(&mut self) -> Result<Option<Bytes>, GrpcError> {
         loop {
-            let framed =
-                grpc_unframe(&self.buf, self.max_message).map_err(|e| GrpcError::Protocol {
-                    addr: self.addr.clone(),
-                    message: e.to_string(),
-                })?;
+            let framed = grpc_unframe(&self.buf, self.max_message)
+                .map_err(|e| self.protocol(e.to_string()))?;
             if let Some((range, consumed, compressed)) = framed {
-                if compressed {
-                    return Err(GrpcError::Protocol {
-                        addr: self.addr.clone(),
-                        message: "compressed messages are not supported".into(),
-                    });
-                }
-                let msg = Bytes::copy_from_slice(&self.buf[range]);
+                let msg = if !compressed {
+                    Bytes::copy_from_slice(&self.buf[range])
+                } else if self.gzip {
+                    gunzip(&self.buf[range], self.max_message)
+                        .map(Bytes::from)
+                        .map_err(|e| self.protocol(e))?
+                } else {
+                    return Err(self.protocol("compressed message without a grpc-encoding"));
+                };
                 self.buf.drain(..consumed);
                 return Ok(Some(msg));
             }
@@ -259,18 +378,13 @@ impl GrpcStream {
                     });
                 }
                 None if self.buf.is_empty() => return Ok(None),
-                None => {
-                    return Err(GrpcError::Protocol {
-                        addr: self.addr.clone(),
-                        message: "stream cut in the middle of a message".into(),
-                    });
-                }
+                None => return Err(self.protocol("stream cut in the middle of a message")),
             }
         }
     }
 
-    /// The call's status and message (from the trailers, or a trailers-only response).
-    pub async fn finish(&mut self) -> Result<(u32, String), GrpcError> {
+    /// The call's status (from the trailers, or a trailers-only response).
+    pub async fn finish(&mut self) -> Result<GrpcStatus, GrpcError> {
         let trailers = self
             .body
             .trailers()
@@ -280,22 +394,67 @@ impl GrpcStream {
                 message: e.to_string(),
             })?
             .unwrap_or_default();
-        self.headers.extend(trailers);
-        let status: u32 = self
-            .headers
-            .get("grpc-status")
+        self.trailers = trailers;
+        let get = |name: &str| self.trailers.get(name).or_else(|| self.headers.get(name));
+        let code: u32 = get("grpc-status")
             .and_then(|v| v.to_str().ok()?.parse().ok())
-            .ok_or_else(|| GrpcError::Protocol {
-                addr: self.addr.clone(),
-                message: "no grpc-status".into(),
-            })?;
-        let message = self
-            .headers
-            .get("grpc-message")
+            .ok_or_else(|| self.protocol("no grpc-status"))?;
+        let message = get("grpc-message")
             .map(|v| percent_decode(v.as_bytes()))
             .unwrap_or_default();
-        Ok((status, message))
+        let details = get("grpc-status-details-bin").and_then(|v| {
+            use base64::Engine as _;
+            // Binary metadata is base64, padded or not.
+            let text = v.as_bytes().strip_suffix(b"==").unwrap_or(v.as_bytes());
+            let text = text.strip_suffix(b"=").unwrap_or(text);
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text)
+                .ok()
+                .map(Bytes::from)
+        });
+        Ok(GrpcStatus {
+            code,
+            message,
+            details,
+        })
     }
+
+    /// Reads a unary response: exactly one message when the status is OK.
+    pub async fn single(mut self) -> Result<GrpcReply, GrpcError> {
+        let first = self.next().await?;
+        let extra = match first {
+            Some(_) => self.next().await?.is_some(),
+            None => false,
+        };
+        let status = self.finish().await?;
+        let body = match (status.code, first, extra) {
+            (code::OK, Some(b), false) => b,
+            (code::OK, None, _) => return Err(self.protocol("no response message")),
+            (code::OK, Some(_), true) => {
+                return Err(self.protocol("more than one response message"));
+            }
+            _ => Bytes::new(),
+        };
+        Ok(GrpcReply {
+            status,
+            body,
+            headers: self.headers,
+            trailers: self.trailers,
+        })
+    }
+}
+
+/// Inflates one gzip-compressed message, refusing output over `max` bytes.
+fn gunzip(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(data.len().saturating_mul(2).min(max));
+    let mut dec = flate2::read::GzDecoder::new(data).take(max as u64 + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|e| format!("bad gzip message: {e}"))?;
+    if out.len() > max {
+        return Err(format!("gzip message inflates past {max} bytes"));
+    }
+    Ok(out)
 }
 
 async fn futures_ready(s: &mut h2::client::SendRequest<Bytes>) -> bool {

@@ -8,6 +8,7 @@ mod server;
 
 pub use client::{Client, ClientConfig, Pools, Response, TransportError};
 pub use grpc::{
-    GrpcClient, GrpcError, GrpcHandler, GrpcReply, GrpcStream, code as grpc_code, serve_grpc,
+    GrpcClient, GrpcError, GrpcHandler, GrpcReply, GrpcResponse, GrpcSender, GrpcStatus,
+    GrpcStream, code as grpc_code, serve_grpc,
 };
 pub use server::{Handler, serve};

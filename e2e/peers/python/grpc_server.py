@@ -17,13 +17,26 @@ SIGINT. Handlers (see the comments in rich.proto):
     GetItem(req)           -> Item from the request's fields, title "item <id>"
     UpdateItem(req)        -> req.item with etag "v2", item_id from its name,
                               updated_fields = req.update_mask.paths
-    Fail(code, message)    -> aborts with that status code and message
+    Fail(code, message)    -> aborts with that status code and message; a
+                              message starting "details:" also sends
+                              grpc-status-details-bin, a google.rpc.Status
+                              whose details are a PingReply(reply=message)
+                              and an Any of an unknown type
     Slow(millis)           -> sleeps (until cancelled), SlowReply(slept_millis,
                               deadline_millis: what grpc-timeout left, -1: none)
-    Ping(text, seq)        -> PingReply("pong: " + text, seq + 1, LEVEL_HIGH)
+    Ping(text, seq)        -> PingReply("pong: " + text, seq + 1, LEVEL_HIGH);
+                              " tenant=<v>" / " auth=<v>" appended for the
+                              x-tenant / authorization request metadata;
+                              sends header metadata x-served-by: grpcio and
+                              trailer x-next-seq; text "gzip" appends
+                              " " + "gzip" * 1000 and compresses the
+                              response with gzip
     Count(to, fail_code)   -> streams CountReply(n=i, label="#i"), i = 1..to,
                               then status fail_code
     Collect(stream)        -> CollectReply(total = sum of n)
+    Chat(stream)           -> PingReply("chat: " + text, seq + 1, LEVEL_HIGH)
+                              per request as it arrives; text "fail" aborts
+                              with INVALID_ARGUMENT
 """
 
 import argparse
@@ -56,6 +69,32 @@ def status_code(code):
         if s.value[0] == code:
             return s
     return grpc.StatusCode.UNKNOWN
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def length_delimited(field, data):
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def rpc_status(code, message, details):
+    """A serialized google.rpc.Status (code 1, message 2, details 3 as
+    google.protobuf.Any: type_url 1, value 2)."""
+    out = varint(1 << 3) + varint(code) + length_delimited(2, message.encode())
+    for type_url, value in details:
+        any_msg = length_delimited(1, type_url.encode()) + length_delimited(2, value)
+        out += length_delimited(3, any_msg)
+    return out
 
 
 def compile_proto(proto, google_api_dir, workdir):
@@ -129,6 +168,13 @@ def make_servicer(base, pb2):
         def Fail(self, request, context):
             if request.code == 0:
                 return empty_pb2.Empty()
+            if request.message.startswith("details:"):
+                detail = pb2.PingReply(reply=request.message, seq=7, level=level_high)
+                status = rpc_status(request.code, request.message, [
+                    ("type.googleapis.com/rich.v1.PingReply", detail.SerializeToString()),
+                    ("type.googleapis.com/unknown.v1.Thing", b"\x08\x01"),
+                ])
+                context.set_trailing_metadata((("grpc-status-details-bin", status),))
             context.abort(status_code(request.code), request.message)
 
         def Slow(self, request, context):
@@ -140,8 +186,20 @@ def make_servicer(base, pb2):
             return pb2.SlowReply(slept_millis=request.millis, deadline_millis=left_ms)
 
         def Ping(self, request, context):
-            return pb2.PingReply(reply="pong: " + request.text,
-                                 seq=request.seq + 1, level=level_high)
+            md = dict(context.invocation_metadata())
+            reply = "pong: " + request.text
+            if "x-tenant" in md:
+                reply += " tenant=" + md["x-tenant"]
+            if "authorization" in md:
+                reply += " auth=" + md["authorization"]
+            if request.text == "gzip":
+                # grpc sends a message uncompressed when gzip would not
+                # shrink it: make it worth compressing.
+                reply += " " + "gzip" * 1000
+                context.set_compression(grpc.Compression.Gzip)
+            context.send_initial_metadata((("x-served-by", "grpcio"),))
+            context.set_trailing_metadata((("x-next-seq", str(request.seq + 1)),))
+            return pb2.PingReply(reply=reply, seq=request.seq + 1, level=level_high)
 
         def Count(self, request, context):
             for i in range(1, request.to + 1):
@@ -152,6 +210,14 @@ def make_servicer(base, pb2):
 
         def Collect(self, request_iterator, context):
             return pb2.CollectReply(total=sum(r.n for r in request_iterator))
+
+        def Chat(self, request_iterator, context):
+            for r in request_iterator:
+                if r.text == "fail":
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"chat failed at seq {r.seq}")
+                yield pb2.PingReply(reply="chat: " + r.text, seq=r.seq + 1,
+                                    level=level_high)
 
     return Servicer()
 
