@@ -1282,3 +1282,29 @@ fn status_details_in_errors() {
     let (_, e) = gw.post("/g/v1/fail", r#"{"code":9,"message":"plain"}"#);
     assert!(e["error"].get("details").is_none(), "{e}");
 }
+
+/// A grpcio client (stubs compiled from examples/idl/hello.proto at run
+/// time) calls the built-in hello backend's gRPC server.
+#[test]
+fn grpcio_client_calls_the_builtin_grpc_backend() {
+    let grpc_port = free_port();
+    let mut cmd = Command::new(e2e::bin("hello_backend"));
+    cmd.args(["127.0.0.1:0", &format!("127.0.0.1:{grpc_port}")]);
+    let (_backend, _) = Proc::start("hello_backend", cmd, Some("READY "));
+    let out = Command::new(python())
+        .arg(root().join("e2e/peers/python/hello_grpc_client.py"))
+        .args(["--target", &format!("127.0.0.1:{grpc_port}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "grpcio client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        got,
+        json!({"echo": "from grpcio", "echo_default": "hello world", "sum": 1024, "count": [1, 2, 3]})
+    );
+}
