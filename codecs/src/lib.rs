@@ -3,12 +3,16 @@
 //! - [`thrift`]: binary and compact protocols, one-pass JSON <-> Thrift
 //!   transcoding driven by an [`idl::Schema`], and the RPC envelope.
 //! - [`framing`]: buffered, framed and TTHeader framings.
+//! - [`hessian2`]: Hessian 2.0 as Apache Dubbo uses it: a Java-exact writer, a
+//!   bounded reader into an owned value tree, and JSON rendering.
 //! - [`transport`]: a pooled TCP client and a server loop over those framings.
 //!
 //! This crate knows nothing of HTTP routes or the admin API.
 
+pub mod dubbo;
 mod error;
 pub mod framing;
+pub mod hessian2;
 pub mod protobuf;
 pub mod thrift;
 pub mod transport;

@@ -206,6 +206,7 @@ impl StructDef {
 pub struct EnumDef {
     pub name: String,
     pub values: Vec<(String, i32)>,
+    pub annotations: Annotations,
     by_name: HashMap<String, i32>,
     by_value: HashMap<i32, usize>,
 }
@@ -220,9 +221,14 @@ impl EnumDef {
         EnumDef {
             name,
             values,
+            annotations: Annotations::default(),
             by_name,
             by_value,
         }
+    }
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = annotations;
+        self
     }
     pub fn value_of(&self, name: &str) -> Option<i32> {
         self.by_name.get(name).copied()

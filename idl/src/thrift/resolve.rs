@@ -80,8 +80,10 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
                         values.push((v.name.to_string(), n as i32));
                         next = n + 1;
                     }
-                    r.enums
-                        .push(EnumDef::new(qualify(fi, f, e.name.as_str()), values));
+                    r.enums.push(
+                        EnumDef::new(qualify(fi, f, e.name.as_str()), values)
+                            .with_annotations(annotations(&e.annotations)),
+                    );
                     (e.name.as_str(), Sym::Enum(id))
                 }
                 Item::Typedef(t) => (t.alias.as_str(), Sym::Typedef(t)),
