@@ -3,6 +3,8 @@
 namespace go api
 namespace py hello
 namespace rs hello
+// Java classes of the Dubbo flavour (JavaClassName defaults to this + the IDL name).
+namespace java kitegate.hello
 
 struct Request {
     // GET /hello?message=... binds the query; without it the IDL default answers.
@@ -31,4 +33,4 @@ exception HelloError {
 service Hello {
     Response echo(1: Request req) (api.get = "/hello", api.post = "/echo")
     AddResponse add(1: AddRequest req) throws (1: HelloError err) (api.post = "/add")
-}
+} (JavaClassName = "kitegate.hello.HelloService")

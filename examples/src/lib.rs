@@ -292,6 +292,76 @@ fn handle(schema: &Schema, proto: Protocol, msg: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The Java interface of the hello service on Dubbo.
+pub const HELLO_DUBBO_INTERFACE: &str = "kitegate.hello.HelloService";
+
+/// Answers one Dubbo request frame of `kitegate.hello.HelloService`
+/// (`Response echo(Request)`, `AddResponse add(AddRequest)`, the Java
+/// classes named after hello.thrift's `namespace java`).
+pub fn handle_dubbo(frame: &[u8]) -> Option<Vec<u8>> {
+    use codecs::dubbo::{self, status};
+    use codecs::hessian2::{Limits, Value as H};
+    let mut out = Vec::with_capacity(96);
+    let req = match dubbo::decode_request(frame, Limits::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            let id = dubbo::Header::read(frame, usize::MAX).ok().flatten().map_or(0, |h| h.id);
+            dubbo::encode_error_response(id, status::BAD_REQUEST, &format!("bad request: {e}"), &mut out);
+            return Some(out);
+        }
+    };
+    if !req.two_way {
+        return None;
+    }
+    let arg = req.args.first().and_then(|a| a.resolve(&req.refs)).and_then(H::as_object);
+    let field = |name: &str| arg.and_then(|o| o.get(name)).and_then(|v| v.resolve(&req.refs));
+    match (req.path.as_str(), req.method.as_str(), req.descriptor.as_str()) {
+        (HELLO_DUBBO_INTERFACE, "echo", "Lkitegate/hello/Request;") => {
+            let message = field("message").and_then(H::as_str).unwrap_or("hello world");
+            dubbo::encode_response(req.id, true, &mut out, |w| {
+                w.write_object_start("kitegate.hello.Response", &["message"]);
+                w.write_string(message);
+            });
+        }
+        (HELLO_DUBBO_INTERFACE, "add", "Lkitegate/hello/AddRequest;") => {
+            let first = field("first").and_then(H::as_i64).unwrap_or(0);
+            let second = field("second").and_then(H::as_i64).unwrap_or(0);
+            match first.checked_add(second) {
+                Some(sum) => dubbo::encode_response(req.id, true, &mut out, |w| {
+                    w.write_object_start("kitegate.hello.AddResponse", &["sum"]);
+                    w.write_long(sum);
+                }),
+                None => dubbo::encode_exception_response(
+                    req.id,
+                    "kitegate.hello.HelloError",
+                    &format!("{first} + {second} overflows a long"),
+                    &mut out,
+                ),
+            }
+        }
+        (path, method, desc) => dubbo::encode_error_response(
+            req.id,
+            status::SERVICE_NOT_FOUND,
+            &format!("Service not found: {path} has no method {method}({desc})"),
+            &mut out,
+        ),
+    }
+    Some(out)
+}
+
+/// Binds `addr` and serves the hello service over Dubbo (Hessian2) on it
+/// in a background task.
+pub async fn start_hello_dubbo(addr: &str) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(codecs::transport::serve_dubbo(
+        listener,
+        Arc::new(handle_dubbo),
+        codecs::dubbo::DEFAULT_MAX_BODY,
+    ));
+    Ok(local)
+}
+
 /// Binds `addr` and serves the hello service on it in a background task.
 pub async fn start_hello(addr: &str) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;

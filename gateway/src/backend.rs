@@ -9,14 +9,33 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::protobuf::{PbDecodeOptions, PbEncodeOptions};
-use codecs::thrift::{self, Bound, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta};
-use codecs::transport::{Client, ClientConfig, GrpcClient, Pools, TransportError};
+use codecs::dubbo::mapping::{self, DubboJsonOptions, JavaSignature};
+use codecs::dubbo::{Invocation, Outcome};
+use codecs::hessian2::Limits;
+use codecs::thrift::{
+    self, Bound, BoundValue, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta,
+};
+use codecs::transport::{
+    Client, ClientConfig, DubboClient, DubboClientConfig, GrpcClient, Pools, TransportError,
+};
 use idl::proto::ProtoSchema;
 use idl::{Binding, Method, Schema, Type};
 use serde_json::json;
 
 use crate::config::BackendConfig;
 use crate::error::ApiError;
+
+/// The HTTP status and error code for a Dubbo response status other than OK.
+fn dubbo_status_http(status: u8) -> (StatusCode, &'static str) {
+    use codecs::dubbo::status as s;
+    match status {
+        s::CLIENT_TIMEOUT | s::SERVER_TIMEOUT => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
+        s::SERVICE_NOT_FOUND => (StatusCode::BAD_GATEWAY, "service_not_found"),
+        s::SERVER_THREADPOOL_EXHAUSTED_ERROR => (StatusCode::SERVICE_UNAVAILABLE, "backend_busy"),
+        s::BAD_REQUEST | s::SERIALIZATION_ERROR => (StatusCode::BAD_GATEWAY, "backend_rejected_request"),
+        _ => (StatusCode::BAD_GATEWAY, "dubbo_error"),
+    }
+}
 
 /// Idle connections kept per endpoint.
 const MAX_IDLE_PER_ENDPOINT: usize = 256;
@@ -29,6 +48,8 @@ pub struct Backend {
     pub proto: Option<Arc<ProtoSchema>>,
     /// The HTTP/2 client of gRPC backends.
     pub grpc: Option<GrpcClient>,
+    /// The multiplexing client of Dubbo backends.
+    pub dubbo: Option<DubboClient>,
     pub pb_encode: PbEncodeOptions,
     pub pb_decode: PbDecodeOptions,
     pub protocol: Protocol,
@@ -59,9 +80,12 @@ pub const KITEX_PROTOBUF: &str = "kitex-protobuf";
 /// gRPC over HTTP/2.
 pub const GRPC: &str = "grpc";
 
+/// The Dubbo 2 protocol with Hessian2, described by a Thrift IDL.
+pub const DUBBO: &str = "dubbo";
+
 /// Every protocol name a backend may have.
 pub fn known_protocol(s: &str) -> bool {
-    parse_protocol(s).is_some() || s == KITEX_PROTOBUF || s == GRPC
+    parse_protocol(s).is_some() || s == KITEX_PROTOBUF || s == GRPC || s == DUBBO
 }
 
 /// Whether the protocol is described by a .proto file.
@@ -151,10 +175,11 @@ impl Backend {
             format!("backend `{name}`: unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)", cfg.transport)
         })?;
         let (schema, proto, protocol) = match idl {
+            Idl::Thrift(schema) if cfg.protocol == DUBBO => (schema, None, Protocol::Binary),
             Idl::Thrift(schema) => {
                 let protocol = parse_protocol(&cfg.protocol).ok_or_else(|| {
                     format!(
-                        "backend `{name}`: protocol `{}` needs a .proto IDL, or is unknown (thrift, thrift-compact, kitex-protobuf)",
+                        "backend `{name}`: protocol `{}` needs a .proto IDL, or is unknown (thrift, thrift-compact, dubbo, kitex-protobuf, grpc)",
                         cfg.protocol
                     )
                 })?;
@@ -229,6 +254,18 @@ impl Backend {
         Ok(Backend {
             name: cfg.name.clone(),
             schema,
+            dubbo: (cfg.protocol == DUBBO).then(|| {
+                DubboClient::new(
+                    cfg.endpoints.iter().cloned(),
+                    DubboClientConfig {
+                        connect_timeout: Duration::from_millis(
+                            cfg.connect_timeout_ms.unwrap_or(default_connect_ms),
+                        ),
+                        max_body: cfg.options.max_frame.unwrap_or(codecs::dubbo::DEFAULT_MAX_BODY),
+                        ..Default::default()
+                    },
+                )
+            }),
             grpc: (cfg.protocol == GRPC).then(|| {
                 GrpcClient::new(
                     cfg.endpoints.iter().cloned(),
@@ -318,6 +355,8 @@ pub struct MethodRoute {
     header_block: Vec<u8>,
     /// Fields of the request struct bound to path, query, header, cookie or raw body.
     pub bindings: Vec<(usize, Binding)>,
+    /// Dubbo backends: the Java interface and the method's signature.
+    dubbo: Option<(String, JavaSignature)>,
 }
 
 impl MethodRoute {
@@ -366,12 +405,27 @@ impl MethodRoute {
             .filter(|(_, f)| f.binding != Binding::Body)
             .map(|(i, f)| (i, f.binding.clone()))
             .collect();
+        let dubbo = backend.dubbo.as_ref().map(|_| {
+            let interface = backend
+                .settings
+                .options
+                .java_interface
+                .clone()
+                .or_else(|| {
+                    schema
+                        .service(service)
+                        .map(|s| mapping::java_interface(schema, s))
+                })
+                .unwrap_or_else(|| service.to_string());
+            (interface, mapping::signature(schema, method))
+        });
         MethodRoute {
             backend: backend.clone(),
             service: service.to_string(),
             method: method.clone(),
             header_block,
             bindings,
+            dubbo,
         }
     }
 
@@ -397,6 +451,9 @@ impl MethodRoute {
         meta: &mut ResponseMeta,
     ) -> Result<(), ApiError> {
         let b = &self.backend;
+        if let (Some(client), Some((interface, sig))) = (&b.dubbo, &self.dubbo) {
+            return self.call_dubbo(client, interface, sig, body, bound, out).await;
+        }
         let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(body.len() + 128);
         let mark = framing::begin_frame(b.transport, &mut req, seqid, &self.header_block);
@@ -461,6 +518,150 @@ impl MethodRoute {
                     app.message,
                 )
                 .with("type", json!(app.kind))),
+        }
+    }
+
+    /// A call to a Dubbo provider: the request JSON (body, then bound path,
+    /// query, header and cookie values) as Hessian2 arguments of the Java
+    /// method, the result back as JSON.
+    async fn call_dubbo(
+        &self,
+        client: &DubboClient,
+        interface: &str,
+        sig: &JavaSignature,
+        body: &[u8],
+        bound: &[Bound<'_>],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let b = &self.backend;
+        let schema = &b.schema;
+        let bad = |m: String| self.error(StatusCode::BAD_REQUEST, "invalid_request", m);
+        let mut obj = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(serde_json::Value::Object(m)) => m,
+                Ok(_) => return Err(bad("$: expected an object".into())),
+                Err(e) => return Err(bad(format!("$: {e}"))),
+            }
+        };
+        let args = schema.struct_def(self.method.args);
+        let request_struct = match self.method.body_struct_arg {
+            Some(i) => match args.fields[i].ty {
+                Type::Struct(sid) => sid,
+                _ => self.method.args,
+            },
+            None => self.method.args,
+        };
+        let fields = &schema.struct_def(request_struct).fields;
+        for bv in bound {
+            let Some(f) = fields.get(bv.field) else { continue };
+            let v = match &bv.value {
+                BoundValue::Text(t) => serde_json::Value::String(t.to_string()),
+                BoundValue::List(l) => l.iter().map(|t| json!(t)).collect(),
+                BoundValue::Raw(r) => json!(String::from_utf8_lossy(r)),
+                BoundValue::Missing => {
+                    obj.remove(&f.json_name);
+                    continue;
+                }
+            };
+            obj.insert(f.json_name.clone(), v);
+        }
+        let opts = &b.settings.options;
+        let inv = Invocation {
+            interface,
+            version: opts.dubbo_version.as_deref().unwrap_or(""),
+            group: opts.dubbo_group.as_deref().unwrap_or(""),
+            method: &sig.method,
+            descriptor: &sig.descriptor,
+            timeout_ms: Some(b.timeout.as_millis() as u64),
+        };
+        let id = client.next_id();
+        let mut req = Vec::with_capacity(body.len() + 256);
+        let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut req);
+        let whole = serde_json::Value::Object(obj);
+        for (j, f) in args.fields.iter().enumerate() {
+            let value = match self.method.body_struct_arg {
+                Some(i) if i == j => &whole,
+                Some(_) => &serde_json::Value::Null,
+                None => whole
+                    .get(&f.json_name)
+                    .or_else(|| whole.get(&f.name))
+                    .unwrap_or(&serde_json::Value::Null),
+            };
+            let mut path = if self.method.body_struct_arg.is_some() {
+                "$".to_string()
+            } else {
+                format!("$.{}", f.json_name)
+            };
+            mapping::write_value(
+                &mut w,
+                schema,
+                &f.ty,
+                sig.params.get(j).map(String::as_str),
+                value,
+                &mut path,
+                0,
+            )
+            .map_err(|e| bad(e.to_string()))?;
+        }
+        codecs::dubbo::finish_request(&inv, id, start, w, &[]);
+
+        let reply = match tokio::time::timeout(b.timeout, client.call(id, req)).await {
+            Err(_) => {
+                let m = format!("no reply within {} ms", b.timeout.as_millis());
+                return Err(self.error(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", m));
+            }
+            Ok(Err(e)) => {
+                let code = match e {
+                    TransportError::Connect { .. } | TransportError::NoEndpoints => {
+                        "backend_unavailable"
+                    }
+                    _ => "bad_gateway",
+                };
+                return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
+            }
+            Ok(Ok(r)) => r,
+        };
+        let resp = codecs::dubbo::decode_response(&reply.frame, Limits::default()).map_err(|e| {
+            self.error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                format!("bad reply from {}: {e}", reply.addr),
+            )
+        })?;
+        let json_opts = DubboJsonOptions {
+            i64_as_string: opts.i64_as_string,
+            enum_as_name: opts.enum_as_name,
+        };
+        match resp.outcome {
+            Outcome::Value(v) => {
+                let j = mapping::to_json(
+                    &v,
+                    &resp.refs,
+                    schema,
+                    self.method.result_type.as_ref(),
+                    None,
+                    &json_opts,
+                );
+                serde_json::to_writer(&mut *out, &j).expect("JSON value");
+                Ok(())
+            }
+            Outcome::Exception { class, message, .. } => Err(self
+                .error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backend_exception",
+                    message.clone().unwrap_or_else(|| class.clone()),
+                )
+                .with("exception", json!(class))
+                .with("exception_message", json!(message))),
+            Outcome::Status { status, message } => {
+                let (http, code) = dubbo_status_http(status);
+                Err(self
+                    .error(http, code, message)
+                    .with("dubbo_status", json!(status))
+                    .with("dubbo_status_name", json!(codecs::dubbo::status::name(status))))
+            }
         }
     }
 

@@ -13,7 +13,8 @@
 //!
 //! [[backends]]
 //! name = "rich"
-//! protocol = "thrift"           # thrift (binary) | thrift-compact
+//! protocol = "thrift"           # thrift (binary) | thrift-compact | dubbo
+//!                               # (.proto files: kitex-protobuf | grpc)
 //! transport = "framed"          # buffered | framed | ttheader | ttheader-framed
 //! endpoints = ["127.0.0.1:9090"]
 //! idl = "idl/rich.thrift"       # relative to this file
@@ -28,6 +29,9 @@
 //! forward_headers = ["x-tenant"] # gRPC: more request headers sent as metadata
 //! omit_response_metadata = false # gRPC: no grpc-metadata-*/grpc-trailer-* headers
 //! accept_gzip = false           # gRPC: let the server gzip its replies
+//! java_interface = "com.x.Api"  # Dubbo: the Java interface (default from the IDL)
+//! dubbo_version = "1.0.0"       # Dubbo: service version
+//! dubbo_group = "blue"          # Dubbo: service group
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -119,6 +123,16 @@ pub struct BackendOptions {
     /// compress replies; they are inflated whether or not this is set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accept_gzip: bool,
+    /// Dubbo: the Java interface (default: the service's `JavaClassName`
+    /// annotation, else `namespace java` + the service name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub java_interface: Option<String>,
+    /// Dubbo: the service version (attachment and body `version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dubbo_version: Option<String>,
+    /// Dubbo: the service group (attachment `group`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dubbo_group: Option<String>,
 }
 
 fn default_listen() -> String {

@@ -193,6 +193,17 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
         "/grpc",
     );
     grpc.endpoints = vec![grpc_addr.to_string()];
+    let dubbo_addr = examples::start_hello_dubbo("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start the built-in Dubbo hello backend: {e}"))?;
+    let mut dubbo = settings(
+        "hello-dubbo",
+        backend::DUBBO,
+        "framed",
+        examples::HELLO_THRIFT_NAME,
+        "/dubbo",
+    );
+    dubbo.endpoints = vec![dubbo_addr.to_string()];
     let thrift = settings(
         "hello",
         "thrift",
@@ -231,6 +242,13 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
         Arc::new(Backend::build(
             &grpc,
             Idl::Proto(examples::hello_proto()),
+            cfg.timeout_ms,
+            cfg.connect_timeout_ms,
+            pools,
+        )?),
+        Arc::new(Backend::build(
+            &dubbo,
+            Idl::Thrift(examples::hello_schema()),
             cfg.timeout_ms,
             cfg.connect_timeout_ms,
             pools,

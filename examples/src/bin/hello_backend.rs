@@ -1,8 +1,9 @@
 //! Runs the built-in hello backend on its own.
 //!
-//! `hello_backend [ADDR] [GRPC_ADDR]` (defaults `127.0.0.1:8899`, `127.0.0.1:0`):
-//! Thrift and Kitex Protobuf on ADDR, gRPC on GRPC_ADDR. Prints
-//! `READY <addr>` and then `GRPC <grpc addr>` once listening.
+//! `hello_backend [ADDR] [GRPC_ADDR] [DUBBO_ADDR]` (defaults `127.0.0.1:8899`,
+//! `127.0.0.1:0`, `127.0.0.1:0`): Thrift and Kitex Protobuf on ADDR, gRPC on
+//! GRPC_ADDR, Dubbo on DUBBO_ADDR. Prints `READY <addr>`, `GRPC <grpc addr>`
+//! and `DUBBO <dubbo addr>` once listening.
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -13,9 +14,12 @@ async fn main() -> std::io::Result<()> {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8899".to_string());
     let grpc_addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_string());
     let local = examples::start_hello(&addr).await?;
+    let dubbo_addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_string());
     let grpc = examples::start_hello_grpc(&grpc_addr).await?;
+    let dubbo = examples::start_hello_dubbo(&dubbo_addr).await?;
     println!("READY {local}");
     println!("GRPC {grpc}");
+    println!("DUBBO {dubbo}");
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
