@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of kitegate on a fresh machine: installs the third-party
-# test peers (thriftpy2 in .venv, the Kitex server in e2e/.cache), checks
-# format and lints, builds the binaries, runs unit, integration and
-# end-to-end tests, and compiles the benchmarks so they never rot.
+# test peers (thriftpy2 and grpcio in .venv, the Kitex servers and the Apache
+# Dubbo peer in e2e/.cache), checks format and lints, builds the binaries,
+# runs unit, integration and end-to-end tests, and compiles the benchmarks
+# so they never rot.
 set -euo pipefail
 # Incremental caches only help repeated local builds; a test run skips them
 # to save disk and time.
@@ -13,6 +14,7 @@ step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 
 step "python peers"; e2e/peers/python/setup.sh
 step "kitex peers"; e2e/peers/kitex/build.sh; e2e/peers/kitex-pb/build.sh
+step "dubbo peer"; e2e/peers/dubbo/build.sh
 step "format"; cargo fmt --all -- --check
 step "build"; cargo build --workspace --bins
 step "clippy"; cargo clippy --workspace --all-targets -- -D warnings

@@ -305,19 +305,40 @@ pub fn handle_dubbo(frame: &[u8]) -> Option<Vec<u8>> {
     let req = match dubbo::decode_request(frame, Limits::default()) {
         Ok(r) => r,
         Err(e) => {
-            let id = dubbo::Header::read(frame, usize::MAX).ok().flatten().map_or(0, |h| h.id);
-            dubbo::encode_error_response(id, status::BAD_REQUEST, &format!("bad request: {e}"), &mut out);
+            let id = dubbo::Header::read(frame, usize::MAX)
+                .ok()
+                .flatten()
+                .map_or(0, |h| h.id);
+            dubbo::encode_error_response(
+                id,
+                status::BAD_REQUEST,
+                &format!("bad request: {e}"),
+                &mut out,
+            );
             return Some(out);
         }
     };
     if !req.two_way {
         return None;
     }
-    let arg = req.args.first().and_then(|a| a.resolve(&req.refs)).and_then(H::as_object);
-    let field = |name: &str| arg.and_then(|o| o.get(name)).and_then(|v| v.resolve(&req.refs));
-    match (req.path.as_str(), req.method.as_str(), req.descriptor.as_str()) {
+    let arg = req
+        .args
+        .first()
+        .and_then(|a| a.resolve(&req.refs))
+        .and_then(H::as_object);
+    let field = |name: &str| {
+        arg.and_then(|o| o.get(name))
+            .and_then(|v| v.resolve(&req.refs))
+    };
+    match (
+        req.path.as_str(),
+        req.method.as_str(),
+        req.descriptor.as_str(),
+    ) {
         (HELLO_DUBBO_INTERFACE, "echo", "Lkitegate/hello/Request;") => {
-            let message = field("message").and_then(H::as_str).unwrap_or("hello world");
+            let message = field("message")
+                .and_then(H::as_str)
+                .unwrap_or("hello world");
             dubbo::encode_response(req.id, true, &mut out, |w| {
                 w.write_object_start("kitegate.hello.Response", &["message"]);
                 w.write_string(message);

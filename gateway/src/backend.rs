@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
-use codecs::protobuf::{PbDecodeOptions, PbEncodeOptions};
 use codecs::dubbo::mapping::{self, DubboJsonOptions, JavaSignature};
 use codecs::dubbo::{Invocation, Outcome};
+use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::hessian2::Limits;
+use codecs::protobuf::{PbDecodeOptions, PbEncodeOptions};
 use codecs::thrift::{
     self, Bound, BoundValue, DecodeOptions, EncodeOptions, Protocol, Reply, ResponseMeta,
 };
@@ -32,7 +32,9 @@ fn dubbo_status_http(status: u8) -> (StatusCode, &'static str) {
         s::CLIENT_TIMEOUT | s::SERVER_TIMEOUT => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
         s::SERVICE_NOT_FOUND => (StatusCode::BAD_GATEWAY, "service_not_found"),
         s::SERVER_THREADPOOL_EXHAUSTED_ERROR => (StatusCode::SERVICE_UNAVAILABLE, "backend_busy"),
-        s::BAD_REQUEST | s::SERIALIZATION_ERROR => (StatusCode::BAD_GATEWAY, "backend_rejected_request"),
+        s::BAD_REQUEST | s::SERIALIZATION_ERROR => {
+            (StatusCode::BAD_GATEWAY, "backend_rejected_request")
+        }
         _ => (StatusCode::BAD_GATEWAY, "dubbo_error"),
     }
 }
@@ -261,7 +263,10 @@ impl Backend {
                         connect_timeout: Duration::from_millis(
                             cfg.connect_timeout_ms.unwrap_or(default_connect_ms),
                         ),
-                        max_body: cfg.options.max_frame.unwrap_or(codecs::dubbo::DEFAULT_MAX_BODY),
+                        max_body: cfg
+                            .options
+                            .max_frame
+                            .unwrap_or(codecs::dubbo::DEFAULT_MAX_BODY),
                         ..Default::default()
                     },
                 )
@@ -452,7 +457,9 @@ impl MethodRoute {
     ) -> Result<(), ApiError> {
         let b = &self.backend;
         if let (Some(client), Some((interface, sig))) = (&b.dubbo, &self.dubbo) {
-            return self.call_dubbo(client, interface, sig, body, bound, out).await;
+            return self
+                .call_dubbo(client, interface, sig, body, bound, out)
+                .await;
         }
         let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(body.len() + 128);
@@ -555,7 +562,9 @@ impl MethodRoute {
         };
         let fields = &schema.struct_def(request_struct).fields;
         for bv in bound {
-            let Some(f) = fields.get(bv.field) else { continue };
+            let Some(f) = fields.get(bv.field) else {
+                continue;
+            };
             let v = match &bv.value {
                 BoundValue::Text(t) => serde_json::Value::String(t.to_string()),
                 BoundValue::List(l) => l.iter().map(|t| json!(t)).collect(),
@@ -623,13 +632,14 @@ impl MethodRoute {
             }
             Ok(Ok(r)) => r,
         };
-        let resp = codecs::dubbo::decode_response(&reply.frame, Limits::default()).map_err(|e| {
-            self.error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                format!("bad reply from {}: {e}", reply.addr),
-            )
-        })?;
+        let resp =
+            codecs::dubbo::decode_response(&reply.frame, Limits::default()).map_err(|e| {
+                self.error(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_gateway",
+                    format!("bad reply from {}: {e}", reply.addr),
+                )
+            })?;
         let json_opts = DubboJsonOptions {
             i64_as_string: opts.i64_as_string,
             enum_as_name: opts.enum_as_name,
@@ -660,7 +670,10 @@ impl MethodRoute {
                 Err(self
                     .error(http, code, message)
                     .with("dubbo_status", json!(status))
-                    .with("dubbo_status_name", json!(codecs::dubbo::status::name(status))))
+                    .with(
+                        "dubbo_status_name",
+                        json!(codecs::dubbo::status::name(status)),
+                    ))
             }
         }
     }

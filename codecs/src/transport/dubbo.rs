@@ -206,7 +206,7 @@ async fn run_connection(
         }
     };
     let reader = async {
-        let mut buf = vec![0u8; HEADER_LEN];
+        let mut buf = [0u8; HEADER_LEN];
         loop {
             if rd.read_exact(&mut buf[..HEADER_LEN]).await.is_err() {
                 return;
