@@ -1,5 +1,6 @@
 //! The static (code-generated) Thrift path that kitegate's dynamic codecs are
-//! benchmarked against (`cargo bench -p codecs`).
+//! benchmarked against (`cargo bench -p codecs`); the Protobuf one is in
+//! [`protobuf`].
 //!
 //! `build.rs` runs pilota-build over [`IDL`] (with its serde plugin), so the
 //! types below are exactly what a volo-thrift service would use:
@@ -16,6 +17,8 @@ use pilota::thrift::ThriftException;
 use pilota::thrift::binary::TBinaryProtocol;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+pub mod protobuf;
 
 // pilota-generated `decode` fills pre-sized `Vec`s through raw pointers, so
 // this crate denies `unsafe_code` instead of forbidding it (Cargo.toml) and
