@@ -355,9 +355,9 @@ fn rejections_leave_the_running_configuration_untouched() {
         "{e}"
     );
 
-    // Nothing changed: the built-in backends (Thrift, Kitex Protobuf, gRPC) alone are there.
+    // Nothing changed: the built-in backends (Thrift, Kitex Protobuf, gRPC, Dubbo) alone are there.
     let (_, list) = gw.admin_call("GET", "/admin/backends", None, &auth);
-    assert_eq!(list["backends"].as_array().unwrap().len(), 3, "{list}");
+    assert_eq!(list["backends"].as_array().unwrap().len(), 4, "{list}");
     assert_eq!(
         gw.post("/add", r#"{"first":512,"second":512}"#),
         (200, json!({"sum": 1024}))

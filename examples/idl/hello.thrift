@@ -24,6 +24,20 @@ struct AddResponse {
     1: i64 sum
 }
 
+// An item of a list: echoItems (POST /items) echoes lists of them, the
+// large-payload route of the load benchmarks.
+struct Item {
+    1: i64 id
+    2: string name
+    3: double price
+    4: list<string> tags
+    5: bool active
+}
+
+struct ItemList {
+    1: list<Item> items
+}
+
 // Raised by add when first + second does not fit in an i64.
 exception HelloError {
     1: i32 code
@@ -33,4 +47,5 @@ exception HelloError {
 service Hello {
     Response echo(1: Request req) (api.get = "/hello", api.post = "/echo")
     AddResponse add(1: AddRequest req) throws (1: HelloError err) (api.post = "/add")
+    ItemList echoItems(1: ItemList req) (api.post = "/items")
 } (JavaClassName = "kitegate.hello.HelloService")

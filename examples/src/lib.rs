@@ -50,6 +50,7 @@ fn call(method: &str, args: &Value) -> Result<Value, Result<Value, AppException>
                 )),
             }
         }
+        "echoItems" => Ok(json!({ "success": args["req"] })),
         other => Err(Err(AppException {
             kind: app_error::UNKNOWN_METHOD,
             message: format!("unknown method {other}"),

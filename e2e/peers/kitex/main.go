@@ -62,6 +62,11 @@ func (*helloImpl) Add(_ context.Context, req *api.AddRequest) (*api.AddResponse,
 	return &api.AddResponse{Sum: sum}, nil
 }
 
+// EchoItems returns the list unchanged (the large-payload benchmark route).
+func (*helloImpl) EchoItems(_ context.Context, req *api.ItemList) (*api.ItemList, error) {
+	return req, nil
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8899", "TCP address to listen on (host:port; port 0 picks a free port)")
 	flag.Parse()
