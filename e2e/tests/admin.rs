@@ -19,6 +19,7 @@ fn hello_idl(prefix: &str) -> String {
         .replace("\"/hello\"", &format!("\"/{prefix}/hello\""))
         .replace("\"/echo\"", &format!("\"/{prefix}/echo\""))
         .replace("\"/add\"", &format!("\"/{prefix}/add\""))
+        .replace("\"/items\"", &format!("\"/{prefix}/items\""))
 }
 
 fn put_json(gw: &Gateway, name: &str, reg: &Value) -> (u16, Value) {
@@ -233,7 +234,10 @@ fn registrations_survive_graceful_and_hard_restarts() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["hello-kitex-pb", "hello-grpc", "kept"]);
+    assert_eq!(
+        names,
+        ["hello-kitex-pb", "hello-grpc", "hello-dubbo", "kept"]
+    );
 }
 
 #[test]

@@ -333,3 +333,95 @@ fn dead_and_misbehaving_providers() {
     // The gateway still serves.
     assert_eq!(gw.get("/healthz").0, 200);
 }
+
+/// Dubbo backends registered at run time: described by an uploaded IDL,
+/// and without one (generic calls only); `$invoke` on both.
+#[test]
+fn generic_calls_and_registration_at_run_time() {
+    let (_provider, addr) = provider();
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    let idl = std::fs::read_to_string(repo_path("e2e/idl/rich_dubbo.thrift")).unwrap();
+    let put = |name: &str, reg: Value| {
+        gw.admin_call(
+            "PUT",
+            &format!("/admin/backends/{name}"),
+            Some(&reg.to_string()),
+            &[("content-type", "application/json")],
+        )
+    };
+    let (status, body) = put(
+        "rich",
+        json!({"protocol": "dubbo", "endpoints": [addr], "prefix": "/r", "files": {"rich_dubbo.thrift": idl}}),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        gw.post("/r/RichService/add", r#"{"a":40,"b":2}"#),
+        (200, json!(42))
+    );
+    // No IDL and no interface: refused, naming what is missing.
+    let (status, body) = put("bad", json!({"protocol": "dubbo", "endpoints": [addr]}));
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = put(
+        "gen",
+        json!({"protocol": "dubbo", "endpoints": [addr], "prefix": "/g",
+               "options": {"java_interface": "com.kitegate.e2e.api.RichService"}}),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    for prefix in ["/g", "/r"] {
+        let call = |body: Value| gw.post(&format!("{prefix}/$invoke"), &body.to_string());
+        assert_eq!(
+            call(json!({"method": "greet", "types": ["java.lang.String"], "args": ["generic"]})),
+            (200, json!("hello generic")),
+            "{prefix}"
+        );
+        assert_eq!(
+            call(json!({"method": "add", "types": ["int", "int"], "args": [2, 3]})),
+            (200, json!(5))
+        );
+        assert_eq!(
+            call(
+                json!({"method": "addLong", "types": ["long", "long"], "args": [1, 9007199254740993i64]})
+            ),
+            (200, json!(9007199254740994i64))
+        );
+        assert_eq!(
+            call(json!({"method": "doubled", "types": ["java.util.List"], "args": [[1, 2]]})),
+            (200, json!([2, 4]))
+        );
+        // A POJO argument as a map; the POJO result comes back as a map
+        // with its class, as Dubbo's generic service answers.
+        let (status, got) = call(
+            json!({"method": "process", "types": ["com.kitegate.e2e.api.Order"],
+            "args": [{"id": "g-1", "amount": 5, "items": [{"sku": "s", "qty": 3, "price": 2.5}], "status": "NEW"}]}),
+        );
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(
+            (&got["id"], &got["status"], &got["total"], &got["class"]),
+            (
+                &json!("g-1"),
+                &json!("PAID"),
+                &json!(8),
+                &json!("com.kitegate.e2e.api.Order")
+            ),
+            "{got}"
+        );
+        // A Java exception, a method that does not exist, bad requests.
+        let (status, e) =
+            call(json!({"method": "fail", "types": ["java.lang.String"], "args": ["gen-boom"]}));
+        assert_eq!(
+            (status, &e["error"]["message"]),
+            (500, &json!("gen-boom")),
+            "{e}"
+        );
+        let (status, e) = call(json!({"method": "nope", "types": [], "args": []}));
+        assert!(status == 500 || status == 502, "{status} {e}");
+        assert_eq!(call(json!({"types": []})).0, 400);
+        assert_eq!(
+            call(json!({"method": "add", "types": ["int"], "args": [1, 2]})).0,
+            400
+        );
+    }
+    let (_, routes) = gw.admin_call("GET", "/admin/routes", None, &[]);
+    assert!(routes.to_string().contains("/g/$invoke"), "{routes}");
+}

@@ -237,7 +237,16 @@ impl Backend {
             }
             cfg.services.clone()
         };
-        if services.is_empty() {
+        let generic_only = cfg.protocol == DUBBO && cfg.idl.as_os_str().is_empty();
+        if generic_only && cfg.options.java_interface.is_none() {
+            return Err(format!(
+                "backend `{name}`: a Dubbo backend without an IDL needs options.java_interface (for generic calls)"
+            ));
+        }
+        if cfg.idl.as_os_str().is_empty() && !generic_only {
+            return Err(format!("backend `{name}`: no IDL file"));
+        }
+        if services.is_empty() && !generic_only {
             return Err(format!("backend `{name}`: the IDL declares no service"));
         }
         let client = Client::with_pools(
@@ -362,6 +371,8 @@ pub struct MethodRoute {
     pub bindings: Vec<(usize, Binding)>,
     /// Dubbo backends: the Java interface and the method's signature.
     dubbo: Option<(String, JavaSignature)>,
+    /// A generic (`$invoke`) route of a Dubbo backend: its Java interface.
+    generic: Option<String>,
 }
 
 impl MethodRoute {
@@ -431,7 +442,43 @@ impl MethodRoute {
             header_block,
             bindings,
             dubbo,
+            generic: None,
         }
+    }
+
+    /// The generic-call route of a Dubbo backend (`POST {prefix}/$invoke`):
+    /// `{"method": …, "types": [Java types], "args": [JSON values]}` calls
+    /// `$invoke(method, types, args)` on `interface`, as Dubbo's generic
+    /// service does, for methods no IDL describes.
+    pub fn generic(backend: Arc<Backend>, interface: &str) -> MethodRoute {
+        MethodRoute {
+            service: interface.to_string(),
+            method: Method {
+                name: "$invoke".into(),
+                args: 0,
+                result: 0,
+                result_type: None,
+                oneway: false,
+                body_struct_arg: None,
+                annotations: Default::default(),
+                http: Vec::new(),
+            },
+            header_block: Vec::new(),
+            bindings: Vec::new(),
+            dubbo: None,
+            generic: Some(interface.to_string()),
+            backend,
+        }
+    }
+
+    /// The Java interface of a Dubbo backend: `options.java_interface`, else
+    /// that of its first service.
+    pub fn dubbo_interface(backend: &Backend) -> Option<String> {
+        backend.dubbo.as_ref()?;
+        backend.settings.options.java_interface.clone().or_else(|| {
+            let svc = backend.schema.service(backend.services.first()?)?;
+            Some(mapping::java_interface(&backend.schema, svc))
+        })
     }
 
     fn error(
@@ -460,6 +507,9 @@ impl MethodRoute {
             return self
                 .call_dubbo(client, interface, sig, body, bound, out)
                 .await;
+        }
+        if let (Some(client), Some(interface)) = (&b.dubbo, &self.generic) {
+            return self.call_generic(client, interface, body, out).await;
         }
         let seqid = b.next_seqid();
         let mut req = Vec::with_capacity(body.len() + 128);
@@ -616,6 +666,97 @@ impl MethodRoute {
         }
         codecs::dubbo::finish_request(&inv, id, start, w, &[]);
 
+        let ty = self.method.result_type.clone();
+        self.dubbo_exchange(client, id, req, ty.as_ref(), out).await
+    }
+
+    /// A generic call: `$invoke(method, types, args)` with JSON arguments
+    /// written as Hessian by their JSON shape (objects as maps, which Dubbo's
+    /// `PojoUtils` turns into the declared POJOs).
+    async fn call_generic(
+        &self,
+        client: &DubboClient,
+        interface: &str,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let b = &self.backend;
+        let bad = |m: String| self.error(StatusCode::BAD_REQUEST, "invalid_request", m);
+        let req: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))?;
+        let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
+            return Err(bad("$.method: a Java method name is required".into()));
+        };
+        let args = match req.get("args") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(a)) => a.clone(),
+            Some(_) => return Err(bad("$.args: expected an array".into())),
+        };
+        let types: Option<Vec<String>> = match req.get("types") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(t)) => Some(
+                t.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_str()
+                            .map(mapping::expand_java_type)
+                            .ok_or_else(|| bad(format!("$.types[{i}]: expected a Java type name")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(_) => return Err(bad("$.types: expected an array".into())),
+        };
+        if let Some(t) = &types
+            && t.len() != args.len()
+        {
+            return Err(bad(format!(
+                "$.types: {} types for {} args",
+                t.len(),
+                args.len()
+            )));
+        }
+        let opts = &b.settings.options;
+        let inv = Invocation {
+            interface,
+            version: opts.dubbo_version.as_deref().unwrap_or(""),
+            group: opts.dubbo_group.as_deref().unwrap_or(""),
+            method: "$invoke",
+            descriptor: "Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/Object;",
+            timeout_ms: Some(b.timeout.as_millis() as u64),
+        };
+        let id = client.next_id();
+        let mut frame = Vec::with_capacity(body.len() + 256);
+        let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut frame);
+        w.write_string(method);
+        match &types {
+            Some(t) => {
+                w.begin_list(Some("[string"), Some(t.len()));
+                for ty in t {
+                    w.write_string(ty);
+                }
+            }
+            None => w.write_null(),
+        }
+        w.begin_list(Some("[object"), Some(args.len()));
+        for (i, a) in args.iter().enumerate() {
+            mapping::write_generic(&mut w, a, 0).map_err(|e| bad(format!("$.args[{i}]: {e}")))?;
+        }
+        codecs::dubbo::finish_request(&inv, id, start, w, &[("generic", "true")]);
+        self.dubbo_exchange(client, id, frame, None, out).await
+    }
+
+    /// Sends a Dubbo request and writes the result as JSON (guided by `ty`).
+    async fn dubbo_exchange(
+        &self,
+        client: &DubboClient,
+        id: u64,
+        req: Vec<u8>,
+        ty: Option<&Type>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let b = &self.backend;
+        let schema = &b.schema;
+        let opts = &b.settings.options;
         let reply = match tokio::time::timeout(b.timeout, client.call(id, req)).await {
             Err(_) => {
                 let m = format!("no reply within {} ms", b.timeout.as_millis());
@@ -646,14 +787,7 @@ impl MethodRoute {
         };
         match resp.outcome {
             Outcome::Value(v) => {
-                let j = mapping::to_json(
-                    &v,
-                    &resp.refs,
-                    schema,
-                    self.method.result_type.as_ref(),
-                    None,
-                    &json_opts,
-                );
+                let j = mapping::to_json(&v, &resp.refs, schema, ty, None, &json_opts);
                 serde_json::to_writer(&mut *out, &j).expect("JSON value");
                 Ok(())
             }

@@ -81,6 +81,9 @@ pub struct BackendConfig {
     #[serde(default = "default_transport")]
     pub transport: String,
     pub endpoints: Vec<String>,
+    /// The IDL file; may be left out only by a Dubbo backend with
+    /// `options.java_interface`, which then offers generic calls alone.
+    #[serde(default, skip_serializing_if = "is_empty_path")]
     pub idl: PathBuf,
     #[serde(default)]
     pub include_dirs: Vec<PathBuf>,
@@ -133,6 +136,10 @@ pub struct BackendOptions {
     /// Dubbo: the service group (attachment `group`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dubbo_group: Option<String>,
+}
+
+fn is_empty_path(p: &Path) -> bool {
+    p.as_os_str().is_empty()
 }
 
 fn default_listen() -> String {
@@ -190,7 +197,7 @@ impl Config {
             cfg.state_dir = base.join(&cfg.state_dir);
         }
         for b in &mut cfg.backends {
-            if b.idl.is_relative() {
+            if b.idl.is_relative() && !b.idl.as_os_str().is_empty() {
                 b.idl = base.join(&b.idl);
             }
             for d in &mut b.include_dirs {

@@ -136,7 +136,10 @@ pub fn load_backend(
     pools: &Pools,
 ) -> Result<Arc<Backend>, String> {
     let err = |e: idl::IdlErrors| format!("backend `{}`: {e}", cfg.name);
-    let idl = if backend::is_proto_protocol(&cfg.protocol) {
+    let idl = if cfg.idl.as_os_str().is_empty() {
+        // A generic-only Dubbo backend (checked by `Backend::build`).
+        Idl::Thrift(Arc::new(idl::Schema::default()))
+    } else if backend::is_proto_protocol(&cfg.protocol) {
         Idl::Proto(Arc::new(
             idl::proto::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
         ))

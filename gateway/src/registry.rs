@@ -153,7 +153,11 @@ impl Registry {
                 "invalid backend name `{name}`: use letters, digits, `-`, `_` and `.` (at most 64)"
             )));
         }
-        if reg.files.is_empty() {
+        // A Dubbo backend may come without an IDL: generic calls only.
+        let generic_only = reg.files.is_empty()
+            && reg.protocol == crate::backend::DUBBO
+            && reg.options.java_interface.is_some();
+        if reg.files.is_empty() && !generic_only {
             return Err(bad_request("no IDL files in the upload"));
         }
         if let Some(bad) = reg.files.keys().find(|f| !valid_file_name(f)) {
@@ -161,7 +165,7 @@ impl Registry {
                 "file name `{bad}` escapes the upload: use relative paths without `..`"
             )));
         }
-        if reg.main.is_empty() {
+        if reg.main.is_empty() && !generic_only {
             if reg.files.len() == 1 {
                 reg.main = reg.files.keys().next().cloned().unwrap_or_default();
             } else {
@@ -171,7 +175,7 @@ impl Registry {
                 )));
             }
         }
-        if !reg.files.contains_key(&reg.main) {
+        if !generic_only && !reg.files.contains_key(&reg.main) {
             return Err(bad_request(format!(
                 "main file `{}` is not among the uploaded files",
                 reg.main
@@ -193,7 +197,7 @@ impl Registry {
         // Settings first (cheap), then the IDL.
         if !crate::backend::known_protocol(&reg.protocol) {
             return Err(bad_request(format!(
-                "unknown protocol `{}` (thrift, thrift-compact, kitex-protobuf, grpc)",
+                "unknown protocol `{}` (thrift, thrift-compact, dubbo, kitex-protobuf, grpc)",
                 reg.protocol
             )));
         }
@@ -204,7 +208,10 @@ impl Registry {
             )));
         }
         let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let idl = if crate::backend::is_proto_protocol(&reg.protocol) {
+        let idl = if reg.main.is_empty() {
+            // A generic-only Dubbo backend (checked by `Backend::build`).
+            Idl::Thrift(Arc::new(idl::Schema::default()))
+        } else if crate::backend::is_proto_protocol(&reg.protocol) {
             Idl::Proto(Arc::new(
                 idl::proto::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
             ))

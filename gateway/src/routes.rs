@@ -116,6 +116,21 @@ impl RouteTable {
                 t.add_proto(b, proto)?;
                 continue;
             }
+            if let Some(interface) = MethodRoute::dubbo_interface(b) {
+                let full = format!("{}/$invoke", b.prefix.trim_end_matches('/'));
+                t.insert(
+                    HttpVerb::POST,
+                    &full,
+                    Arc::new(MethodRoute::generic(b.clone(), &interface)),
+                    RouteInfo {
+                        http_method: "POST".into(),
+                        path: full.clone(),
+                        backend: b.name.clone(),
+                        service: interface.clone(),
+                        method: "$invoke".into(),
+                    },
+                )?;
+            }
             for svc_name in &b.services {
                 let svc = b
                     .schema
@@ -131,37 +146,50 @@ impl RouteTable {
                             service: svc_name.clone(),
                             method: m.name.clone(),
                         };
-                        let router = t.routers.entry(v.clone()).or_default();
-                        if let Err(e) = router.insert(to_matchit(&full), route.clone()) {
-                            let other = t
-                                .listing
-                                .iter()
-                                .find(|o| {
-                                    o.http_method == info.http_method
-                                        && to_matchit(&o.path) == to_matchit(&full)
-                                })
-                                .or_else(|| {
-                                    t.listing.iter().find(|o| o.http_method == info.http_method)
-                                });
-                            let owner = other
-                                .map(|o| {
-                                    format!(
-                                        " (already routed to backend `{}` method {}.{})",
-                                        o.backend, o.service, o.method
-                                    )
-                                })
-                                .unwrap_or_default();
-                            return Err(format!(
-                                "route {v} {full} of backend `{}` method {}.{} conflicts: {e}{owner}",
-                                b.name, svc_name, m.name
-                            ));
-                        }
-                        t.listing.push(info);
+                        t.insert(v, &full, route.clone(), info)?;
                     }
                 }
             }
         }
         Ok(t)
+    }
+
+    /// Adds one route; a path already taken is an error naming its owner.
+    fn insert(
+        &mut self,
+        v: HttpVerb,
+        full: &str,
+        route: Arc<MethodRoute>,
+        info: RouteInfo,
+    ) -> Result<(), String> {
+        let router = self.routers.entry(v.clone()).or_default();
+        if let Err(e) = router.insert(to_matchit(full), route) {
+            let other = self
+                .listing
+                .iter()
+                .find(|o| {
+                    o.http_method == info.http_method && to_matchit(&o.path) == to_matchit(full)
+                })
+                .or_else(|| {
+                    self.listing
+                        .iter()
+                        .find(|o| o.http_method == info.http_method)
+                });
+            let owner = other
+                .map(|o| {
+                    format!(
+                        " (already routed to backend `{}` method {}.{})",
+                        o.backend, o.service, o.method
+                    )
+                })
+                .unwrap_or_default();
+            return Err(format!(
+                "route {v} {full} of backend `{}` method {}.{} conflicts: {e}{owner}",
+                info.backend, info.service, info.method
+            ));
+        }
+        self.listing.push(info);
+        Ok(())
     }
 
     fn add_proto(&mut self, b: &Arc<Backend>, proto: &ProtoSchema) -> Result<(), String> {

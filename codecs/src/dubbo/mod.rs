@@ -349,9 +349,23 @@ pub fn decode_response(frame: &[u8], limits: Limits) -> Result<DubboResponse, Co
     })
 }
 
-/// The class and `detailMessage` of a Java exception object.
+/// The class and `detailMessage` of a Java exception object; for Dubbo's
+/// `GenericException` (what generic calls throw), the wrapped exception's
+/// `exceptionClass` and `exceptionMessage`.
 fn exception_parts(v: &Value, refs: &RefTable) -> (String, Option<String>) {
+    let text = |o: &crate::hessian2::Object, f: &str| {
+        o.get(f)
+            .and_then(|m| m.resolve(refs))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     match v.resolve(refs).and_then(Value::as_object) {
+        Some(o)
+            if o.class_name().ends_with(".GenericException")
+                && let Some(class) = text(o, "exceptionClass") =>
+        {
+            (class, text(o, "exceptionMessage"))
+        }
         Some(o) => (
             o.class_name().to_string(),
             o.get("detailMessage")
