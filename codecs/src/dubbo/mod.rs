@@ -5,6 +5,8 @@
 //! Spec: `shared/specs/wire.md` §5.1–§5.5 (after Apache Dubbo's
 //! `ExchangeCodec` and `DubboCodec`, and kitex-contrib/codec-dubbo).
 
+#[cfg(test)]
+mod java_vectors;
 pub mod mapping;
 #[cfg(test)]
 mod tests;
