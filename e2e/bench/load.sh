@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load benchmark: `POST /add` through kitegate (release build) to the hello
-# backend over Thrift/TTHeader, Kitex Protobuf/TTHeader and gRPC, and the
+# backend over Thrift/TTHeader, Kitex Protobuf/TTHeader, gRPC and Dubbo, and the
 # same backend called directly by a native Thrift load client, in one run on
 # this machine.
 #
@@ -53,10 +53,17 @@ protocol = "grpc"
 endpoints = ["GRPC_ADDR"]
 idl = "$PWD/examples/idl/hello.proto"
 prefix = "/grpc"
+[[backends]]
+name = "hello-dubbo"
+protocol = "dubbo"
+endpoints = ["DUBBO_ADDR"]
+idl = "$PWD/examples/idl/hello.thrift"
+prefix = "/dubbo"
 TOML
-for _ in $(seq 100); do grep -q GRPC "$tmp/backend.out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q DUBBO "$tmp/backend.out" 2>/dev/null && break; sleep 0.05; done
 grpc_addr=$(awk '/^GRPC / {print $2}' "$tmp/backend.out")
-sed -i "s/GRPC_ADDR/$grpc_addr/" "$tmp/kitegate.toml"
+dubbo_addr=$(awk '/^DUBBO / {print $2}' "$tmp/backend.out")
+sed -i "s/GRPC_ADDR/$grpc_addr/; s/DUBBO_ADDR/$dubbo_addr/" "$tmp/kitegate.toml"
 RUST_LOG=warn target/release/kitegate --config "$tmp/kitegate.toml" >"$tmp/gw.out" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
@@ -74,7 +81,7 @@ raw="e2e/bench/results/load-$stamp-c$CONNS.txt"
     echo "# kitegate: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency POST /add"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s e2e/bench/add.lua "http://127.0.0.1:$gw_port/add"
     echo "# gateway peak RSS: $(grep VmHWM /proc/$gw_pid/status)"
-    for route in kitex-pb grpc; do
+    for route in kitex-pb grpc dubbo; do
         echo "# kitegate /$route/add: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency"
         wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s e2e/bench/add.lua "http://127.0.0.1:$gw_port/$route/add"
     done
@@ -94,6 +101,7 @@ echo "|---|---|---|---|---|---|"
 echo "| kitegate -> hello (Thrift/TTHeader) | $CONNS | $rps | $p50 | $p99 | $rss |"
 echo "| kitegate -> hello (Kitex Protobuf/TTHeader) | $CONNS | $(nth 'Requests/sec' 2) | $(nth '^ +50%' 2) | $(nth '^ +99%' 2) | |"
 echo "| kitegate -> hello (gRPC) | $CONNS | $(nth 'Requests/sec' 3) | $(nth '^ +50%' 3) | $(nth '^ +99%' 3) | |"
+echo "| kitegate -> hello (Dubbo/Hessian2) | $CONNS | $(nth 'Requests/sec' 4) | $(nth '^ +50%' 4) | $(nth '^ +99%' 4) | |"
 python3 - "$direct" "$CONNS" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])
