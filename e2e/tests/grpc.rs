@@ -1308,3 +1308,36 @@ fn grpcio_client_calls_the_builtin_grpc_backend() {
         json!({"echo": "from grpcio", "echo_default": "hello world", "sum": 1024, "count": [1, 2, 3]})
     );
 }
+
+/// A server stream cut mid-way by the backend (killed): the messages so far,
+/// then one error item; the gateway serves on.
+#[test]
+fn stream_cut_mid_way_by_the_backend() {
+    let (mut peer, addr) = grpc_server();
+    let gw = gateway();
+    register(&gw, "rich", &addr, "/g", json!({"timeout_ms": 60000}));
+    let (status, body) = std::thread::scope(|s| {
+        let call = s.spawn(|| {
+            let url = format!("{}/g/v1/count?to=5000000", gw.base);
+            let (status, _, body) = e2e::http("GET", &url, None, &[]).unwrap();
+            (status, body)
+        });
+        std::thread::sleep(Duration::from_millis(800));
+        peer.kill9();
+        call.join().unwrap()
+    });
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(lines.len() > 1, "{} lines", lines.len());
+    let first: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(first, json!({"n": 1, "label": "#1"}));
+    let last: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    assert_eq!(last["error"]["code"], "bad_gateway", "{last}");
+    assert!(lines.len() < 5_000_000, "the stream was not cut");
+    // Every line before the error is a whole message, in order.
+    for (i, l) in lines[..lines.len() - 1].iter().enumerate() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["n"], json!(i + 1));
+    }
+    assert_eq!(gw.get("/healthz").0, 200);
+}
