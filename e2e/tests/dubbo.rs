@@ -425,3 +425,78 @@ fn generic_calls_and_registration_at_run_time() {
     let (_, routes) = gw.admin_call("GET", "/admin/routes", None, &[]);
     assert!(routes.to_string().contains("/g/$invoke"), "{routes}");
 }
+
+/// The CLI registers Dubbo backends: with an IDL, and generic-only.
+#[test]
+fn cli_registers_dubbo_backends() {
+    let (_provider, addr) = provider();
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    let run = |args: &[&str]| {
+        let out = Command::new(e2e::bin("kitegate"))
+            .args(args)
+            .args(["--admin", &gw.admin])
+            .env_remove("KITEGATE_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let idl = repo_path("e2e/idl/rich_dubbo.thrift");
+    let (code, out, err) = run(&[
+        "register",
+        "--name",
+        "rich",
+        "--protocol",
+        "dubbo",
+        "--idl",
+        &idl,
+        "--endpoint",
+        &addr,
+        "--prefix",
+        "/rc",
+        "--option",
+        "enum_as_name=true",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("registered backend rich (1 file"), "{out}");
+    assert_eq!(
+        gw.post("/rc/RichService/next", r#"{"s":"NEW"}"#),
+        (200, json!("PAID"))
+    );
+    let (code, out, err) = run(&[
+        "register",
+        "--name",
+        "gen",
+        "--protocol",
+        "dubbo",
+        "--endpoint",
+        &addr,
+        "--prefix",
+        "/gc",
+        "--option",
+        "java_interface=com.kitegate.e2e.api.RichService",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        gw.post(
+            "/gc/$invoke",
+            r#"{"method":"greet","types":["String"],"args":["cli"]}"#
+        ),
+        (200, json!("hello cli"))
+    );
+    // Without an IDL and without an interface: a usage error, nothing sent.
+    let (code, _, err) = run(&[
+        "register",
+        "--name",
+        "x",
+        "--protocol",
+        "dubbo",
+        "--endpoint",
+        &addr,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("java_interface"), "{err}");
+}

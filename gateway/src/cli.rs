@@ -62,17 +62,18 @@ pub struct RegisterArgs {
     /// Backend name (replaces a backend registered earlier under this name).
     #[arg(long, value_name = "NAME")]
     pub name: String,
-    /// Main Thrift IDL file.
+    /// Main IDL file (.thrift, or .proto for kitex-protobuf and grpc); a
+    /// dubbo backend may leave it out with --option java_interface=… (generic calls only).
     #[arg(long, value_name = "FILE")]
-    pub idl: PathBuf,
+    pub idl: Option<PathBuf>,
     /// Directory searched for includes not found next to the including file (repeatable).
     #[arg(long = "include-dir", short = 'I', value_name = "DIR")]
     pub include_dirs: Vec<PathBuf>,
-    /// Thrift protocol the backend speaks.
-    #[arg(long, value_name = "P", value_parser = ["thrift", "thrift-compact", "kitex-protobuf", "grpc"])]
+    /// Protocol the backend speaks.
+    #[arg(long, value_name = "P", value_parser = ["thrift", "thrift-compact", "kitex-protobuf", "grpc", "dubbo"])]
     pub protocol: String,
-    /// Framing on the connection (use ttheader for Kitex servers).
-    #[arg(long, value_name = "T", value_parser = ["buffered", "framed", "ttheader", "ttheader-framed"])]
+    /// Framing on the connection (use ttheader for Kitex servers; ignored by grpc and dubbo).
+    #[arg(long, value_name = "T", default_value = "framed", value_parser = ["buffered", "framed", "ttheader", "ttheader-framed"])]
     pub transport: String,
     /// Backend address; repeat for several (called round robin).
     #[arg(long = "endpoint", value_name = "HOST:PORT", required = true)]
@@ -87,7 +88,9 @@ pub struct RegisterArgs {
     #[arg(long, value_name = "N")]
     pub timeout_ms: Option<u64>,
     /// Backend option (repeatable): enum_as_name=BOOL, i64_as_string=BOOL,
-    /// reject_unknown_fields=BOOL, max_frame=BYTES.
+    /// reject_unknown_fields=BOOL, emit_defaults=BOOL, proto_field_names=BOOL,
+    /// omit_response_metadata=BOOL, accept_gzip=BOOL, max_frame=BYTES,
+    /// forward_headers=NAME,NAME, java_interface=NAME, dubbo_version=V, dubbo_group=G.
     #[arg(long = "option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
     #[command(flatten)]
@@ -347,14 +350,25 @@ fn register(a: RegisterArgs) -> Result<(), Failure> {
         )));
     }
     let admin = Admin::new(&a.admin)?;
-    let upload = collect_upload(&a.idl, &a.include_dirs)?;
     let mut body = json!({
         "protocol": a.protocol,
         "transport": a.transport,
         "endpoints": a.endpoints,
-        "main": upload.main,
-        "files": upload.files,
     });
+    match &a.idl {
+        Some(idl) => {
+            let upload = collect_upload(idl, &a.include_dirs)?;
+            body["main"] = json!(upload.main);
+            body["files"] = json!(upload.files);
+        }
+        None if a.protocol == "dubbo" && options.contains_key("java_interface") => {}
+        None => {
+            return Err(Failure::Usage(
+                "--idl is required (a dubbo backend may instead give --option java_interface=…)"
+                    .into(),
+            ));
+        }
+    }
     if !a.services.is_empty() {
         body["services"] = json!(a.services);
     }
@@ -380,11 +394,12 @@ fn register(a: RegisterArgs) -> Result<(), Failure> {
     };
     let b = v.get("backend").unwrap_or(&Value::Null);
     let rows = method_rows(b);
+    let files = body["files"].as_object().map_or(0, |f| f.len());
     println!(
         "{how} backend {} ({} file{}, {} route{})",
         a.name,
-        upload.files.len(),
-        plural(upload.files.len()),
+        files,
+        plural(files),
         rows.len(),
         plural(rows.len())
     );
@@ -626,7 +641,16 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
 }
 
 fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
-    const BOOLS: [&str; 3] = ["enum_as_name", "i64_as_string", "reject_unknown_fields"];
+    const BOOLS: [&str; 7] = [
+        "enum_as_name",
+        "i64_as_string",
+        "reject_unknown_fields",
+        "emit_defaults",
+        "proto_field_names",
+        "omit_response_metadata",
+        "accept_gzip",
+    ];
+    const TEXTS: [&str; 3] = ["java_interface", "dubbo_version", "dubbo_group"];
     let mut out = Map::new();
     for o in opts {
         let Some((k, v)) = o.split_once('=') else {
@@ -654,10 +678,20 @@ fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
                     )));
                 }
             }
+        } else if TEXTS.contains(&k) {
+            json!(v)
+        } else if k == "forward_headers" {
+            json!(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .collect::<Vec<_>>()
+            )
         } else {
             return Err(Failure::Usage(format!(
-                "--option `{k}`: unknown option; known: {}, max_frame",
-                BOOLS.join(", ")
+                "--option `{k}`: unknown option; known: {}, {}, forward_headers, max_frame",
+                BOOLS.join(", "),
+                TEXTS.join(", ")
             )));
         };
         out.insert(k.to_string(), value);
