@@ -61,7 +61,7 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
                     .await;
             }
             let body = read_body(&parts.headers, body, gw.inner.body_limit, "request body").await?;
-            let request = route.request_json(&vars, parts.uri.query(), &body)?;
+            let request = route.request_body(&vars, parts.uri.query(), &body)?;
             if route.method.server_streaming {
                 return route.stream(&request, &parts.headers, sse).await;
             }

@@ -80,6 +80,27 @@ impl PbRoute {
     /// The request message as JSON: the body (per the rule's `body`), then
     /// query parameters for fields the path and body do not set, then path
     /// variables (which win), as grpc-gateway merges them.
+    /// The request message as JSON text: the body itself when it is the
+    /// whole message (`body: "*"` and no path variables), else assembled by
+    /// [`PbRoute::request_json`].
+    pub fn request_body<'b>(
+        &self,
+        vars: &[(String, String)],
+        query: Option<&str>,
+        body: &'b [u8],
+    ) -> Result<Cow<'b, [u8]>, ApiError> {
+        let whole_body = match &self.rule {
+            None => true,
+            Some(r) => r.body.as_deref() == Some("*"),
+        };
+        let first = body.iter().find(|c| !c.is_ascii_whitespace());
+        if whole_body && vars.is_empty() && matches!(first, None | Some(b'{')) {
+            return Ok(Cow::Borrowed(body));
+        }
+        let v = self.request_json(vars, query, body)?;
+        Ok(Cow::Owned(serde_json::to_vec(&v).expect("JSON value")))
+    }
+
     pub fn request_json(
         &self,
         vars: &[(String, String)],
@@ -149,7 +170,7 @@ impl PbRoute {
     /// backend returns as metadata (gRPC).
     pub async fn call(
         &self,
-        request: &Value,
+        request: &[u8],
         headers: &HeaderMap,
         out: &mut Vec<u8>,
         resp_headers: &mut HeaderMap,
@@ -231,11 +252,10 @@ impl PbRoute {
     }
 
     /// The request JSON as protobuf bytes of the method's input.
-    fn encode_request(&self, request: &Value) -> Result<Vec<u8>, ApiError> {
+    fn encode_request(&self, json: &[u8]) -> Result<Vec<u8>, ApiError> {
         let input = self.method.descriptor.input();
-        let mut message = Vec::with_capacity(128);
-        let json = serde_json::to_vec(request).expect("JSON value");
-        protobuf::json_to_message(&input, &json, &self.backend.pb_encode, &mut message)
+        let mut message = Vec::with_capacity(json.len() + 16);
+        protobuf::json_to_message(&input, json, &self.backend.pb_encode, &mut message)
             .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
         Ok(message)
     }
@@ -372,7 +392,7 @@ impl PbRoute {
     /// after the first message ends the stream with an `{"error": …}` item.
     pub async fn stream(
         &self,
-        request: &Value,
+        request: &[u8],
         headers: &HeaderMap,
         sse: bool,
     ) -> Result<Response, ApiError> {
@@ -722,7 +742,7 @@ async fn send_line(
         e
     };
     let request = route
-        .request_json(vars, query.as_deref(), line)
+        .request_body(vars, query.as_deref(), line)
         .map_err(at_line)?;
     let message = route.encode_request(&request).map_err(at_line)?;
     sender
