@@ -51,9 +51,16 @@ pub struct GrpcReply {
     pub trailers: HeaderMap,
 }
 
+/// HTTP/2 connections per endpoint: streams are spread over them, so one
+/// connection's task is not the only one framing every call.
+pub const CONNECTIONS_PER_ENDPOINT: usize = 2;
+
 struct Endpoint {
     addr: String,
-    conn: Mutex<Option<h2::client::SendRequest<Bytes>>>,
+    /// The live connections (cloned per call under a short lock).
+    conns: std::sync::Mutex<Vec<Option<h2::client::SendRequest<Bytes>>>>,
+    /// Held while connecting, so that one slot is dialled once.
+    dialing: Mutex<()>,
 }
 
 pub struct GrpcClient {
@@ -75,7 +82,8 @@ impl GrpcClient {
                 .into_iter()
                 .map(|addr| Endpoint {
                     addr,
-                    conn: Mutex::new(None),
+                    conns: std::sync::Mutex::new(vec![None; CONNECTIONS_PER_ENDPOINT]),
+                    dialing: Mutex::new(()),
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -94,13 +102,17 @@ impl GrpcClient {
         self
     }
 
-    async fn sender(&self, ep: &Endpoint) -> Result<h2::client::SendRequest<Bytes>, GrpcError> {
-        let mut guard = ep.conn.lock().await;
-        if let Some(s) = guard.as_ref() {
-            let mut s = s.clone();
-            if futures_ready(&mut s).await {
-                return Ok(s);
-            }
+    async fn sender(
+        &self,
+        ep: &Endpoint,
+        slot: usize,
+    ) -> Result<h2::client::SendRequest<Bytes>, GrpcError> {
+        if let Some(s) = live(ep, slot).await {
+            return Ok(s);
+        }
+        let _dialing = ep.dialing.lock().await;
+        if let Some(s) = live(ep, slot).await {
+            return Ok(s);
         }
         let err = |m: String| GrpcError::Connect {
             addr: ep.addr.clone(),
@@ -126,7 +138,7 @@ impl GrpcClient {
                 tracing::debug!(%addr, error = %e, "HTTP/2 connection closed");
             }
         });
-        *guard = Some(send.clone());
+        ep.conns.lock().expect("connections lock")[slot] = Some(send.clone());
         Ok(send)
     }
 
@@ -140,12 +152,14 @@ impl GrpcClient {
         timeout: Duration,
         headers: &HeaderMap,
     ) -> Result<(GrpcSender, GrpcResponse), GrpcError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len().max(1);
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let i = n % self.endpoints.len().max(1);
         let ep = self.endpoints.get(i).ok_or_else(|| GrpcError::Connect {
             addr: String::new(),
             message: "no endpoints".into(),
         })?;
-        let send = self.sender(ep).await?;
+        let slot = (n / self.endpoints.len().max(1)) % CONNECTIONS_PER_ENDPOINT;
+        let send = self.sender(ep, slot).await?;
         let t = |e: h2::Error| GrpcError::Transport {
             addr: ep.addr.clone(),
             message: e.to_string(),
@@ -455,6 +469,12 @@ fn gunzip(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
         return Err(format!("gzip message inflates past {max} bytes"));
     }
     Ok(out)
+}
+
+/// The connection in `slot` if it is still usable.
+async fn live(ep: &Endpoint, slot: usize) -> Option<h2::client::SendRequest<Bytes>> {
+    let mut s = ep.conns.lock().expect("connections lock")[slot].clone()?;
+    futures_ready(&mut s).await.then_some(s)
 }
 
 async fn futures_ready(s: &mut h2::client::SendRequest<Bytes>) -> bool {
