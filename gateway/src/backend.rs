@@ -512,7 +512,8 @@ impl MethodRoute {
             return self.call_generic(client, interface, body, out).await;
         }
         let seqid = b.next_seqid();
-        let mut req = Vec::with_capacity(body.len() + 128);
+        // Thrift is smaller than its JSON; the Vec grows if need be.
+        let mut req = Vec::with_capacity(body.len() / 2 + 256);
         let mark = framing::begin_frame(b.transport, &mut req, seqid, &self.header_block);
         thrift::encode_call(
             b.protocol,
@@ -535,6 +536,9 @@ impl MethodRoute {
             meta.status = Some(StatusCode::ACCEPTED.as_u16());
             return Ok(());
         };
+        // JSON text is larger than its Thrift: room for it at once, so the
+        // buffer does not double its way up (and overshoot) on large replies.
+        out.reserve(resp.payload().len() * 5 / 2 + 64);
         let reply = thrift::decode_reply(
             b.protocol,
             &b.schema,
