@@ -1,10 +1,24 @@
-//! JSON <-> protobuf message bytes through [`DynamicMessage`], with the
-//! canonical proto3 JSON mapping of prost-reflect's serde support.
+//! JSON <-> protobuf message bytes, with the canonical proto3 JSON mapping
+//! (<https://protobuf.dev/programming-guides/json/>) of prost-reflect's serde
+//! support.
+//!
+//! Two paths give the same results:
+//! - the one-pass transcoders (`encode.rs`, `decode.rs`), driven by cached
+//!   [plans](super::plan), which go straight between JSON text and wire
+//!   bytes; they serve every message they cover;
+//! - the reference path through a [`DynamicMessage`] (prost-reflect's serde
+//!   support), which serves the rest — roots using groups, extensions or
+//!   `google.protobuf.NullValue` fields, well-known types as roots, JSON
+//!   objects naming a field twice — and is the oracle of the differential
+//!   tests. Well-known types inside other messages are handed to
+//!   prost-reflect for their subtree only.
 
 use prost::Message;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 
+use super::encode::{Encoded, encode};
 use super::path::{State, Track};
+use super::plan::with_plans;
 use crate::CodecError;
 
 /// How deep JSON containers (and protobuf messages on the wire) may nest.
@@ -40,6 +54,29 @@ pub struct PbDecodeOptions {
 /// 64-bit integers numbers or strings; enums names or numbers; well-known
 /// types take their JSON forms. Errors name the JSON path (`$.a.b[2]`).
 pub fn json_to_message(
+    desc: &MessageDescriptor,
+    json: &[u8],
+    opts: &PbEncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    if json.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let done = with_plans(desc, |plans| {
+        if !plans.fast {
+            return Ok(Encoded::Fallback);
+        }
+        encode(plans, json, opts.ignore_unknown_fields, out)
+    })
+    .map_err(|e| *e)?;
+    match done {
+        Encoded::Done => Ok(()),
+        Encoded::Fallback => reference_json_to_message(desc, json, opts, out),
+    }
+}
+
+/// [`json_to_message`] through a [`DynamicMessage`] (the reference path).
+pub(super) fn reference_json_to_message(
     desc: &MessageDescriptor,
     json: &[u8],
     opts: &PbEncodeOptions,
@@ -88,8 +125,35 @@ pub fn message_to_json(
     opts: &PbDecodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
+    let done = with_plans(desc, |plans| {
+        plans
+            .fast
+            .then(|| super::decode::decode(plans, bytes, opts, out))
+    });
+    match done {
+        Some(r) => r.map_err(|e| *e),
+        None => reference_message_to_json(desc, bytes, opts, out),
+    }
+}
+
+/// [`message_to_json`] through a [`DynamicMessage`] (the reference path).
+pub(super) fn reference_message_to_json(
+    desc: &MessageDescriptor,
+    bytes: &[u8],
+    opts: &PbDecodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
     let msg = decode_dynamic(desc, bytes)?;
     dynamic_to_json(&msg, opts, out)
+}
+
+/// prost-reflect's options for the JSON of [`PbDecodeOptions`].
+pub(super) fn serialize_options(opts: &PbDecodeOptions) -> SerializeOptions {
+    SerializeOptions::new()
+        .skip_default_fields(!opts.emit_defaults)
+        .use_proto_field_name(opts.proto_field_names)
+        .stringify_64_bit_integers(!opts.int64_as_number)
+        .use_enum_numbers(opts.enum_as_number)
 }
 
 /// Decodes protobuf bytes of message `desc` (nesting bounded by prost's
@@ -108,11 +172,7 @@ pub fn dynamic_to_json(
     opts: &PbDecodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    let so = SerializeOptions::new()
-        .skip_default_fields(!opts.emit_defaults)
-        .use_proto_field_name(opts.proto_field_names)
-        .stringify_64_bit_integers(!opts.int64_as_number)
-        .use_enum_numbers(opts.enum_as_number);
+    let so = serialize_options(opts);
     let start = out.len();
     let mut ser = serde_json::Serializer::new(&mut *out);
     // Fails only for values JSON cannot show (a timestamp out of range, an

@@ -5,11 +5,16 @@
 //!
 //! Specs: `shared/specs/wire.md` §3 (Kitex Protobuf), §2 (TTHeader), §4.2 (gRPC).
 
+mod decode;
+mod encode;
 mod grpc;
 mod json;
+mod json_text;
 pub mod kitex;
 mod path;
+mod plan;
 mod status;
+mod wire;
 
 pub use grpc::{GRPC_PREFIX, grpc_frame, grpc_unframe};
 pub use json::{
@@ -22,5 +27,7 @@ pub use kitex::{
 };
 pub use status::{StatusDetails, decode_status_details};
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

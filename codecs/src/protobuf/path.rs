@@ -25,15 +25,25 @@ pub(super) struct State {
     /// The path of the first failure.
     error_path: RefCell<Option<String>>,
     max_depth: usize,
+    /// Containers enclosing the value deserialized (when it is a part of a
+    /// larger document): they count towards `max_depth`.
+    base: usize,
 }
 
 impl State {
     pub(super) fn new(max_depth: usize) -> Self {
+        Self::nested(max_depth, 0)
+    }
+
+    /// For a value inside `base` enclosing containers; paths are relative
+    /// to the value.
+    pub(super) fn nested(max_depth: usize, base: usize) -> Self {
         State {
             stack: RefCell::new(Vec::new()),
             key: RefCell::new(None),
             error_path: RefCell::new(None),
             max_depth,
+            base,
         }
     }
 
@@ -257,7 +267,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
 
 impl<V> Wrap<'_, V> {
     fn enter<E: de::Error>(&self) -> Result<(), E> {
-        if self.st.stack.borrow().len() > self.st.max_depth {
+        if self.st.base + self.st.stack.borrow().len() > self.st.max_depth {
             return Err(E::custom(format_args!(
                 "nesting deeper than {} levels",
                 self.st.max_depth
