@@ -209,10 +209,16 @@ pub fn finish_request(
     }
     w.end_map();
     let out = w.into_inner();
+    write_header(out, start, FLAG_REQUEST | FLAG_TWO_WAY | HESSIAN2, 0, id);
+}
+
+/// Writes the header of the frame that starts at `out[start]`, its body
+/// being everything after the header.
+fn write_header(out: &mut [u8], start: usize, flags: u8, status: u8, id: u64) {
     let body_len = (out.len() - start - HEADER_LEN) as u32;
     Header {
-        flags: FLAG_REQUEST | FLAG_TWO_WAY | HESSIAN2,
-        status: 0,
+        flags,
+        status,
         id,
         body_len,
     }
@@ -482,14 +488,7 @@ pub fn encode_response(
         w.end_map();
     }
     drop(w);
-    let body_len = (out.len() - start - HEADER_LEN) as u32;
-    Header {
-        flags: HESSIAN2,
-        status: status::OK,
-        id,
-        body_len,
-    }
-    .write(&mut out[start..start + HEADER_LEN]);
+    write_header(out, start, HESSIAN2, status::OK, id);
 }
 
 /// A response frame with a status other than OK and an error message.
@@ -499,14 +498,7 @@ pub fn encode_error_response(id: u64, status: u8, message: &str, out: &mut Vec<u
     let mut w = Writer::with_buf(&mut *out);
     w.write_string(message);
     drop(w);
-    let body_len = (out.len() - start - HEADER_LEN) as u32;
-    Header {
-        flags: HESSIAN2,
-        status,
-        id,
-        body_len,
-    }
-    .write(&mut out[start..start + HEADER_LEN]);
+    write_header(out, start, HESSIAN2, status, id);
 }
 
 /// A response frame carrying a thrown Java exception (status OK, flag 0):
@@ -519,12 +511,5 @@ pub fn encode_exception_response(id: u64, class: &str, message: &str, out: &mut 
     w.write_object_start(class, &["detailMessage"]);
     w.write_string(message);
     drop(w);
-    let body_len = (out.len() - start - HEADER_LEN) as u32;
-    Header {
-        flags: HESSIAN2,
-        status: status::OK,
-        id,
-        body_len,
-    }
-    .write(&mut out[start..start + HEADER_LEN]);
+    write_header(out, start, HESSIAN2, status::OK, id);
 }
