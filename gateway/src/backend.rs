@@ -329,10 +329,29 @@ impl Backend {
         oneway: bool,
         error: impl Fn(StatusCode, &'static str, String) -> ApiError,
     ) -> Result<Option<codecs::transport::Response>, ApiError> {
-        let resp = match tokio::time::timeout(self.timeout, self.client.call(req, oneway)).await {
+        let resp = self
+            .within_timeout(self.client.call(req, oneway), &error)
+            .await?;
+        if let Some(r) = &resp
+            && let Some(e) = biz_error(r.frame.header.as_ref(), &error)
+        {
+            return Err(e);
+        }
+        Ok(resp)
+    }
+
+    /// Awaits a backend exchange within the backend's timeout: past it a 504
+    /// `backend_timeout`, a failed connect 502 `backend_unavailable`, any
+    /// other transport failure 502 `bad_gateway`, built by `error`.
+    pub(crate) async fn within_timeout<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, TransportError>>,
+        error: impl Fn(StatusCode, &'static str, String) -> ApiError,
+    ) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.timeout, call).await {
             Err(_) => {
                 let m = format!("no reply within {} ms", self.timeout.as_millis());
-                return Err(error(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", m));
+                Err(error(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", m))
             }
             Ok(Err(e)) => {
                 let code = match e {
@@ -341,16 +360,10 @@ impl Backend {
                     }
                     _ => "bad_gateway",
                 };
-                return Err(error(StatusCode::BAD_GATEWAY, code, e.to_string()));
+                Err(error(StatusCode::BAD_GATEWAY, code, e.to_string()))
             }
-            Ok(Ok(r)) => r,
-        };
-        if let Some(r) = &resp
-            && let Some(e) = biz_error(r.frame.header.as_ref(), &error)
-        {
-            return Err(e);
+            Ok(Ok(r)) => Ok(r),
         }
-        Ok(resp)
     }
 
     /// The next sequence id of a call (never 0).
@@ -691,9 +704,9 @@ impl MethodRoute {
         let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
             return Err(bad("$.method: a Java method name is required".into()));
         };
-        let args = match req.get("args") {
-            None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::Array(a)) => a.clone(),
+        let args: &[serde_json::Value] = match req.get("args") {
+            None | Some(serde_json::Value::Null) => &[],
+            Some(serde_json::Value::Array(a)) => a,
             Some(_) => return Err(bad("$.args: expected an array".into())),
         };
         let types: Option<Vec<String>> = match req.get("types") {
@@ -761,22 +774,9 @@ impl MethodRoute {
         let b = &self.backend;
         let schema = &b.schema;
         let opts = &b.settings.options;
-        let reply = match tokio::time::timeout(b.timeout, client.call(id, req)).await {
-            Err(_) => {
-                let m = format!("no reply within {} ms", b.timeout.as_millis());
-                return Err(self.error(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", m));
-            }
-            Ok(Err(e)) => {
-                let code = match e {
-                    TransportError::Connect { .. } | TransportError::NoEndpoints => {
-                        "backend_unavailable"
-                    }
-                    _ => "bad_gateway",
-                };
-                return Err(self.error(StatusCode::BAD_GATEWAY, code, e.to_string()));
-            }
-            Ok(Ok(r)) => r,
-        };
+        let reply = b
+            .within_timeout(client.call(id, req), |s, c, m| self.error(s, c, m))
+            .await?;
         let resp =
             codecs::dubbo::decode_response(&reply.frame, Limits::default()).map_err(|e| {
                 self.error(

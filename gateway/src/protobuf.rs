@@ -312,18 +312,16 @@ impl PbRoute {
     /// A failed call's status as the JSON error: grpc-gateway's HTTP
     /// status, the gRPC code, and `details` from `grpc-status-details-bin`.
     fn grpc_failure(&self, status: &GrpcStatus) -> ApiError {
-        let mut e = self
-            .error(
+        grpc_status_error(
+            self.error(
                 grpc_http_status(status.code),
                 "grpc_error",
                 status.message.clone(),
-            )
-            .with("grpc_status", json!(status.code))
-            .with("grpc_code", json!(grpc_code_name(status.code)));
-        if let Some(details) = status_details(&self.method, &self.backend.pb_decode, status) {
-            e = e.with("details", details);
-        }
-        e
+            ),
+            &self.method,
+            &self.backend.pb_decode,
+            status,
+        )
     }
 
     fn transport_failure(&self, e: GrpcError) -> ApiError {
@@ -596,7 +594,7 @@ impl StreamState {
                 let mut json = Vec::with_capacity(msg.len() * 2 + 16);
                 match protobuf::message_to_json(&self.output, &msg, &self.opts, &mut json) {
                     Ok(()) => json,
-                    Err(e) => self.fail("bad_gateway", 502, e.to_string(), None),
+                    Err(e) => self.bad_gateway(e.to_string()),
                 }
             }
             Ok(None) => match stream.finish().await {
@@ -605,19 +603,11 @@ impl StreamState {
                     if let Some(e) = self.request_error() {
                         return Some(e);
                     }
-                    let details = status_details(&self.method_desc, &self.opts, &st);
-                    let mut e = self.fail(
-                        "grpc_error",
-                        grpc_http_status(st.code).as_u16(),
-                        st.message,
-                        Some(st.code),
-                    );
-                    if let Some(d) = details {
-                        let mut v: Value = serde_json::from_slice(&e).expect("JSON value");
-                        v["error"]["details"] = d;
-                        e = serde_json::to_vec(&v).expect("JSON value");
-                    }
-                    e
+                    let e =
+                        ApiError::new(grpc_http_status(st.code), "grpc_error", st.message.clone())
+                            .at(&self.backend, &self.method);
+                    let e = grpc_status_error(e, &self.method_desc, &self.opts, &st);
+                    self.end_with(e)
                 }
                 Err(e) => self.transport_fail(e),
             },
@@ -630,28 +620,29 @@ impl StreamState {
     /// The error of a request line that could not be sent, if there was one.
     fn request_error(&mut self) -> Option<Vec<u8>> {
         let e = self.request_failed.as_mut()?.try_recv().ok()?;
-        self.done = true;
-        let mut v = e.body();
-        v["error"]["http_status"] = json!(e.status.as_u16());
-        Some(serde_json::to_vec(&v).expect("JSON value"))
+        Some(self.end_with(e))
     }
 
     fn transport_fail(&mut self, e: GrpcError) -> Vec<u8> {
         if let Some(item) = self.request_error() {
             return item;
         }
-        self.fail("bad_gateway", 502, e.to_string(), None)
+        self.bad_gateway(e.to_string())
     }
 
-    /// The last item of a failed stream: the JSON error shape.
-    fn fail(&mut self, code: &str, status: u16, message: String, grpc: Option<u32>) -> Vec<u8> {
+    fn bad_gateway(&mut self, message: String) -> Vec<u8> {
+        let e = ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", message)
+            .at(&self.backend, &self.method);
+        self.end_with(e)
+    }
+
+    /// The last item of a failed stream: the JSON error shape, with the
+    /// HTTP status it would have had (the response is already 200).
+    fn end_with(&mut self, e: ApiError) -> Vec<u8> {
         self.done = true;
-        let mut e = json!({"code": code, "message": message, "backend": self.backend, "method": self.method, "http_status": status});
-        if let Some(g) = grpc {
-            e["grpc_status"] = json!(g);
-            e["grpc_code"] = json!(grpc_code_name(g));
-        }
-        serde_json::to_vec(&json!({ "error": e })).expect("JSON value")
+        let mut v = e.body();
+        v["error"]["http_status"] = json!(e.status.as_u16());
+        serde_json::to_vec(&v).expect("JSON value")
     }
 }
 
@@ -749,6 +740,23 @@ async fn send_line(
         .send(&message)
         .await
         .map_err(|e| route.transport_failure(e))
+}
+
+/// A failed call's status on its JSON error: the gRPC code (number and
+/// name) and `details` from `grpc-status-details-bin`.
+fn grpc_status_error(
+    e: ApiError,
+    method: &ProtoMethod,
+    opts: &PbDecodeOptions,
+    st: &GrpcStatus,
+) -> ApiError {
+    let e = e
+        .with("grpc_status", json!(st.code))
+        .with("grpc_code", json!(grpc_code_name(st.code)));
+    match status_details(method, opts, st) {
+        Some(d) => e.with("details", d),
+        None => e,
+    }
 }
 
 /// The `details` of a failed call's `grpc-status-details-bin`, in JSON.

@@ -19,8 +19,6 @@
 //! `java.util.List`, set `java.util.Set`, map `java.util.Map`, struct and enum
 //! their Java class.
 
-use std::collections::HashMap;
-
 use base64::Engine as _;
 use bytes::BufMut;
 use idl::{Annotations, Method, Schema, StructId, Type};
@@ -886,15 +884,4 @@ pub fn write_generic<B: BufMut>(
         }
     }
     Ok(())
-}
-
-/// Which arguments of a method come from where: JSON keys by argument.
-pub fn arg_keys(schema: &Schema, method: &Method) -> HashMap<String, usize> {
-    let args = schema.struct_def(method.args);
-    let mut m = HashMap::new();
-    for (i, f) in args.fields.iter().enumerate() {
-        m.insert(f.json_name.clone(), i);
-        m.insert(f.name.clone(), i);
-    }
-    m
 }
