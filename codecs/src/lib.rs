@@ -13,6 +13,7 @@ pub mod dubbo;
 mod error;
 pub mod framing;
 pub mod hessian2;
+mod json_scan;
 pub mod protobuf;
 pub mod thrift;
 pub mod transport;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::{Gateway, TempDir, bin, hello_backend, root};
+use e2e::{Gateway, TempDir, bin, hello_backend, rich_server, root};
 use serde_json::{Value, json};
 
 /// Runs `kitegate ARGS` in the repository root, free of the caller's
@@ -294,6 +294,46 @@ fn register_list_and_remove_through_the_cli() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("h2"), "{err}");
     assert!(!err.contains('{'), "not raw JSON: {err}");
+}
+
+#[test]
+fn register_a_python_thrift_server_through_the_cli() {
+    // thriftpy2 speaking compact/buffered; the rich IDL pulls its two includes
+    // from next to the main file.
+    let (_rich, addr) = rich_server("compact", "buffered");
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    let idl = root().join("e2e/idl/rich.thrift");
+    let (code, out, err) = kitegate(&[
+        "register",
+        "--admin",
+        &gw.admin,
+        "--name",
+        "rich",
+        "--idl",
+        s(&idl),
+        "--protocol",
+        "thrift-compact",
+        "--transport",
+        "buffered",
+        "--endpoint",
+        &addr,
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        has_route(&out, "POST", "/rich/concat", "RichService.concat"),
+        "{out}"
+    );
+    assert_eq!(
+        gw.post("/rich/concat", r#"{"a":"x","b":1,"c":[2,3]}"#),
+        (200, json!("x|1|2,3"))
+    );
+    assert_eq!(
+        gw.post("/rich/union", r#"{"text":"t"}"#),
+        (200, json!({"text": "t"}))
+    );
+    let (code, out, err) = kitegate(&["remove", "rich", "--admin", &gw.admin]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(gw.post("/rich/concat", r#"{"a":"x","b":1,"c":[2]}"#).0, 404);
 }
 
 #[test]

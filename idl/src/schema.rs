@@ -114,6 +114,8 @@ pub struct StructDef {
     by_json: Option<HashMap<String, usize>>,
     /// Some field's JSON name differs from its IDL name (both are accepted).
     renamed: bool,
+    /// Per field, `"json_name":` as JSON text, for the writers.
+    json_keys: Vec<Box<[u8]>>,
 }
 
 /// Field lookup by wire id: a direct table for the usual small, dense ids.
@@ -157,6 +159,14 @@ impl StructDef {
                 .iter()
                 .any(|f| f.default.is_some() || f.required == Requiredness::Required);
         let renamed = fields.iter().any(|f| f.json_name != f.name);
+        let json_keys = fields
+            .iter()
+            .map(|f| {
+                let mut key = serde_json::to_vec(&f.json_name).unwrap_or_default();
+                key.push(b':');
+                key.into_boxed_slice()
+            })
+            .collect();
         StructDef {
             name,
             kind,
@@ -166,7 +176,14 @@ impl StructDef {
             by_id,
             by_json,
             renamed,
+            json_keys,
         }
+    }
+
+    /// Field `idx`'s JSON key with its colon, as JSON text (`"name":`).
+    #[inline]
+    pub fn json_key(&self, idx: usize) -> &[u8] {
+        &self.json_keys[idx]
     }
 
     /// The index in `fields` of the field with this wire id.
@@ -187,11 +204,17 @@ impl StructDef {
     /// The index of the field with this JSON key (its JSON name, or its IDL name).
     #[inline]
     pub fn field_by_json(&self, key: &str) -> Option<usize> {
+        self.field_by_json_bytes(key.as_bytes())
+    }
+
+    /// [`StructDef::field_by_json`] for a key not yet checked to be UTF-8
+    /// (a key that is not UTF-8 names no field).
+    #[inline]
+    pub fn field_by_json_bytes(&self, key: &[u8]) -> Option<usize> {
         match &self.by_json {
-            Some(m) => m.get(key).copied(),
+            Some(m) => m.get(std::str::from_utf8(key).ok()?).copied(),
             None => {
-                let k = key.as_bytes();
-                let eq = |name: &str| name.len() == k.len() && name.as_bytes().iter().eq(k.iter());
+                let eq = |name: &str| name.as_bytes() == key;
                 match self.fields.iter().position(|f| eq(&f.json_name)) {
                     Some(i) => Some(i),
                     None if self.renamed => self.fields.iter().position(|f| eq(&f.name)),

@@ -246,8 +246,7 @@ impl<'s, 'o> Dec<'s, 'o> {
                 self.out.push(b',');
             }
             first = false;
-            json::write_str(self.out, &field.json_name);
-            self.out.push(b':');
+            self.out.extend_from_slice(def.json_key(idx));
             if field.js_conv && matches!(field.ty, Type::I64 | Type::I32 | Type::I16 | Type::I8) {
                 self.out.push(b'"');
                 self.value(r, &field.ty)?;

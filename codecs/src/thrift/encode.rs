@@ -1,6 +1,7 @@
-//! JSON -> Thrift in one pass: a serde `DeserializeSeed` walks the IDL type
-//! while serde_json tokenizes the body, and writes protocol bytes as it goes.
-//! No `serde_json::Value` in between; no allocation for borrowed strings.
+//! JSON -> Thrift in one pass: the encoder walks the IDL type and pulls the
+//! tokens it expects from a JSON scanner, writing protocol bytes as it goes.
+//! No `serde_json::Value` in between; no allocation for strings without
+//! escapes; known keys matched as bytes.
 //!
 //! Errors carry the JSON path of the offending value (`$.req.items[3].id`),
 //! built only while an error unwinds.
@@ -10,10 +11,10 @@ use std::fmt;
 
 use base64::Engine;
 use idl::{Field, Requiredness, Schema, StructDef, StructId, StructKind, Type};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::protocol::{TType, Writer};
 use crate::CodecError;
+use crate::json_scan::{Num, Scan, SyntaxError};
 
 /// How JSON is turned into Thrift.
 #[derive(Debug, Clone)]
@@ -67,6 +68,39 @@ enum Seg {
     Index(usize),
 }
 
+/// Why encoding stopped: bad JSON syntax (located by the scanner that found
+/// it) or a value that does not fit the IDL.
+enum Fail {
+    Syntax(SyntaxError),
+    Msg(String),
+}
+
+impl From<SyntaxError> for Fail {
+    fn from(e: SyntaxError) -> Self {
+        Fail::Syntax(e)
+    }
+}
+
+type R<T> = Result<T, Fail>;
+
+#[cold]
+fn msg<T>(args: fmt::Arguments<'_>) -> R<T> {
+    Err(Fail::Msg(args.to_string()))
+}
+
+impl Fail {
+    /// The message, syntax errors located in `sc`'s text.
+    fn text(self, sc: &Scan<'_>) -> String {
+        match self {
+            Fail::Msg(m) => m,
+            Fail::Syntax(e) => {
+                let (line, col) = sc.line_col(e.at);
+                format!("{} at line {line} column {col}", e.msg)
+            }
+        }
+    }
+}
+
 pub(crate) struct Enc<'s, 'w, W> {
     schema: &'s Schema,
     w: &'w mut W,
@@ -100,18 +134,29 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         } else {
             json
         };
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let r = StructSeed {
-            e: self,
-            sid,
-            bound,
-        }
-        .deserialize(&mut de)
-        .and_then(|_| de.end());
-        r.map_err(|err| self.input_error(err))
+        let mut sc = Scan::new(json);
+        let r = match sc.peek() {
+            Some(b'{') => self
+                .struct_body(&mut sc, sid, bound)
+                .and_then(|()| Ok(sc.end()?)),
+            other => {
+                let found = found(other);
+                msg(format_args!(
+                    "invalid type: expected a JSON object for {}, found {found}",
+                    self.schema.struct_def(sid).name
+                ))
+            }
+        };
+        r.map_err(|fail| {
+            let message = fail.text(&sc);
+            CodecError::Input {
+                path: self.path_text(),
+                message,
+            }
+        })
     }
 
-    fn input_error(&mut self, err: serde_json::Error) -> CodecError {
+    fn path_text(&mut self) -> String {
         let mut path = String::from("$");
         for seg in self.path.drain(..).rev() {
             match seg {
@@ -126,28 +171,31 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 }
             }
         }
-        let mut message = err.to_string();
-        if err.is_data()
-            && let Some(cut) = message.rfind(" at line ")
-        {
-            message.truncate(cut);
-        }
-        CodecError::Input { path, message }
+        path
     }
 
-    fn enter<E: de::Error>(&mut self) -> Result<(), E> {
+    #[inline]
+    fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
-            return Err(E::custom(format_args!(
+            return msg(format_args!(
                 "nesting deeper than {} levels",
                 self.opts.max_depth
-            )));
+            ));
         }
         Ok(())
     }
 
+    /// Parses `text` as one JSON value of `ty` (a bound value or an IDL default).
+    fn value_from_text(&mut self, ty: &'s Type, field: Option<i16>, text: &str) -> R<bool> {
+        let mut sc = Scan::new(text.as_bytes());
+        self.value(&mut sc, ty, field)
+            .and_then(|w| Ok(sc.end().map(|()| w)?))
+            .map_err(|f| Fail::Msg(f.text(&sc)))
+    }
+
     /// Writes a bound (HTTP-sourced) value for `field`.
-    fn bound<E: de::Error>(&mut self, field: &'s Field, value: &BoundValue<'_>) -> Result<(), E> {
+    fn bound(&mut self, field: &'s Field, value: &BoundValue<'_>) -> R<()> {
         let r = match value {
             BoundValue::Raw(bytes) => match field.ty {
                 Type::String | Type::Binary => {
@@ -157,7 +205,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 }
                 _ => match std::str::from_utf8(bytes) {
                     Ok(s) => self.bound_text(field, s),
-                    Err(_) => Err(E::custom("raw body is not UTF-8")),
+                    Err(_) => msg(format_args!("raw body is not UTF-8")),
                 },
             },
             BoundValue::Text(s) => self.bound_text(field, s),
@@ -177,32 +225,28 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         })
     }
 
-    fn bound_text<E: de::Error>(&mut self, field: &'s Field, s: &str) -> Result<(), E> {
+    fn bound_text(&mut self, field: &'s Field, s: &str) -> R<()> {
         match &field.ty {
             Type::List(t) | Type::Set(t) if !s.trim_start().starts_with('[') => {
                 self.bound_list(field, t, s.split(',').filter(|p| !p.is_empty()))
             }
-            Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => {
-                let mut de = serde_json::Deserializer::from_str(s);
-                ValueSeed {
-                    e: self,
-                    ty: &field.ty,
-                    field: Some(field.id),
-                }
-                .deserialize(&mut de)
-                .and_then(|_| de.end())
-                .map_err(|err| E::custom(format_args!("invalid JSON value: {err}")))
-            }
+            Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => self
+                .value_from_text(&field.ty, Some(field.id), s)
+                .map(drop)
+                .map_err(|f| match f {
+                    Fail::Msg(m) => Fail::Msg(format!("invalid JSON value: {m}")),
+                    f => f,
+                }),
             ty => self.scalar_from_str(ty, Some(field.id), s, false),
         }
     }
 
-    fn bound_list<'i, E: de::Error>(
+    fn bound_list<'i>(
         &mut self,
         field: &'s Field,
         elem: &'s Type,
         items: impl Iterator<Item = &'i str>,
-    ) -> Result<(), E> {
+    ) -> R<()> {
         let outer = if matches!(field.ty, Type::Set(_)) {
             TType::Set
         } else {
@@ -223,15 +267,16 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         Ok(())
     }
 
-    /// Writes a scalar given as text (a map key, or an HTTP-bound value).
-    /// `base64_binary`: binary text is base64 (JSON) rather than raw bytes (HTTP).
-    fn scalar_from_str<E: de::Error>(
+    /// Writes a scalar given as text (a JSON string, a map key, or an
+    /// HTTP-bound value). `base64_binary`: binary text is base64 (JSON)
+    /// rather than raw bytes (HTTP).
+    fn scalar_from_str(
         &mut self,
         ty: &'s Type,
         field: Option<i16>,
         s: &str,
         base64_binary: bool,
-    ) -> Result<(), E> {
+    ) -> R<()> {
         let head = |w: &mut W, t: TType| {
             if let Some(id) = field {
                 w.field_begin(t, id);
@@ -250,7 +295,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 let v = match s {
                     "true" | "1" => true,
                     "false" | "0" => false,
-                    _ => return Err(E::custom(format_args!("expected bool, found \"{s}\""))),
+                    _ => return msg(format_args!("expected bool, found \"{s}\"")),
                 };
                 match field {
                     Some(id) => self.w.field_bool(id, v),
@@ -258,17 +303,18 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 }
             }
             Type::I8 | Type::I16 | Type::I32 | Type::I64 => {
-                let v: i64 = s.trim().parse().map_err(|_| {
-                    E::custom(format_args!(
+                let Ok(v) = s.trim().parse::<i64>() else {
+                    return msg(format_args!(
                         "expected {}, found \"{s}\"",
                         self.schema.type_name(ty)
-                    ))
-                })?;
+                    ));
+                };
                 self.int(ty, field, v)?;
             }
             Type::Double => {
-                let v = parse_double(s)
-                    .ok_or_else(|| E::custom(format_args!("expected double, found \"{s}\"")))?;
+                let Some(v) = parse_double(s) else {
+                    return msg(format_args!("expected double, found \"{s}\""));
+                };
                 head(self.w, TType::Double);
                 self.w.double(v);
             }
@@ -276,46 +322,46 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 let e = self.schema.enum_def(*id);
                 let v = match e.value_of(s) {
                     Some(v) => v,
-                    None => s
-                        .parse::<i32>()
-                        .map_err(|_| E::custom(format_args!("unknown {} value \"{s}\"", e.name)))?,
+                    None => match s.parse::<i32>() {
+                        Ok(v) => v,
+                        Err(_) => return msg(format_args!("unknown {} value \"{s}\"", e.name)),
+                    },
                 };
                 head(self.w, TType::I32);
                 self.w.i32(v);
             }
             Type::Uuid => {
-                let u =
-                    parse_uuid(s).ok_or_else(|| E::custom(format_args!("invalid uuid \"{s}\"")))?;
+                let Some(u) = parse_uuid(s) else {
+                    return msg(format_args!("invalid uuid \"{s}\""));
+                };
                 head(self.w, TType::Uuid);
                 self.w.uuid(&u);
             }
             Type::Binary => {
-                let bytes = BASE64
-                    .decode(s)
-                    .map_err(|e| E::custom(format_args!("invalid base64: {e}")))?;
+                let bytes = match BASE64.decode(s) {
+                    Ok(b) => b,
+                    Err(e) => return msg(format_args!("invalid base64: {e}")),
+                };
                 head(self.w, TType::Binary);
                 self.w.bytes(&bytes);
             }
             Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => {
-                return Err(E::custom(format_args!(
+                return msg(format_args!(
                     "{} cannot be written as text",
                     self.schema.type_name(ty)
-                )));
+                ));
             }
         }
         Ok(())
     }
 
-    fn int<E: de::Error>(&mut self, ty: &Type, field: Option<i16>, v: i64) -> Result<(), E> {
-        let out_of_range = || {
-            E::custom(format_args!(
-                "{v} is out of range for {}",
-                self.schema.type_name(ty)
-            ))
-        };
+    #[inline]
+    fn int(&mut self, ty: &Type, field: Option<i16>, v: i64) -> R<()> {
         macro_rules! put {
             ($t:expr, $m:ident, $ty:ty) => {{
-                let x = <$ty>::try_from(v).map_err(|_| out_of_range())?;
+                let Ok(x) = <$ty>::try_from(v) else {
+                    return self.out_of_range(ty, v);
+                };
                 if let Some(id) = field {
                     self.w.field_begin($t, id);
                 }
@@ -326,21 +372,34 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
             Type::I8 => put!(TType::I8, i8, i8),
             Type::I16 => put!(TType::I16, i16, i16),
             Type::I32 | Type::Enum(_) => put!(TType::I32, i32, i32),
-            Type::I64 => put!(TType::I64, i64, i64),
+            Type::I64 => {
+                if let Some(id) = field {
+                    self.w.field_begin(TType::I64, id);
+                }
+                self.w.i64(v);
+            }
             Type::Double => {
                 if let Some(id) = field {
                     self.w.field_begin(TType::Double, id);
                 }
                 self.w.double(v as f64)
             }
-            _ => return Err(mismatch(self.schema, ty, "number")),
+            _ => return mismatch(self.schema, ty, "a number"),
         }
         Ok(())
     }
 
+    #[cold]
+    fn out_of_range<T>(&self, ty: &Type, v: impl fmt::Display) -> R<T> {
+        msg(format_args!(
+            "{v} is out of range for {}",
+            self.schema.type_name(ty)
+        ))
+    }
+
     /// Writes IDL defaults of absent fields; checks required fields and unions.
     #[inline(never)]
-    fn fill<E: de::Error>(&mut self, def: &'s StructDef, seen: &Seen) -> Result<(), E> {
+    fn fill(&mut self, def: &'s StructDef, seen: &Seen) -> R<()> {
         let mut set = 0usize;
         for (idx, field) in def.fields.iter().enumerate() {
             if seen.get(idx) {
@@ -351,40 +410,29 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 continue;
             }
             if let Some(default) = &field.default {
-                let mut de = serde_json::Deserializer::from_str(default);
-                ValueSeed {
-                    e: self,
-                    ty: &field.ty,
-                    field: Some(field.id),
-                }
-                .deserialize(&mut de)
-                .map_err(|err| {
-                    E::custom(format_args!("bad default for `{}`: {err}", field.name))
-                })?;
+                self.value_from_text(&field.ty, Some(field.id), default)
+                    .map_err(|f| match f {
+                        Fail::Msg(m) => Fail::Msg(format!("bad default for `{}`: {m}", field.name)),
+                        f => f,
+                    })?;
             } else if field.required == Requiredness::Required {
                 self.path.push(Seg::Key(field.json_name.clone()));
-                return Err(E::custom(format_args!(
-                    "missing required field `{}`",
-                    field.json_name
-                )));
+                return msg(format_args!("missing required field `{}`", field.json_name));
             }
         }
         if def.kind == StructKind::Union && set != 1 {
-            return Err(E::custom(format_args!(
+            return msg(format_args!(
                 "union {} needs exactly one field set, found {set}",
                 def.name
-            )));
+            ));
         }
         Ok(())
     }
 
-    fn struct_body<'de, A: MapAccess<'de>>(
-        &mut self,
-        sid: StructId,
-        mut map: A,
-        bound: &[Bound<'_>],
-    ) -> Result<(), A::Error> {
+    /// A struct, at its `{`.
+    fn struct_body(&mut self, sc: &mut Scan<'_>, sid: StructId, bound: &[Bound<'_>]) -> R<()> {
         self.enter()?;
+        sc.bump();
         let def: &'s StructDef = self.schema.struct_def(sid);
         let saved = self.w.struct_begin();
         let mut seen = Seen::new(def.fields.len());
@@ -394,35 +442,29 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 seen.set(b.field);
             }
         }
-        while let Some(key) = map.next_key_seed(KeySeed {
-            def,
-            reject: self.opts.reject_unknown_fields,
-        })? {
-            let Some(idx) = key else {
-                map.next_value::<IgnoredAny>()?;
+        let mut first = true;
+        while let Some(key) = sc.next_key(&mut first)? {
+            let Some(idx) = def.field_by_json_bytes(key.bytes()) else {
+                let at = sc.pos();
+                let name = key.as_str().map_err(|m| SyntaxError { msg: m, at })?;
+                if self.opts.reject_unknown_fields {
+                    return msg(format_args!("unknown field `{name}` in {}", def.name));
+                }
+                sc.skip(self.opts.max_depth.saturating_sub(self.depth))?;
                 continue;
             };
             let field = &def.fields[idx];
             // Set from HTTP (or never settable): the body's value is ignored.
-            if bound.iter().any(|b| b.field == idx) {
-                map.next_value::<IgnoredAny>()?;
+            if !bound.is_empty() && bound.iter().any(|b| b.field == idx) {
+                sc.skip(self.opts.max_depth.saturating_sub(self.depth))?;
                 continue;
             }
             if seen.get(idx) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate field `{}`",
-                    field.json_name
-                )));
+                return msg(format_args!("duplicate field `{}`", field.json_name));
             }
-            let written = map
-                .next_value_seed(ValueSeed {
-                    e: self,
-                    ty: &field.ty,
-                    field: Some(field.id),
-                })
-                .inspect_err(|_| {
-                    self.path.push(Seg::Key(field.json_name.clone()));
-                })?;
+            let written = self.value(sc, &field.ty, Some(field.id)).inspect_err(|_| {
+                self.path.push(Seg::Key(field.json_name.clone()));
+            })?;
             if written {
                 seen.set(idx);
             }
@@ -433,6 +475,224 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         self.w.struct_end(saved);
         self.depth -= 1;
         Ok(())
+    }
+
+    #[inline]
+    fn head(&mut self, field: Option<i16>, t: TType) {
+        if let Some(id) = field {
+            self.w.field_begin(t, id);
+        }
+    }
+
+    /// One value of `ty`; with `field` set, its field header is written first
+    /// and JSON `null` means "absent" (returns `false`).
+    fn value(&mut self, sc: &mut Scan<'_>, ty: &'s Type, field: Option<i16>) -> R<bool> {
+        match sc.peek() {
+            Some(b'-' | b'0'..=b'9') => {
+                match sc.number()? {
+                    Num::U(u) => match i64::try_from(u) {
+                        Ok(v) => self.int(ty, field, v)?,
+                        Err(_) if *ty == Type::Double => {
+                            self.head(field, TType::Double);
+                            self.w.double(u as f64);
+                        }
+                        Err(_) => return self.out_of_range(ty, u),
+                    },
+                    Num::I(v) => self.int(ty, field, v)?,
+                    Num::F(v) => match ty {
+                        Type::Double => {
+                            self.head(field, TType::Double);
+                            self.w.double(v);
+                        }
+                        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_)
+                            if v.fract() == 0.0 && v >= i64::MIN as f64 && v <= i64::MAX as f64 =>
+                        {
+                            self.int(ty, field, v as i64)?
+                        }
+                        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_) => {
+                            return msg(format_args!(
+                                "expected {}, found {v}",
+                                self.schema.type_name(ty)
+                            ));
+                        }
+                        _ => return mismatch(self.schema, ty, "a number"),
+                    },
+                }
+                Ok(true)
+            }
+            Some(b'"') => {
+                let s = sc.string()?;
+                match ty {
+                    Type::String
+                    | Type::Binary
+                    | Type::Uuid
+                    | Type::Enum(_)
+                    | Type::Double
+                    | Type::I64 => self.scalar_from_str(ty, field, &s, true)?,
+                    // `api.js_conv` integers arrive as strings; accepted for every integer width.
+                    Type::I8 | Type::I16 | Type::I32
+                        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+                    {
+                        self.scalar_from_str(ty, field, &s, true)?
+                    }
+                    _ => return mismatch(self.schema, ty, "a string"),
+                }
+                Ok(true)
+            }
+            Some(b'{') => self.object(sc, ty, field),
+            Some(b'[') => self.array(sc, ty, field),
+            Some(c @ (b't' | b'f')) => {
+                let v = c == b't';
+                sc.literal(if v { b"true" } else { b"false" })?;
+                if *ty != Type::Bool {
+                    return mismatch(self.schema, ty, "a bool");
+                }
+                match field {
+                    Some(id) => self.w.field_bool(id, v),
+                    None => self.w.bool(v),
+                }
+                Ok(true)
+            }
+            Some(b'n') => {
+                sc.literal(b"null")?;
+                match field {
+                    Some(_) => Ok(false),
+                    None => mismatch(self.schema, ty, "null"),
+                }
+            }
+            Some(_) => Err(sc.fail::<()>("expected value").unwrap_err().into()),
+            None => Err(sc
+                .fail::<()>("EOF while parsing a value")
+                .unwrap_err()
+                .into()),
+        }
+    }
+
+    /// A JSON object (at its `{`): a struct, or a map with text keys.
+    fn object(&mut self, sc: &mut Scan<'_>, ty: &'s Type, field: Option<i16>) -> R<bool> {
+        match ty {
+            Type::Struct(sid) => {
+                self.head(field, TType::Struct);
+                self.struct_body(sc, *sid, &[])?;
+                Ok(true)
+            }
+            Type::Map(k, v) if k.is_object_key() => {
+                self.enter()?;
+                sc.bump();
+                self.head(field, TType::Map);
+                let (kt, vt) = (ttype(k), ttype(v));
+                let mark = self.w.map_begin(kt, vt);
+                let mut n = 0u32;
+                let mut first = true;
+                while let Some(key) = sc.next_key(&mut first)? {
+                    let at = sc.pos();
+                    let key = key.as_str().map_err(|m| SyntaxError { msg: m, at })?;
+                    self.scalar_from_str(k, None, key, true)
+                        .and_then(|()| self.value(sc, v, None).map(drop))
+                        .inspect_err(|_| {
+                            self.path.push(Seg::Key(key.to_string()));
+                        })?;
+                    n += 1;
+                }
+                self.w.map_end(mark, kt, vt, n);
+                self.depth -= 1;
+                Ok(true)
+            }
+            Type::Map(k, _) => msg(format_args!(
+                "a map with {} keys is an array of [key, value] pairs",
+                self.schema.type_name(k)
+            )),
+            _ => mismatch(self.schema, ty, "an object"),
+        }
+    }
+
+    /// A JSON array (at its `[`): a list, a set, or a map as `[key, value]` pairs.
+    fn array(&mut self, sc: &mut Scan<'_>, ty: &'s Type, field: Option<i16>) -> R<bool> {
+        match ty {
+            Type::List(t) | Type::Set(t) => {
+                self.enter()?;
+                sc.bump();
+                self.head(
+                    field,
+                    if matches!(ty, Type::Set(_)) {
+                        TType::Set
+                    } else {
+                        TType::List
+                    },
+                );
+                let et = ttype(t);
+                let mark = self.w.list_begin(et);
+                let mut n = 0u32;
+                let mut first = true;
+                while sc.next_element(&mut first)? {
+                    self.value(sc, t, None).inspect_err(|_| {
+                        self.path.push(Seg::Index(n as usize));
+                    })?;
+                    n += 1;
+                }
+                self.w.list_end(mark, et, n);
+                self.depth -= 1;
+                Ok(true)
+            }
+            Type::Map(k, v) => {
+                self.enter()?;
+                sc.bump();
+                self.head(field, TType::Map);
+                let (kt, vt) = (ttype(k), ttype(v));
+                let mark = self.w.map_begin(kt, vt);
+                let mut n = 0u32;
+                let mut first = true;
+                while sc.next_element(&mut first)? {
+                    self.pair(sc, k, v).inspect_err(|_| {
+                        self.path.push(Seg::Index(n as usize));
+                    })?;
+                    n += 1;
+                }
+                self.w.map_end(mark, kt, vt, n);
+                self.depth -= 1;
+                Ok(true)
+            }
+            _ => mismatch(self.schema, ty, "an array"),
+        }
+    }
+
+    /// One `[key, value]` pair of a map whose keys cannot be JSON object keys.
+    fn pair(&mut self, sc: &mut Scan<'_>, k: &'s Type, v: &'s Type) -> R<()> {
+        let bad = || msg(format_args!("a map entry must be a [key, value] pair"));
+        if sc.peek() != Some(b'[') {
+            if sc.peek().is_none() {
+                return Err(sc
+                    .fail::<()>("EOF while parsing a value")
+                    .unwrap_err()
+                    .into());
+            }
+            return bad();
+        }
+        sc.bump();
+        let mut first = true;
+        for ty in [k, v] {
+            if !sc.next_element(&mut first)? {
+                return bad();
+            }
+            self.value(sc, ty, None)?;
+        }
+        if sc.next_element(&mut first)? {
+            return bad();
+        }
+        Ok(())
+    }
+}
+
+/// How a value starting with `c` is named in type errors.
+fn found(c: Option<u8>) -> &'static str {
+    match c {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a bool",
+        Some(b'n') => "null",
+        Some(b'{') => "an object",
+        Some(_) => "a number",
+        None => "nothing",
     }
 }
 
@@ -455,8 +715,9 @@ pub(crate) fn ttype(ty: &Type) -> TType {
     }
 }
 
-fn mismatch<E: de::Error>(schema: &Schema, ty: &Type, found: &str) -> E {
-    E::custom(format_args!(
+#[cold]
+fn mismatch<T>(schema: &Schema, ty: &Type, found: &str) -> R<T> {
+    msg(format_args!(
         "expected {}, found {found}",
         schema.type_name(ty)
     ))
@@ -513,333 +774,5 @@ impl Seen {
             Seen::Small(b) => *b & (1 << i) != 0,
             Seen::Large(v) => v[i],
         }
-    }
-}
-
-// === seeds ===
-
-struct StructSeed<'e, 's, 'w, 'b, 'x, W> {
-    e: &'e mut Enc<'s, 'w, W>,
-    sid: StructId,
-    bound: &'b [Bound<'x>],
-}
-
-impl<'de, W: Writer> DeserializeSeed<'de> for StructSeed<'_, '_, '_, '_, '_, W> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, W: Writer> Visitor<'de> for StructSeed<'_, '_, '_, '_, '_, W> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "a JSON object for {}",
-            self.e.schema.struct_def(self.sid).name
-        )
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.e.struct_body(self.sid, map, self.bound)
-    }
-}
-
-struct KeySeed<'s> {
-    def: &'s StructDef,
-    reject: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        match self.def.field_by_json(key) {
-            Some(i) => Ok(Some(i)),
-            None if self.reject => Err(E::custom(format_args!(
-                "unknown field `{key}` in {}",
-                self.def.name
-            ))),
-            None => Ok(None),
-        }
-    }
-}
-
-struct StrKey;
-
-impl<'de> DeserializeSeed<'de> for StrKey {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrKey {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map key")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
-    }
-}
-
-/// One value of `ty`; with `field` set, its field header is written first
-/// and JSON `null` means "absent" (the seed returns `false`).
-struct ValueSeed<'e, 's, 'w, W> {
-    e: &'e mut Enc<'s, 'w, W>,
-    ty: &'s Type,
-    field: Option<i16>,
-}
-
-impl<W: Writer> ValueSeed<'_, '_, '_, W> {
-    #[inline]
-    fn head(&mut self, t: TType) {
-        if let Some(id) = self.field {
-            self.e.w.field_begin(t, id);
-        }
-    }
-}
-
-impl<'de, W: Writer> DeserializeSeed<'de> for ValueSeed<'_, '_, '_, W> {
-    type Value = bool;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, W: Writer> Visitor<'de> for ValueSeed<'_, '_, '_, W> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}", self.e.schema.type_name(self.ty))
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-        match self.ty {
-            Type::Bool => {
-                match self.field {
-                    Some(id) => self.e.w.field_bool(id, v),
-                    None => self.e.w.bool(v),
-                }
-                Ok(true)
-            }
-            _ => Err(mismatch(self.e.schema, self.ty, "a bool")),
-        }
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
-        self.e.int(self.ty, self.field, v)?;
-        Ok(true)
-    }
-
-    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<bool, E> {
-        match i64::try_from(v) {
-            Ok(v) => self.visit_i64(v),
-            Err(_) if *self.ty == Type::Double => {
-                self.head(TType::Double);
-                self.e.w.double(v as f64);
-                Ok(true)
-            }
-            Err(_) => Err(E::custom(format_args!(
-                "{v} is out of range for {}",
-                self.e.schema.type_name(self.ty)
-            ))),
-        }
-    }
-
-    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<bool, E> {
-        match self.ty {
-            Type::Double => {
-                self.head(TType::Double);
-                self.e.w.double(v);
-                Ok(true)
-            }
-            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_)
-                if v.fract() == 0.0 && v >= i64::MIN as f64 && v <= i64::MAX as f64 =>
-            {
-                self.visit_i64(v as i64)
-            }
-            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Enum(_) => Err(E::custom(
-                format_args!("expected {}, found {v}", self.e.schema.type_name(self.ty)),
-            )),
-            _ => Err(mismatch(self.e.schema, self.ty, "a number")),
-        }
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        match self.ty {
-            Type::String | Type::Binary | Type::Uuid | Type::Enum(_) | Type::Double | Type::I64 => {
-                self.e.scalar_from_str(self.ty, self.field, v, true)?;
-                Ok(true)
-            }
-            // `api.js_conv` integers arrive as strings; accepted for every integer width.
-            Type::I8 | Type::I16 | Type::I32
-                if v.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !v.is_empty() =>
-            {
-                self.e.scalar_from_str(self.ty, self.field, v, true)?;
-                Ok(true)
-            }
-            _ => Err(mismatch(self.e.schema, self.ty, "a string")),
-        }
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        match self.field {
-            Some(_) => Ok(false),
-            None => Err(mismatch(self.e.schema, self.ty, "null")),
-        }
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        self.visit_unit()
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<bool, A::Error> {
-        match self.ty {
-            Type::List(t) | Type::Set(t) => {
-                self.e.enter()?;
-                self.head(if matches!(self.ty, Type::Set(_)) {
-                    TType::Set
-                } else {
-                    TType::List
-                });
-                let et = ttype(t);
-                let mark = self.e.w.list_begin(et);
-                let mut n = 0u32;
-                loop {
-                    let r = seq.next_element_seed(ValueSeed {
-                        e: self.e,
-                        ty: t,
-                        field: None,
-                    });
-                    match r {
-                        Ok(Some(_)) => n += 1,
-                        Ok(None) => break,
-                        Err(err) => {
-                            self.e.path.push(Seg::Index(n as usize));
-                            return Err(err);
-                        }
-                    }
-                }
-                self.e.w.list_end(mark, et, n);
-                self.e.depth -= 1;
-                Ok(true)
-            }
-            Type::Map(k, v) => {
-                self.e.enter()?;
-                self.head(TType::Map);
-                let (kt, vt) = (ttype(k), ttype(v));
-                let mark = self.e.w.map_begin(kt, vt);
-                let mut n = 0u32;
-                loop {
-                    match seq.next_element_seed(PairSeed { e: self.e, k, v }) {
-                        Ok(Some(())) => n += 1,
-                        Ok(None) => break,
-                        Err(err) => {
-                            self.e.path.push(Seg::Index(n as usize));
-                            return Err(err);
-                        }
-                    }
-                }
-                self.e.w.map_end(mark, kt, vt, n);
-                self.e.depth -= 1;
-                Ok(true)
-            }
-            _ => Err(mismatch(self.e.schema, self.ty, "an array")),
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
-        match self.ty {
-            Type::Struct(sid) => {
-                self.head(TType::Struct);
-                self.e.struct_body(*sid, map, &[])?;
-                Ok(true)
-            }
-            Type::Map(k, v) if k.is_object_key() => {
-                self.e.enter()?;
-                self.head(TType::Map);
-                let (kt, vt) = (ttype(k), ttype(v));
-                let mark = self.e.w.map_begin(kt, vt);
-                let mut n = 0u32;
-                while let Some(key) = map.next_key_seed(StrKey)? {
-                    self.e
-                        .scalar_from_str(k, None, &key, true)
-                        .inspect_err(|_| {
-                            self.e.path.push(Seg::Key(key.to_string()));
-                        })?;
-                    map.next_value_seed(ValueSeed {
-                        e: self.e,
-                        ty: v,
-                        field: None,
-                    })
-                    .inspect_err(|_| {
-                        self.e.path.push(Seg::Key(key.to_string()));
-                    })?;
-                    n += 1;
-                }
-                self.e.w.map_end(mark, kt, vt, n);
-                self.e.depth -= 1;
-                Ok(true)
-            }
-            Type::Map(k, _) => Err(de::Error::custom(format_args!(
-                "a map with {} keys is an array of [key, value] pairs",
-                self.e.schema.type_name(k)
-            ))),
-            _ => Err(mismatch(self.e.schema, self.ty, "an object")),
-        }
-    }
-}
-
-/// One `[key, value]` pair of a map whose keys cannot be JSON object keys.
-struct PairSeed<'e, 's, 'w, W> {
-    e: &'e mut Enc<'s, 'w, W>,
-    k: &'s Type,
-    v: &'s Type,
-}
-
-impl<'de, W: Writer> DeserializeSeed<'de> for PairSeed<'_, '_, '_, W> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, W: Writer> Visitor<'de> for PairSeed<'_, '_, '_, W> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a [key, value] pair")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let missing = || de::Error::custom("a map entry must be a [key, value] pair");
-        seq.next_element_seed(ValueSeed {
-            e: self.e,
-            ty: self.k,
-            field: None,
-        })?
-        .ok_or_else(missing)?;
-        seq.next_element_seed(ValueSeed {
-            e: self.e,
-            ty: self.v,
-            field: None,
-        })?
-        .ok_or_else(missing)?;
-        if seq.next_element::<IgnoredAny>()?.is_some() {
-            return Err(missing());
-        }
-        Ok(())
     }
 }

@@ -737,3 +737,118 @@ fn random_json_never_panics_the_encoder() {
         }
     }
 }
+
+/// The scanner-driven encoder accepts exactly the JSON serde_json accepts,
+/// and reads the same values from it: every truncation and one-byte change
+/// of two documents either fails in both the encoder and serde_json, or
+/// encodes to the same Thrift values as serde_json's canonical rewrite of it
+/// (one space-free form, escapes resolved, numbers normalised).
+#[test]
+fn encoder_reads_json_exactly_like_serde_json() {
+    let s = schema(RICH);
+    let all = schema(ALL);
+    let docs = [
+        (
+            &s,
+            "Rich",
+            r#"{ "id" : "9007199254740993", "name":"n\u00e9\"q\ud83d\ude00", "data":"AAEC/w==","colors":["GREEN",10],"byId":{"-5":"neg"},"byColor":{"RED":1.25e0},"byKey":[[{"a":1,"b":"x"},["p"]]],"tags":["a"],"u":{"n":-3},"deep":[[{"k":{"a":2}}]],"far":-300,"d":-0.0}"#,
+        ),
+        (&all, "All", ALL_JSON),
+    ];
+    let decoded = |sch: &Schema, name: &str, bytes: &[u8]| -> serde_json::Value {
+        serde_json::from_str(&dec(
+            Protocol::Compact,
+            sch,
+            name,
+            bytes,
+            &DecodeOptions::default(),
+        ))
+        .unwrap()
+    };
+    let swaps = b"{}[],:\"\\ \n0-.eE+tfnu9\x01\xc3\xff";
+    let mut checked = 0;
+    for (sch, name, doc) in docs {
+        let doc = doc.as_bytes();
+        let mut variants: Vec<Vec<u8>> = (0..doc.len()).map(|n| doc[..n].to_vec()).collect();
+        for i in 0..doc.len() {
+            for &c in swaps {
+                let mut t = doc.to_vec();
+                t[i] = c;
+                variants.push(t.clone());
+                t.insert(i, c);
+                variants.push(t);
+            }
+        }
+        variants.push(doc.to_vec());
+        for t in variants {
+            let text = String::from_utf8_lossy(&t).into_owned();
+            let mut got = Vec::new();
+            let got = encode_struct(
+                Protocol::Compact,
+                sch,
+                sch.struct_by_name(name).unwrap(),
+                &t,
+                &EncodeOptions::default(),
+                &mut got,
+            )
+            .map(|()| got);
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&t) else {
+                assert!(
+                    got.is_err() || t.iter().all(u8::is_ascii_whitespace),
+                    "accepted bad JSON {text}"
+                );
+                continue;
+            };
+            if object_keys(&value) != written_keys(&t) {
+                continue; // a duplicate key: serde_json kept the last one
+            }
+            let canonical = enc(Protocol::Compact, sch, name, &value.to_string());
+            match (&got, &canonical) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(decoded(sch, name, a), decoded(sch, name, b), "{text}");
+                    checked += 1;
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{text}: {got:?} vs canonical {canonical:?}"),
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} valid variants");
+}
+
+fn object_keys(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(m) => m.len() + m.values().map(object_keys).sum::<usize>(),
+        serde_json::Value::Array(a) => a.iter().map(object_keys).sum(),
+        _ => 0,
+    }
+}
+
+/// Keys as written (duplicates counted), for valid JSON.
+fn written_keys(text: &[u8]) -> usize {
+    fn walk(sc: &mut crate::json_scan::Scan<'_>) -> usize {
+        match sc.peek() {
+            Some(b'{') => {
+                sc.bump();
+                let (mut first, mut n) = (true, 0);
+                while sc.next_key(&mut first).unwrap().is_some() {
+                    n += 1 + walk(sc);
+                }
+                n
+            }
+            Some(b'[') => {
+                sc.bump();
+                let (mut first, mut n) = (true, 0);
+                while sc.next_element(&mut first).unwrap() {
+                    n += walk(sc);
+                }
+                n
+            }
+            _ => {
+                sc.skip(1).unwrap();
+                0
+            }
+        }
+    }
+    walk(&mut crate::json_scan::Scan::new(text))
+}
