@@ -373,6 +373,20 @@ impl Backend {
     }
 }
 
+/// A call encoded for its backend, not yet sent.
+pub enum Prepared {
+    Thrift {
+        req: Vec<u8>,
+        seqid: i32,
+    },
+    Dubbo {
+        id: u64,
+        req: Vec<u8>,
+        /// Decode the result by the method's IDL type (not a generic call).
+        typed: bool,
+    },
+}
+
 /// One method of one backend, with what every call of it shares, computed once.
 pub struct MethodRoute {
     pub backend: Arc<Backend>,
@@ -506,23 +520,25 @@ impl MethodRoute {
         )
     }
 
-    /// Encodes, sends and decodes one call. On success `out` holds the JSON
-    /// body; `meta` any status or headers the reply asks for.
-    pub async fn call(
-        &self,
-        body: &[u8],
-        bound: &[Bound<'_>],
-        out: &mut Vec<u8>,
-        meta: &mut ResponseMeta,
-    ) -> Result<(), ApiError> {
+    /// Encodes one call for the backend. Nothing is sent yet: the caller may
+    /// free the request body before [`Route::complete`] awaits the reply.
+    pub fn prepare(&self, body: &[u8], bound: &[Bound<'_>]) -> Result<Prepared, ApiError> {
         let b = &self.backend;
         if let (Some(client), Some((interface, sig))) = (&b.dubbo, &self.dubbo) {
-            return self
-                .call_dubbo(client, interface, sig, body, bound, out)
-                .await;
+            let (id, req) = self.encode_dubbo(client, interface, sig, body, bound)?;
+            return Ok(Prepared::Dubbo {
+                id,
+                req,
+                typed: true,
+            });
         }
         if let (Some(client), Some(interface)) = (&b.dubbo, &self.generic) {
-            return self.call_generic(client, interface, body, out).await;
+            let (id, req) = self.encode_generic(client, interface, body)?;
+            return Ok(Prepared::Dubbo {
+                id,
+                req,
+                typed: false,
+            });
         }
         let seqid = b.next_seqid();
         // Thrift is smaller than its JSON; the Vec grows if need be.
@@ -540,7 +556,30 @@ impl MethodRoute {
         )
         .map_err(|e| self.error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
         framing::finish_frame(b.transport, &mut req, mark);
+        Ok(Prepared::Thrift { req, seqid })
+    }
 
+    /// Sends a prepared call and decodes the reply. On success `out` holds
+    /// the JSON body; `meta` any status or headers the reply asks for.
+    pub async fn complete(
+        &self,
+        prepared: Prepared,
+        out: &mut Vec<u8>,
+        meta: &mut ResponseMeta,
+    ) -> Result<(), ApiError> {
+        let b = &self.backend;
+        let (req, seqid) = match prepared {
+            Prepared::Thrift { req, seqid } => (req, seqid),
+            Prepared::Dubbo { id, req, typed } => {
+                let client = b.dubbo.as_ref().expect("a Dubbo call has a Dubbo client");
+                let ty = if typed {
+                    self.method.result_type.clone()
+                } else {
+                    None
+                };
+                return self.dubbo_exchange(client, id, req, ty.as_ref(), out).await;
+            }
+        };
         let Some(resp) = b
             .send(&req, self.method.oneway, |s, c, m| self.error(s, c, m))
             .await?
@@ -549,9 +588,10 @@ impl MethodRoute {
             meta.status = Some(StatusCode::ACCEPTED.as_u16());
             return Ok(());
         };
-        // JSON text is larger than its Thrift: room for it at once, so the
-        // buffer does not double its way up (and overshoot) on large replies.
-        out.reserve(resp.payload().len() * 5 / 2 + 64);
+        // JSON text is larger than its Thrift (about 1.4x for typical
+        // structs): room for that at once, so large replies do not double
+        // their way up; rarer, denser JSON grows the buffer once more.
+        out.reserve(resp.payload().len() * 3 / 2 + 64);
         let reply = thrift::decode_reply(
             b.protocol,
             &b.schema,
@@ -598,15 +638,14 @@ impl MethodRoute {
     /// A call to a Dubbo provider: the request JSON (body, then bound path,
     /// query, header and cookie values) as Hessian2 arguments of the Java
     /// method, the result back as JSON.
-    async fn call_dubbo(
+    fn encode_dubbo(
         &self,
         client: &DubboClient,
         interface: &str,
         sig: &JavaSignature,
         body: &[u8],
         bound: &[Bound<'_>],
-        out: &mut Vec<u8>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(u64, Vec<u8>), ApiError> {
         let b = &self.backend;
         let schema = &b.schema;
         let bad = |m: String| self.error(StatusCode::BAD_REQUEST, "invalid_request", m);
@@ -682,21 +721,18 @@ impl MethodRoute {
             .map_err(|e| bad(e.to_string()))?;
         }
         codecs::dubbo::finish_request(&inv, id, start, w, &[]);
-
-        let ty = self.method.result_type.clone();
-        self.dubbo_exchange(client, id, req, ty.as_ref(), out).await
+        Ok((id, req))
     }
 
     /// A generic call: `$invoke(method, types, args)` with JSON arguments
     /// written as Hessian by their JSON shape (objects as maps, which Dubbo's
     /// `PojoUtils` turns into the declared POJOs).
-    async fn call_generic(
+    fn encode_generic(
         &self,
         client: &DubboClient,
         interface: &str,
         body: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(u64, Vec<u8>), ApiError> {
         let b = &self.backend;
         let bad = |m: String| self.error(StatusCode::BAD_REQUEST, "invalid_request", m);
         let req: serde_json::Value =
@@ -759,7 +795,7 @@ impl MethodRoute {
             mapping::write_generic(&mut w, a, 0).map_err(|e| bad(format!("$.args[{i}]: {e}")))?;
         }
         codecs::dubbo::finish_request(&inv, id, start, w, &[("generic", "true")]);
-        self.dubbo_exchange(client, id, frame, None, out).await
+        Ok((id, frame))
     }
 
     /// Sends a Dubbo request and writes the result as JSON (guided by `ty`).

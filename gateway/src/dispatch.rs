@@ -130,9 +130,14 @@ async fn handle(gw: Gateway, req: Request) -> Result<Response, ApiError> {
         &body
     };
 
+    let prepared = route.prepare(json, &bound)?;
+    // The body is encoded: free it (and what borrows it) before the reply,
+    // so waiting calls hold only their encoded request.
+    drop(bound);
+    drop(body);
     let mut out = Vec::with_capacity(256);
     let mut meta = ResponseMeta::default();
-    route.call(json, &bound, &mut out, &mut meta).await?;
+    route.complete(prepared, &mut out, &mut meta).await?;
 
     let status = meta
         .status

@@ -363,10 +363,53 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         });
     }
     tracing::info!(%addr, "kitegate listening");
-    axum::serve(listener, app(gw))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    serve_http1(listener, app(gw), shutdown()).await;
+    Ok(())
+}
+
+/// Largest read buffer of one HTTP/1.1 connection. hyper's default (about
+/// 400 KB) lets every connection that once received a large body keep a
+/// buffer of that size; bodies larger than this arrive in several reads.
+const HTTP_READ_BUFFER_MAX: usize = 16 * 1024;
+
+/// Serves HTTP/1.1 on `listener` until `stop` resolves, then lets the
+/// requests in flight finish (idle keep-alive connections close at once).
+async fn serve_http1(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.max_buf_size(HTTP_READ_BUFFER_MAX)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30));
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        stream.set_nodelay(true).ok();
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn shutdown() {
