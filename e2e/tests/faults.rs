@@ -211,3 +211,41 @@ fn route_conflict_is_a_startup_error_naming_both() {
         "{err}"
     );
 }
+
+#[test]
+fn a_graceful_stop_lets_requests_in_flight_finish() {
+    // The backend never answers: the call is in flight for its 400 ms timeout.
+    let silent = fake_backend(b"", false);
+    let gw = Gateway::start(
+        &format!(
+            "builtin_hello = false\n{}",
+            backend("silent", &silent, "framed", "")
+        ),
+        &[],
+    );
+    let base = gw.base.clone();
+    let in_flight = std::thread::spawn(move || {
+        e2e::http(
+            "POST",
+            &format!("{base}/silent/add"),
+            Some(r#"{"first":1,"second":2}"#),
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    gw.stop(); // SIGTERM
+    let stopped_after = started.elapsed();
+    // Answered (504 from the backend timeout), not cut off by the stop.
+    let (status, _, text) = in_flight
+        .join()
+        .expect("request thread")
+        .expect("the request in flight got an answer");
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "backend_timeout", "{body}");
+    assert!(
+        stopped_after >= Duration::from_millis(100),
+        "the gateway exited {stopped_after:?} after SIGTERM, before its request finished"
+    );
+}

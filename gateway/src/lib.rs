@@ -373,7 +373,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
 const HTTP_READ_BUFFER_MAX: usize = 16 * 1024;
 
 /// Serves HTTP/1.1 on `listener` until `stop` resolves, then lets the
-/// requests in flight finish (idle keep-alive connections close at once).
+/// requests in flight finish, for at most [`DRAIN_TIMEOUT`] (idle keep-alive
+/// connections close at once).
 async fn serve_http1(
     listener: TcpListener,
     app: axum::Router,
@@ -409,8 +410,20 @@ async fn serve_http1(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Long streams (SSE, NDJSON) get a bounded drain, not an endless one.
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open after {} s; closing them",
+            DRAIN_TIMEOUT.as_secs()
+        );
+    }
 }
+
+/// How long a graceful stop waits for requests in flight.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
