@@ -249,3 +249,27 @@ fn a_graceful_stop_lets_requests_in_flight_finish() {
         "the gateway exited {stopped_after:?} after SIGTERM, before its request finished"
     );
 }
+
+#[test]
+fn oversized_request_heads_get_431_and_the_gateway_keeps_serving() {
+    let gw = Gateway::start("", &[]);
+    let big = "x".repeat(40 * 1024);
+    let (status, _, _) = e2e::http(
+        "POST",
+        &format!("{}/add", gw.base),
+        Some(r#"{"first":1,"second":2}"#),
+        &[("x-big", &big)],
+    )
+    .expect("an answer");
+    assert_eq!(status, 431);
+    // A head just under the limit is fine.
+    let fits = "y".repeat(24 * 1024);
+    let (status, _, text) = e2e::http(
+        "POST",
+        &format!("{}/add", gw.base),
+        Some(r#"{"first":1,"second":2}"#),
+        &[("x-big", &fits)],
+    )
+    .expect("an answer");
+    assert_eq!((status, text.as_str()), (200, r#"{"sum":3}"#));
+}

@@ -367,10 +367,12 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Largest read buffer of one HTTP/1.1 connection. hyper's default (about
-/// 400 KB) lets every connection that once received a large body keep a
-/// buffer of that size; bodies larger than this arrive in several reads.
-const HTTP_READ_BUFFER_MAX: usize = 16 * 1024;
+/// Largest read buffer of one HTTP/1.1 connection, and so the largest
+/// request head (431 past it; nginx's default total is the same). hyper's
+/// default (about 400 KB) lets every connection that once received a large
+/// body keep a buffer of that size; bodies larger than this arrive in
+/// several reads.
+const HTTP_READ_BUFFER_MAX: usize = 32 * 1024;
 
 /// Serves HTTP/1.1 on `listener` until `stop` resolves, then lets the
 /// requests in flight finish, for at most [`DRAIN_TIMEOUT`] (idle keep-alive
@@ -383,6 +385,7 @@ async fn serve_http1(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_buf_size(HTTP_READ_BUFFER_MAX)
+        .max_header_size(HTTP_READ_BUFFER_MAX)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(30));
     tokio::pin!(stop);
