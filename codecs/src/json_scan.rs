@@ -71,9 +71,15 @@ impl<'a> Scan<'a> {
         self.i
     }
 
+    /// A syntax error at the cursor.
+    #[cold]
+    pub fn error(&self, msg: &'static str) -> SyntaxError {
+        SyntaxError { msg, at: self.i }
+    }
+
     #[cold]
     pub fn fail<T>(&self, msg: &'static str) -> R<T> {
-        Err(SyntaxError { msg, at: self.i })
+        Err(self.error(msg))
     }
 
     /// `line L column C` of byte offset `at`, for messages.

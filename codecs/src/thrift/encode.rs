@@ -560,12 +560,24 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                     None => mismatch(self.schema, ty, "null"),
                 }
             }
-            Some(_) => Err(sc.fail::<()>("expected value").unwrap_err().into()),
-            None => Err(sc
-                .fail::<()>("EOF while parsing a value")
-                .unwrap_err()
-                .into()),
+            Some(_) => Err(sc.error("expected value").into()),
+            None => Err(sc.error("EOF while parsing a value").into()),
         }
+    }
+
+    /// Enters a list, set or map at its `[` or `{`: one level deeper, the
+    /// opening byte consumed, the field header (if any) written.
+    fn open(&mut self, sc: &mut Scan<'_>, field: Option<i16>, t: TType) -> R<()> {
+        self.enter()?;
+        sc.bump();
+        self.head(field, t);
+        Ok(())
+    }
+
+    /// Leaves what [`Enc::open`] entered; the value was written.
+    fn close(&mut self) -> R<bool> {
+        self.depth -= 1;
+        Ok(true)
     }
 
     /// A JSON object (at its `{`): a struct, or a map with text keys.
@@ -577,9 +589,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 Ok(true)
             }
             Type::Map(k, v) if k.is_object_key() => {
-                self.enter()?;
-                sc.bump();
-                self.head(field, TType::Map);
+                self.open(sc, field, TType::Map)?;
                 let (kt, vt) = (ttype(k), ttype(v));
                 let mark = self.w.map_begin(kt, vt);
                 let mut n = 0u32;
@@ -595,8 +605,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                     n += 1;
                 }
                 self.w.map_end(mark, kt, vt, n);
-                self.depth -= 1;
-                Ok(true)
+                self.close()
             }
             Type::Map(k, _) => msg(format_args!(
                 "a map with {} keys is an array of [key, value] pairs",
@@ -610,16 +619,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
     fn array(&mut self, sc: &mut Scan<'_>, ty: &'s Type, field: Option<i16>) -> R<bool> {
         match ty {
             Type::List(t) | Type::Set(t) => {
-                self.enter()?;
-                sc.bump();
-                self.head(
-                    field,
-                    if matches!(ty, Type::Set(_)) {
-                        TType::Set
-                    } else {
-                        TType::List
-                    },
-                );
+                self.open(sc, field, ttype(ty))?;
                 let et = ttype(t);
                 let mark = self.w.list_begin(et);
                 let mut n = 0u32;
@@ -631,13 +631,10 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                     n += 1;
                 }
                 self.w.list_end(mark, et, n);
-                self.depth -= 1;
-                Ok(true)
+                self.close()
             }
             Type::Map(k, v) => {
-                self.enter()?;
-                sc.bump();
-                self.head(field, TType::Map);
+                self.open(sc, field, TType::Map)?;
                 let (kt, vt) = (ttype(k), ttype(v));
                 let mark = self.w.map_begin(kt, vt);
                 let mut n = 0u32;
@@ -649,8 +646,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                     n += 1;
                 }
                 self.w.map_end(mark, kt, vt, n);
-                self.depth -= 1;
-                Ok(true)
+                self.close()
             }
             _ => mismatch(self.schema, ty, "an array"),
         }
@@ -661,10 +657,7 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
         let bad = || msg(format_args!("a map entry must be a [key, value] pair"));
         if sc.peek() != Some(b'[') {
             if sc.peek().is_none() {
-                return Err(sc
-                    .fail::<()>("EOF while parsing a value")
-                    .unwrap_err()
-                    .into());
+                return Err(sc.error("EOF while parsing a value").into());
             }
             return bad();
         }
