@@ -1,0 +1,250 @@
+//! The admin subcommands `register`, `backends`, `routes` and `remove`: build
+//! the request from the flags, send it through the admin client, print the answer.
+
+use serde_json::{Map, Value, json};
+
+use super::admin_client::{Admin, segment};
+use super::table::{method_rows, or_dash, plural, print_json, str_of, table, text};
+use super::upload::collect_upload;
+use super::{Failure, ListArgs, RegisterArgs, RemoveArgs};
+
+pub(super) fn register(a: RegisterArgs) -> Result<(), Failure> {
+    let options = parse_options(&a.options)?;
+    if a.name.trim().is_empty() {
+        return Err(Failure::Usage("--name must not be empty".into()));
+    }
+    if let Some(p) = a
+        .prefix
+        .as_deref()
+        .filter(|p| !p.is_empty() && !p.starts_with('/'))
+    {
+        return Err(Failure::Usage(format!(
+            "--prefix `{p}` must start with /, e.g. /{p}"
+        )));
+    }
+    let admin = Admin::new(&a.admin)?;
+    let mut body = json!({
+        "protocol": a.protocol,
+        "transport": a.transport,
+        "endpoints": a.endpoints,
+    });
+    match &a.idl {
+        Some(idl) => {
+            let upload = collect_upload(idl, &a.include_dirs)?;
+            body["main"] = json!(upload.main);
+            body["files"] = json!(upload.files);
+        }
+        None if a.protocol == "dubbo" && options.contains_key("java_interface") => {}
+        None => {
+            return Err(Failure::Usage(
+                "--idl is required (a dubbo backend may instead give --option java_interface=…)"
+                    .into(),
+            ));
+        }
+    }
+    if !a.services.is_empty() {
+        body["services"] = json!(a.services);
+    }
+    if let Some(p) = &a.prefix {
+        body["prefix"] = json!(p);
+    }
+    if let Some(t) = a.timeout_ms {
+        body["timeout_ms"] = json!(t);
+    }
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
+    let path = format!("/admin/backends/{}", segment(&a.name));
+    let (status, v) = admin.send("PUT", &path, Some(&body))?;
+    if a.admin.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let how = if status == 201 {
+        "registered"
+    } else {
+        "replaced"
+    };
+    let b = v.get("backend").unwrap_or(&Value::Null);
+    let rows = method_rows(b);
+    let files = body["files"].as_object().map_or(0, |f| f.len());
+    println!(
+        "{how} backend {} ({} file{}, {} route{})",
+        a.name,
+        files,
+        plural(files),
+        rows.len(),
+        plural(rows.len())
+    );
+    print!("{}", table(&[], &rows));
+    Ok(())
+}
+
+pub(super) fn backends(a: ListArgs) -> Result<(), Failure> {
+    let admin = Admin::new(&a.admin)?;
+    let (_, v) = admin.send("GET", "/admin/backends", None)?;
+    if a.admin.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let list = v
+        .get("backends")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        println!("no backends");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            let methods = b.get("methods").and_then(Value::as_array);
+            let routes: usize = methods
+                .map(|ms| {
+                    ms.iter()
+                        .map(|m| {
+                            m.get("routes")
+                                .and_then(Value::as_array)
+                                .map_or(0, Vec::len)
+                        })
+                        .sum()
+                })
+                .unwrap_or(0);
+            let endpoints = b
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .map(|es| es.iter().map(text).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            vec![
+                str_of(b, "name"),
+                str_of(b, "source"),
+                str_of(b, "protocol"),
+                str_of(b, "transport"),
+                or_dash(str_of(b, "prefix")),
+                methods.map_or(0, Vec::len).to_string(),
+                routes.to_string(),
+                or_dash(endpoints),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "NAME",
+                "SOURCE",
+                "PROTOCOL",
+                "TRANSPORT",
+                "PREFIX",
+                "METHODS",
+                "ROUTES",
+                "ENDPOINTS"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub(super) fn routes(a: ListArgs) -> Result<(), Failure> {
+    let admin = Admin::new(&a.admin)?;
+    let (_, v) = admin.send("GET", "/admin/routes", None)?;
+    if a.admin.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let list = v
+        .get("routes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        println!("no routes");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                str_of(r, "http_method"),
+                str_of(r, "path"),
+                str_of(r, "backend"),
+                format!("{}.{}", str_of(r, "service"), str_of(r, "method")),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["METHOD", "PATH", "BACKEND", "CALLS"], &rows));
+    Ok(())
+}
+
+pub(super) fn remove(a: RemoveArgs) -> Result<(), Failure> {
+    let admin = Admin::new(&a.admin)?;
+    let path = format!("/admin/backends/{}", segment(&a.name));
+    let (_, v) = admin.send("DELETE", &path, None)?;
+    if a.admin.json {
+        print_json(&v);
+    } else {
+        println!("removed backend {}", a.name);
+    }
+    Ok(())
+}
+
+fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
+    const BOOLS: [&str; 7] = [
+        "enum_as_name",
+        "i64_as_string",
+        "reject_unknown_fields",
+        "emit_defaults",
+        "proto_field_names",
+        "omit_response_metadata",
+        "accept_gzip",
+    ];
+    const TEXTS: [&str; 3] = ["java_interface", "dubbo_version", "dubbo_group"];
+    let mut out = Map::new();
+    for o in opts {
+        let Some((k, v)) = o.split_once('=') else {
+            return Err(Failure::Usage(format!(
+                "--option `{o}`: expected KEY=VALUE, e.g. --option enum_as_name=true"
+            )));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let value = if BOOLS.contains(&k) {
+            match v {
+                "true" | "1" | "yes" | "on" => Value::Bool(true),
+                "false" | "0" | "no" | "off" => Value::Bool(false),
+                _ => {
+                    return Err(Failure::Usage(format!(
+                        "--option {k}={v}: expected true or false"
+                    )));
+                }
+            }
+        } else if k == "max_frame" {
+            match v.parse::<u64>() {
+                Ok(n) => json!(n),
+                Err(_) => {
+                    return Err(Failure::Usage(format!(
+                        "--option max_frame={v}: expected a number of bytes"
+                    )));
+                }
+            }
+        } else if TEXTS.contains(&k) {
+            json!(v)
+        } else if k == "forward_headers" {
+            json!(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .collect::<Vec<_>>()
+            )
+        } else {
+            return Err(Failure::Usage(format!(
+                "--option `{k}`: unknown option; known: {}, {}, forward_headers, max_frame",
+                BOOLS.join(", "),
+                TEXTS.join(", ")
+            )));
+        };
+        out.insert(k.to_string(), value);
+    }
+    Ok(out)
+}
