@@ -446,3 +446,106 @@ fn token_is_sent_from_the_environment() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["routes"], json!([]));
 }
+
+/// The `VERB PATH -> Service.method` lines of `register`'s output, and the
+/// route count of its summary line.
+fn registered_routes(out: &str) -> (usize, Vec<(String, String, String)>) {
+    let count = out
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(", ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no route count in:\n{out}"));
+    let mut rows: Vec<_> = out
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [v, p, "->", t, ..] => Some((v.to_string(), p.to_string(), t.to_string())),
+            _ => None,
+        })
+        .collect();
+    rows.sort();
+    (count, rows)
+}
+
+#[test]
+fn register_counts_every_route_of_a_proto_backend() {
+    // Two methods with `google.api.http` rules, four without (served on their
+    // default `POST /{package.Service}/{Method}` route), and a server-streaming
+    // one that a Kitex Protobuf backend does not serve.
+    let dir = TempDir::new("cli-proto");
+    let idl = dir.path().join("mixed.proto");
+    write(
+        &idl,
+        r#"syntax = "proto3";
+package mix.v1;
+import "google/api/annotations.proto";
+message Req { string id = 1; }
+message Rep { string id = 1; }
+service Mixed {
+  rpc Get(Req) returns (Rep) { option (google.api.http) = { get: "/items/{id}" }; }
+  rpc Put(Req) returns (Rep) { option (google.api.http) = { put: "/items/{id}" body: "*" }; }
+  rpc A(Req) returns (Rep);
+  rpc B(Req) returns (Rep);
+  rpc C(Req) returns (Rep);
+  rpc D(Req) returns (Rep);
+  rpc Watch(Req) returns (stream Rep) { option (google.api.http) = { get: "/watch/{id}" }; }
+}
+"#,
+    );
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    let port = e2e::free_port().to_string();
+    let endpoint = format!("127.0.0.1:{port}");
+    let (code, out, err) = kitegate(&[
+        "register",
+        "--admin",
+        &gw.admin,
+        "--name",
+        "mixed",
+        "--idl",
+        s(&idl),
+        "--protocol",
+        "kitex-protobuf",
+        "--endpoint",
+        &endpoint,
+        "--prefix",
+        "/m",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let (count, printed) = registered_routes(&out);
+    assert_eq!(count, 6, "{out}");
+    assert_eq!(printed.len(), 6, "{out}");
+    assert!(
+        has_route(&out, "GET", "/m/items/{id}", "Mixed.Get"),
+        "{out}"
+    );
+    assert!(
+        has_route(&out, "POST", "/m/mix.v1.Mixed/A", "Mixed.A"),
+        "{out}"
+    );
+    assert!(!out.contains("Watch"), "{out}");
+
+    // Exactly what the gateway serves.
+    let (code, out, err) = kitegate(&["routes", "--admin", &gw.admin]);
+    assert_eq!(code, 0, "{err}");
+    let mut served: Vec<_> = out
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [v, p, "mixed", t] => Some((v.to_string(), p.to_string(), t.to_string())),
+            _ => None,
+        })
+        .collect();
+    served.sort();
+    assert_eq!(printed, served, "{out}");
+
+    // `backends` counts the same routes.
+    let (code, out, err) = kitegate(&["backends", "--admin", &gw.admin]);
+    assert_eq!(code, 0, "{err}");
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("mixed "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.get(6), Some(&"6"), "{out}");
+}

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::Gateway;
 use crate::error::{ApiError, read_body};
 use crate::registry::{Entry, Registration};
-use crate::routes::method_routes;
+use crate::routes::{method_routes, proto_routes};
 
 pub fn admin_app(gw: Gateway) -> Router {
     Router::new()
@@ -74,20 +74,15 @@ pub fn summary(e: &Entry) -> Value {
     let s = &b.settings;
     let mut methods = Vec::new();
     if let Some(proto) = &b.proto {
-        for svc in proto
-            .services
-            .iter()
-            .filter(|s| b.services.contains(&s.name))
-        {
-            for m in &svc.methods {
-                let routes: Vec<Value> = m
-                    .http
-                    .iter()
-                    .map(|r| json!({"http_method": r.method, "path": format!("{}{}", b.prefix, r.template.as_str())}))
-                    .collect();
-                methods.push(json!({"service": svc.name, "method": m.name,
-                    "client_streaming": m.client_streaming, "server_streaming": m.server_streaming, "routes": routes}));
-            }
+        for pm in proto_routes(b, proto) {
+            let (svc, m) = (pm.service, pm.method);
+            let routes: Vec<Value> = pm
+                .routes
+                .iter()
+                .map(|r| json!({"http_method": r.verb.as_str(), "path": r.path}))
+                .collect();
+            methods.push(json!({"service": svc.name, "method": m.name,
+                "client_streaming": m.client_streaming, "server_streaming": m.server_streaming, "routes": routes}));
         }
     }
     for svc_name in &b.services {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::Method as HttpVerb;
 use idl::HttpMethod;
 
-use idl::proto::{PathTemplate, ProtoHttpRule, ProtoSchema};
+use idl::proto::{PathTemplate, ProtoHttpRule, ProtoMethod, ProtoSchema, ProtoService};
 
 use crate::backend::{Backend, MethodRoute};
 use crate::protobuf::PbRoute;
@@ -80,6 +80,66 @@ pub fn method_routes(prefix: &str, service: &str, m: &idl::Method) -> Vec<(HttpV
             (v, format!("{prefix}{path}"))
         })
         .collect()
+}
+
+/// One HTTP route of a protobuf method.
+pub struct ProtoRoute {
+    pub verb: HttpVerb,
+    /// The path template, prefix included.
+    pub path: String,
+    /// The `google.api.http` binding it comes from; `None` for the default route.
+    pub rule: Option<ProtoHttpRule>,
+}
+
+/// A protobuf method a backend exposes, and the routes it is served on.
+pub struct ProtoMethodRoutes<'a> {
+    pub service: &'a ProtoService,
+    pub method: &'a ProtoMethod,
+    /// Empty when the backend cannot serve the method.
+    pub routes: Vec<ProtoRoute>,
+}
+
+/// Every method of the exposed services of a protobuf backend with the
+/// routes the table serves for it, prefix included: its `google.api.http`
+/// bindings, or `POST /{package.Service}/{Method}` without any. The route
+/// table and the admin API's backend summary both list routes from here, so
+/// what the summary shows is what is served.
+pub fn proto_routes<'a>(b: &Backend, proto: &'a ProtoSchema) -> Vec<ProtoMethodRoutes<'a>> {
+    let mut out = Vec::new();
+    for svc in proto
+        .services
+        .iter()
+        .filter(|s| b.services.contains(&s.name))
+    {
+        for m in &svc.methods {
+            // Kitex Protobuf has no streaming; gRPC streams every way.
+            let served = b.grpc.is_some() || (!m.client_streaming && !m.server_streaming);
+            let routes = if !served {
+                Vec::new()
+            } else if m.http.is_empty() {
+                vec![ProtoRoute {
+                    verb: HttpVerb::POST,
+                    path: format!("{}/{}/{}", b.prefix, svc.full_name, m.name),
+                    rule: None,
+                }]
+            } else {
+                m.http
+                    .iter()
+                    .map(|r| ProtoRoute {
+                        verb: HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST),
+                        path: format!("{}{}", b.prefix, r.template.as_str()),
+                        rule: Some(r.clone()),
+                    })
+                    .collect()
+            };
+            out.push(ProtoMethodRoutes {
+                service: svc,
+                method: m,
+                routes,
+            });
+        }
+    }
+    out
 }
 
 /// Hertz path syntax (`/a/:id/*rest`) to matchit's (`/a/{id}/{*rest}`).
@@ -193,56 +253,39 @@ impl RouteTable {
     }
 
     fn add_proto(&mut self, b: &Arc<Backend>, proto: &ProtoSchema) -> Result<(), String> {
-        for svc in proto
-            .services
-            .iter()
-            .filter(|s| b.services.contains(&s.name))
+        for ProtoMethodRoutes {
+            service: svc,
+            method: m,
+            routes,
+        } in proto_routes(b, proto)
         {
-            for m in svc
-                .methods
-                .iter()
-                // Kitex Protobuf has no streaming; gRPC streams every way.
-                .filter(|m| b.grpc.is_some() || (!m.client_streaming && !m.server_streaming))
+            for ProtoRoute {
+                verb: v,
+                path: full,
+                rule,
+            } in routes
             {
-                let mut rules: Vec<(HttpVerb, String, Option<ProtoHttpRule>)> = m
-                    .http
+                let parsed = PathTemplate::parse(&full)
+                    .map_err(|e| format!("backend `{}`: route {full}: {e}", b.name))?;
+                if let Some(o) = self
+                    .listing
                     .iter()
-                    .map(|r| {
-                        let v = HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST);
-                        (v, r.template.as_str().to_string(), Some(r.clone()))
-                    })
-                    .collect();
-                if rules.is_empty() {
-                    rules.push((
-                        HttpVerb::POST,
-                        format!("/{}/{}", svc.full_name, m.name),
-                        None,
+                    .find(|o| o.http_method == v.as_str() && o.path == full)
+                {
+                    return Err(format!(
+                        "route {v} {full} of backend `{}` method {}.{} conflicts (already routed to backend `{}` method {}.{})",
+                        b.name, svc.name, m.name, o.backend, o.service, o.method
                     ));
                 }
-                for (v, template, rule) in rules {
-                    let full = format!("{}{}", b.prefix, template);
-                    let parsed = PathTemplate::parse(&full)
-                        .map_err(|e| format!("backend `{}`: route {full}: {e}", b.name))?;
-                    if let Some(o) = self
-                        .listing
-                        .iter()
-                        .find(|o| o.http_method == v.as_str() && o.path == full)
-                    {
-                        return Err(format!(
-                            "route {v} {full} of backend `{}` method {}.{} conflicts (already routed to backend `{}` method {}.{})",
-                            b.name, svc.name, m.name, o.backend, o.service, o.method
-                        ));
-                    }
-                    let route = Arc::new(PbRoute::new(b.clone(), &svc.name, m, rule));
-                    self.templated.push((v.clone(), parsed, route));
-                    self.listing.push(RouteInfo {
-                        http_method: v.to_string(),
-                        path: full,
-                        backend: b.name.clone(),
-                        service: svc.name.clone(),
-                        method: m.name.clone(),
-                    });
-                }
+                let route = Arc::new(PbRoute::new(b.clone(), &svc.name, m, rule));
+                self.templated.push((v.clone(), parsed, route));
+                self.listing.push(RouteInfo {
+                    http_method: v.to_string(),
+                    path: full,
+                    backend: b.name.clone(),
+                    service: svc.name.clone(),
+                    method: m.name.clone(),
+                });
             }
         }
         Ok(())
