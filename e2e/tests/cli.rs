@@ -549,3 +549,14 @@ service Mixed {
         .collect();
     assert_eq!(row.get(6), Some(&"6"), "{out}");
 }
+
+#[test]
+fn help_names_every_backend_protocol() {
+    for flag in ["--help", "-h"] {
+        let (code, out, err) = kitegate(&[flag]);
+        assert_eq!(code, 0, "{err}");
+        for p in ["Thrift", "Kitex Protobuf", "gRPC", "Dubbo"] {
+            assert!(out.contains(p), "{flag} does not name {p}:\n{out}");
+        }
+    }
+}

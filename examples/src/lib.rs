@@ -1,7 +1,9 @@
 //! The built-in `hello` backend: the Kitex hello example's `Hello` service
-//! (`echo`, `add`) served over Thrift with the same codecs the gateway uses.
-//! It answers every framing a Kitex server does (buffered, framed, TTHeader,
-//! TTHeader-framed; binary or compact), detected per message.
+//! (`echo`, `add`) served with the same codecs the gateway uses: over Thrift
+//! and Kitex Protobuf on one port, and over gRPC and Dubbo on ports of their
+//! own. On its Thrift port it answers every framing a Kitex server does
+//! (buffered, framed, TTHeader, TTHeader-framed; binary or compact), detected
+//! per message.
 //!
 //! The default `kitegate` run starts it in-process; it also runs on its own
 //! as the `hello_backend` binary.

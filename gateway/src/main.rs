@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use clap::Parser;
 use gateway::config::Config;
 
-/// HTTP/JSON gateway to Thrift backends described by IDL files.
+/// HTTP/JSON gateway to Thrift, Kitex Protobuf, gRPC and Dubbo backends described by IDL files.
 ///
-/// Without a subcommand, runs the gateway. The subcommands manage a running
-/// gateway through its admin API (--admin URL, default http://127.0.0.1:9888,
-/// or KITEGATE_ADMIN; token from KITEGATE_ADMIN_TOKEN), or check an IDL file.
+/// Without a subcommand, runs the gateway, with the built-in hello backend
+/// served on every one of those protocols unless --no-builtin. The
+/// subcommands manage a running gateway through its admin API (--admin URL,
+/// default http://127.0.0.1:9888, or KITEGATE_ADMIN; token from
+/// KITEGATE_ADMIN_TOKEN), or check an IDL file.
 /// Exit codes: 0 success, 1 refused by the admin API / unreachable / IDL errors,
 /// 2 usage or local errors.
 #[derive(Parser, Debug)]
@@ -27,10 +29,11 @@ struct Cli {
     /// HTTP listen address (overrides the config file).
     #[arg(short, long, env = "KITEGATE_LISTEN")]
     listen: Option<String>,
-    /// Do not start the built-in hello backend.
+    /// Do not start the built-in hello backend (Thrift, Kitex Protobuf, gRPC and Dubbo).
     #[arg(long)]
     no_builtin: bool,
-    /// Framing the built-in backend is called with: buffered, framed, ttheader, ttheader-framed.
+    /// Framing the built-in Thrift backend is called with: buffered, framed, ttheader,
+    /// ttheader-framed (its Kitex Protobuf one is called with ttheader for either TTHeader form, else framed).
     #[arg(long)]
     builtin_transport: Option<String>,
     /// Log as JSON lines.
