@@ -31,6 +31,6 @@ pub use error::{IdlError, IdlErrors};
 pub use files::{DiskFiles, FileSource, MemoryFiles};
 pub use http::{Binding, HttpMethod, HttpRule};
 pub use schema::{
-    Annotations, EnumDef, EnumId, Field, Method, Requiredness, Schema, Service, StructDef,
-    StructId, StructKind, Type,
+    Annotations, Constant, EnumDef, EnumId, Field, Method, Requiredness, Schema, Service,
+    StructDef, StructId, StructKind, Type,
 };

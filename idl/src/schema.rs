@@ -288,6 +288,16 @@ pub struct Service {
     pub annotations: Annotations,
 }
 
+/// A named constant of the IDL, its value resolved as a field default is.
+#[derive(Debug, Clone)]
+pub struct Constant {
+    /// Qualified name: `NAME` in the main file, `include.NAME` elsewhere.
+    pub name: String,
+    pub ty: Type,
+    /// The value as JSON text, shaped as a request value of `ty` is.
+    pub value: Box<str>,
+}
+
 /// Everything one IDL load produced, immutable once built and shared behind an `Arc`.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
@@ -299,6 +309,8 @@ pub struct Schema {
     pub files: Vec<String>,
     /// Namespaces of the main file, `(scope, name)`.
     pub namespaces: Vec<(String, String)>,
+    /// Constants of every file the load read (Thrift), in file and declaration order.
+    pub consts: Vec<Constant>,
 }
 
 impl Schema {
@@ -312,6 +324,10 @@ impl Schema {
     }
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
+    }
+    /// The constant with this qualified name.
+    pub fn constant(&self, name: &str) -> Option<&Constant> {
+        self.consts.iter().find(|c| c.name == name)
     }
     pub fn struct_by_name(&self, name: &str) -> Option<StructId> {
         self.structs

@@ -1,5 +1,6 @@
 //! Name resolution: the symbol table of each file, typedef chains, struct
-//! fields and defaults, and services flattened through `extends`.
+//! fields and defaults, every constant, and services flattened through
+//! `extends`.
 
 use std::collections::HashMap;
 
@@ -105,7 +106,27 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
         let def = StructDef::new(name, *kind, fields, annotations(&s.annotations));
         r.structs.push(def);
     }
-    // Pass 3: the main file's services, flattened through `extends`.
+    // Pass 3: every constant, checked against its type even when nothing
+    // refers to it (as the Apache compiler does).
+    let mut consts = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        for item in &f.ast.items {
+            let Item::Constant(c) = item else { continue };
+            let name = c.name.as_str();
+            let value = r
+                .resolve_type(fi, &c.r#type, 0)
+                .and_then(|ty| Ok((consts::to_json(&r, fi, &c.value, &ty, 0)?, ty)));
+            match value {
+                Ok((v, ty)) => consts.push(Constant {
+                    name: qualify(fi, f, name),
+                    ty,
+                    value: v.to_string().into_boxed_str(),
+                }),
+                Err(e) => r.error(fi, name, format!("const {name}: {e}")),
+            }
+        }
+    }
+    // Pass 4: the main file's services, flattened through `extends`.
     let mut services = Vec::new();
     if let Some(main) = files.first() {
         for item in &main.ast.items {
@@ -145,6 +166,7 @@ pub(crate) fn resolve(files: Vec<ParsedFile>) -> Result<Schema, IdlErrors> {
         services,
         files: files.iter().map(|f| f.name.clone()).collect(),
         namespaces,
+        consts,
     })
 }
 

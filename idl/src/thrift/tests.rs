@@ -1,3 +1,5 @@
+//! Thrift loading tests: includes, resolution, constant literals and error reports.
+
 use super::*;
 use crate::{Binding, HttpMethod, MemoryFiles, Requiredness, StructKind, Type};
 
@@ -144,4 +146,138 @@ fn loads_from_disk_with_include_dirs() {
     let s = load_path(dir.join("main.thrift"), &[dir.join("inc")]).unwrap();
     assert_eq!(s.services[0].name, "Svc");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn empty_braces_and_brackets_default_any_container() {
+    // The Apache compiler takes `{}` for an empty list or set and `[]` for an
+    // empty map, and a list literal for a set.
+    let s = load_mem(&[(
+        "main.thrift",
+        "struct A {\n 1: optional set<binary> s = {}\n 2: optional map<binary,i32> m = {}\n 3: list<i32> l = {}\n 4: map<string,i32> e = []\n 5: set<i32> n = [3, 1, 3]\n}\n",
+    )])
+    .unwrap();
+    let a = s.struct_def(s.struct_by_name("A").unwrap());
+    let defaults: Vec<_> = a.fields.iter().map(|f| f.default.as_deref()).collect();
+    assert_eq!(
+        defaults,
+        [
+            Some("[]"),
+            Some("{}"),
+            Some("[]"),
+            Some("{}"),
+            Some("[3,1]")
+        ]
+    );
+}
+
+const LITERALS_BASE: &str = r#"
+enum Kind { A = 1, B = 2 }
+const i64 BIG = 40000
+const string HELLO = "hi"
+const list<i32> NUMS = [1, 2]
+"#;
+
+const LITERALS: &str = r#"
+include "lit_base.thrift"
+enum Other { B = 7, C }
+typedef set<i32> IntSet
+typedef map<string, list<i32>> Lists
+const Lists LISTS = {"a": lit_base.NUMS, "b": [3, lit_base.BIG], "c": []}
+const list<map<string, list<i32>>> NESTED = [LISTS, {}, {"d": {}}]
+struct Inner { 1: i32 n, 2: Other o = Other.C }
+struct Outer {
+    1: Inner inner = {"n": true, "o": Kind.B}
+    2: list<Inner> inners = [{"n": 1}, {}]
+    3: IntSet ints = [2, 2, 1]
+    4: double d = 3
+    5: double t = true
+    6: i16 one = false
+    7: string esc = "q\"t\'b\\n\n"
+    8: binary bin = lit_base.HELLO
+    9: uuid id = "{00112233-4455-6677-8899-AABBCCDDEEFF}"
+    10: map<Other, string> names = {Other.C: "c", 7: "b"}
+    11: map<list<i32>, bool> keyed = {[1]: 1, [1]: 0, []: true}
+    12: i64 kind = lit_base.Kind.B
+    13: Other o = lit_base.Kind.B
+}
+const Outer OUTER = {"inner": {"n": 5}, "ints": {}, "names": []}
+"#;
+
+#[test]
+fn every_literal_form_of_the_apache_compiler() {
+    let s = load_mem(&[
+        ("main.thrift", LITERALS),
+        ("lit_base.thrift", LITERALS_BASE),
+    ])
+    .unwrap();
+    let outer = s.struct_def(s.struct_by_name("Outer").unwrap());
+    let d: Vec<_> = outer
+        .fields
+        .iter()
+        .map(|f| f.default.as_deref().unwrap())
+        .collect();
+    // `true` fills an i32; an enum value is looked up by its last part in
+    // the enum assigned to, as the Apache compiler does (Other.B, not Kind.B).
+    assert_eq!(d[0], r#"{"n":1,"o":7}"#);
+    assert_eq!(d[1], r#"[{"n":1},{}]"#);
+    assert_eq!(d[2], "[2,1]");
+    assert_eq!(d[3], "3.0");
+    assert_eq!(d[4], "1.0");
+    assert_eq!(d[5], "0");
+    assert_eq!(d[6], r#""q\"t'b\\n\n""#);
+    assert_eq!(d[7], r#""aGk=""#);
+    assert_eq!(d[8], r#""00112233-4455-6677-8899-aabbccddeeff""#);
+    assert_eq!(d[9], r#"{"7":"b","8":"c"}"#);
+    // A repeated key keeps its last value.
+    assert_eq!(d[10], "[[[1],false],[[],true]]");
+    // An enum value is an i32 constant of its own enum.
+    assert_eq!(d[11], "2");
+    assert_eq!(d[12], "7");
+    assert_eq!(outer.fields[2].ty, Type::Set(Box::new(Type::I32)));
+    assert_eq!(outer.fields[8].ty, Type::Uuid);
+
+    let c = |n: &str| s.constant(n).unwrap().value.to_string();
+    assert_eq!(c("LISTS"), r#"{"a":[1,2],"b":[3,40000],"c":[]}"#);
+    assert_eq!(
+        c("NESTED"),
+        r#"[{"a":[1,2],"b":[3,40000],"c":[]},{},{"d":[]}]"#
+    );
+    assert_eq!(c("OUTER"), r#"{"inner":{"n":5},"ints":[],"names":{}}"#);
+    assert_eq!(c("lit_base.BIG"), "40000");
+    assert!(matches!(s.constant("LISTS").unwrap().ty, Type::Map(..)));
+}
+
+#[test]
+fn literals_the_apache_compiler_drops_or_rejects_are_errors() {
+    let err = load_mem(&[(
+        "main.thrift",
+        concat!(
+            "const i64 BIG = 40000\n",
+            "const set<i32> S = {1: 2}\n",
+            "struct A { 1: i32 n }\n",
+            "const A E = []\n",
+            "const uuid U = \"0011-22\"\n",
+            "const i16 SMALL = BIG\n",
+            "enum K { X }\n",
+            "const K Y = K.Z\n",
+            "const list<i32> L = 3\n",
+            "const string T = true\n",
+        ),
+    )])
+    .unwrap_err();
+    let got: Vec<(usize, &str)> = err.0.iter().map(|e| (e.line, e.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (2, "const S: a map is not a valid set"),
+            (4, "const E: an empty list is not a valid struct"),
+            (5, "const U: invalid uuid `0011-22`"),
+            (6, "const SMALL: 40000 does not fit in i16"),
+            (8, "const Y: enum `K` has no value `Z` (in `K.Z`)"),
+            (9, "const L: an integer is not a valid list"),
+            (10, "const T: a bool is not a valid string"),
+        ],
+        "{err}"
+    );
 }
