@@ -5,9 +5,9 @@
 //! - [`framing`]: buffered, framed and TTHeader framings.
 //! - [`hessian2`]: Hessian 2.0 as Apache Dubbo uses it: a Java-exact writer, a
 //!   bounded reader into an owned value tree, and JSON rendering.
-//! - [`transport`]: a pooled TCP client and a server loop over those framings.
 //!
-//! This crate knows nothing of HTTP routes or the admin API.
+//! This crate is pure: bytes in, bytes out. It has no sockets and no
+//! runtime, and knows nothing of HTTP routes or the admin API.
 
 pub mod dubbo;
 mod error;
@@ -16,6 +16,5 @@ pub mod hessian2;
 mod json_scan;
 pub mod protobuf;
 pub mod thrift;
-pub mod transport;
 
 pub use error::CodecError;

@@ -14,12 +14,15 @@ use std::sync::Arc;
 use codecs::framing::DEFAULT_MAX_FRAME_SIZE;
 use codecs::protobuf;
 use codecs::thrift::{self, AppException, DecodeOptions, MessageType, Protocol, app_error};
-use codecs::transport::{GrpcHandler, Handler, grpc_code, serve, serve_grpc};
+pub mod serve;
+
 use idl::proto::ProtoSchema;
 use idl::{MemoryFiles, Schema};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ReflectValue};
 use serde_json::{Value, json};
+use serve::grpc::{GrpcHandler, code as grpc_code, serve_grpc};
+use serve::thrift::{Handler, serve};
 use tokio::net::TcpListener;
 
 /// The IDL of the hello service, with its HTTP annotations.
@@ -413,7 +416,7 @@ pub fn handle_dubbo(frame: &[u8]) -> Option<Vec<u8>> {
 pub async fn start_hello_dubbo(addr: &str) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(codecs::transport::serve_dubbo(
+    tokio::spawn(serve::dubbo::serve_dubbo(
         listener,
         Arc::new(handle_dubbo),
         codecs::dubbo::DEFAULT_MAX_BODY,

@@ -16,17 +16,16 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::Gateway;
-use crate::error::{ApiError, read_body};
+use crate::error::{ApiError, Failure, read_body};
 use crate::registry::{Entry, Registration};
-use crate::routes::{method_routes, proto_routes};
 
 pub fn admin_app(gw: Gateway) -> Router {
     Router::new()
@@ -35,7 +34,15 @@ pub fn admin_app(gw: Gateway) -> Router {
         .route("/admin/backends/{name}/openapi.json", get(openapi_one))
         .route("/admin/routes", get(routes))
         .route("/admin/openapi.json", get(openapi_all))
-        .fallback(|req: Request| async move { ApiError::not_found(req.uri().path()) })
+        .fallback(|req: Request| async move {
+            ApiError::from(Failure::NotFound(format!(
+                "no route for {}",
+                req.uri().path()
+            )))
+        })
+        // Uploads are bounded by `admin_body_limit` as they are read, so the
+        // multipart reader must not apply axum's own 2 MiB default on top.
+        .layer(DefaultBodyLimit::max(gw.inner.admin.body_limit))
         .layer(middleware::from_fn_with_state(gw.clone(), auth))
         .with_state(gw)
 }
@@ -54,48 +61,73 @@ async fn auth(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
             } else {
                 "wrong bearer token"
             };
-            let mut resp =
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return resp;
+            return ApiError::from(Failure::Unauthorized(message.into())).into_response();
         }
+    } else if !loopback_host(
+        req.headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        // Without a token the admin API listens on loopback only; a web page
+        // that rebinds its own name to 127.0.0.1 would still send its name
+        // as `Host`, so only loopback names and addresses are answered.
+        return ApiError::from(Failure::Forbidden(
+            "the admin API without a token answers only requests to a loopback host (localhost, 127.0.0.1, [::1])".into(),
+        ))
+        .into_response();
     }
     next.run(req).await
+}
+
+/// Whether a `Host` header names the loopback interface: `localhost` (or a
+/// name under `.localhost`), or a loopback address, with any port. A
+/// request without one (HTTP/1.0) comes from no browser page.
+fn loopback_host(host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// What the admin API says about one backend.
+/// What the admin API says about one backend: its settings, and each
+/// method with the routes the route table serves for it.
 pub fn summary(e: &Entry) -> Value {
     let b = &e.backend;
     let s = &b.settings;
-    let mut methods = Vec::new();
-    if let Some(proto) = &b.proto {
-        for pm in proto_routes(b, proto) {
-            let (svc, m) = (pm.service, pm.method);
-            let routes: Vec<Value> = pm
-                .routes
+    let routes = b.imp.clone().routes().unwrap_or_default();
+    let methods: Vec<Value> = b
+        .imp
+        .methods()
+        .into_iter()
+        .map(|mut m| {
+            let served: Vec<Value> = routes
                 .iter()
-                .map(|r| json!({"http_method": r.verb.as_str(), "path": r.path}))
+                .filter(|r| m["service"] == r.service.as_str() && m["method"] == r.method.as_str())
+                .map(|r| json!({"http_method": r.verb.as_str(), "path": r.path.as_str()}))
                 .collect();
-            methods.push(json!({"service": svc.name, "method": m.name,
-                "client_streaming": m.client_streaming, "server_streaming": m.server_streaming, "routes": routes}));
-        }
-    }
-    for svc_name in &b.services {
-        if let Some(svc) = b.schema.service(svc_name) {
-            for m in &svc.methods {
-                let routes: Vec<Value> = method_routes(&b.prefix, svc_name, m)
-                    .into_iter()
-                    .map(|(v, p)| json!({"http_method": v.as_str(), "path": p}))
-                    .collect();
-                methods.push(json!({"service": svc_name, "method": m.name, "oneway": m.oneway, "routes": routes}));
-            }
-        }
-    }
+            m["routes"] = json!(served);
+            m
+        })
+        .collect();
     json!({
         "name": b.name,
         "source": e.source,
@@ -114,7 +146,11 @@ pub fn summary(e: &Entry) -> Value {
 async fn list(State(gw): State<Gateway>) -> Response {
     let reg = gw.inner.registry.lock().await;
     let all: Vec<Value> = reg.entries.iter().map(summary).collect();
-    axum::Json(json!({ "backends": all })).into_response()
+    let mut v = json!({ "backends": all });
+    if !reg.restore_errors.is_empty() {
+        v["restore_errors"] = json!(reg.restore_errors);
+    }
+    axum::Json(v).into_response()
 }
 
 async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -122,13 +158,7 @@ async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Res
         let reg = gw.inner.registry.lock().await;
         reg.get(&name).cloned()
     };
-    let entry = entry.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no backend named `{name}`"),
-        )
-    })?;
+    let entry = entry.ok_or_else(|| no_backend(&name))?;
     let mut v = summary(&entry);
     let mut health = Vec::new();
     for addr in &entry.backend.settings.endpoints {
@@ -213,13 +243,7 @@ async fn openapi_one(
         .await
         .get(&name)
         .map(|e| e.backend.clone());
-    let backend = backend.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no backend named `{name}`"),
-        )
-    })?;
+    let backend = backend.ok_or_else(|| no_backend(&name))?;
     Ok(axum::Json(crate::openapi::document(
         &[backend],
         gw.inner.admin.front_url.as_deref(),
@@ -239,15 +263,14 @@ async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, A
         .unwrap_or("");
     if ctype.starts_with("multipart/form-data") {
         let req = Request::from_parts(parts, Body::from(bytes));
-        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_settings", e.body_text())
-        })?;
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::from(Failure::InvalidSettings(e.body_text())))?;
         let bad = |e: axum::extract::multipart::MultipartError| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_settings",
-                format!("bad multipart upload: {}", e.body_text()),
-            )
+            ApiError::from(Failure::InvalidSettings(format!(
+                "bad multipart upload: {}",
+                e.body_text()
+            )))
         };
         let mut settings: Option<Registration> = None;
         let mut files = Vec::new();
@@ -257,22 +280,16 @@ async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, A
             let text = field.text().await.map_err(bad)?;
             if part == "settings" && file.is_none() {
                 settings = Some(serde_json::from_str(&text).map_err(|e| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_settings",
-                        format!("settings part: {e}"),
-                    )
+                    ApiError::from(Failure::InvalidSettings(format!("settings part: {e}")))
                 })?);
             } else {
                 files.push((file.unwrap_or(part), text));
             }
         }
         let mut reg = settings.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_settings",
-                "missing the `settings` JSON part",
-            )
+            ApiError::from(Failure::InvalidSettings(
+                "missing the `settings` JSON part".into(),
+            ))
         })?;
         if reg.main.is_empty()
             && let Some((first, _)) = files.first()
@@ -282,12 +299,45 @@ async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, A
         reg.files.extend(files);
         Ok(reg)
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_settings",
-                format!("registration: {e}"),
-            )
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::from(Failure::InvalidSettings(format!("registration: {e}"))))
+    }
+}
+
+fn no_backend(name: &str) -> ApiError {
+    Failure::NotFound(format!("no backend named `{name}`")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            None,
+            Some("localhost"),
+            Some("localhost:9888"),
+            Some("LOCALHOST."),
+            Some("api.localhost:1"),
+            Some("127.0.0.1"),
+            Some("127.0.0.1:9888"),
+            Some("127.8.9.10:80"),
+            Some("[::1]:9888"),
+            Some("[::1]"),
+        ] {
+            assert!(loopback_host(ok), "{ok:?}");
+        }
+        for bad in [
+            Some("evil.example"),
+            Some("evil.example:9888"),
+            Some("localhost.evil.example"),
+            Some("10.0.0.1:9888"),
+            Some("[::2]:9888"),
+            Some(""),
+            Some("127.0.0.1.nip.io"),
+        ] {
+            assert!(!loopback_host(bad), "{bad:?}");
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! protocol = "thrift"           # thrift (binary) | thrift-compact | dubbo
 //!                               # (.proto files: kitex-protobuf | grpc)
 //! transport = "framed"          # buffered | framed | ttheader | ttheader-framed
+//!                               # (grpc: http2; dubbo: dubbo)
 //! endpoints = ["127.0.0.1:9090"]
 //! idl = "idl/rich.thrift"       # relative to this file
 //! include_dirs = ["idl/common"]
@@ -72,7 +73,7 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     pub name: String,

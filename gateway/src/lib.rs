@@ -1,9 +1,12 @@
 //! kitegate: an HTTP/JSON front door to RPC backends described by IDL files.
 //!
-//! A request goes: axum listener -> [`dispatch`] (route table lookup,
-//! HTTP bindings) -> [`backend::MethodRoute::call`] (codecs encode, pooled
-//! transport, decode) -> JSON response, with failures mapped in [`error`].
-//! [`app`] builds the router for in-process tests; [`run`] serves it.
+//! A request goes: axum listener -> [`dispatch`] (route table lookup in
+//! [`routes`]) -> the route of its backend's protocol module ([`protocol`]:
+//! HTTP binding, `codecs` encode) -> the backend's client stack
+//! ([`pipeline`]: timeout, failover, endpoint choice) over its connections
+//! ([`transport`]) -> decode -> JSON response, with failures classified and
+//! mapped in [`error`]. [`app`] builds the router for in-process tests;
+//! [`run`] serves it.
 
 // `ApiError` carries the whole JSON error; it is built on failure paths only.
 #![allow(clippy::result_large_err)]
@@ -14,9 +17,11 @@ pub mod config;
 mod dispatch;
 pub mod error;
 pub mod openapi;
-pub mod protobuf;
+pub mod pipeline;
+pub mod protocol;
 pub mod registry;
 pub mod routes;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,9 +32,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use codecs::transport::Pools;
-
-use crate::backend::{Backend, Idl};
+use crate::backend::{Backend, BuildContext, Idl};
 use crate::config::{BackendConfig, Config};
 use crate::registry::{Entry, Limits, Registry, Source};
 use crate::routes::RouteTable;
@@ -69,7 +72,8 @@ impl Gateway {
                     timeout_ms: 3000,
                     connect_timeout_ms: 1000,
                 },
-                pools: Default::default(),
+                endpoints: Default::default(),
+                restore_errors: Vec::new(),
             },
             AdminSettings {
                 body_limit: 8 << 20,
@@ -129,39 +133,33 @@ pub fn app(gw: Gateway) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Loads a backend's IDL from disk and builds it.
+/// Loads a config-file backend's IDL from disk and builds it; also returns
+/// the IDL files read.
 pub fn load_backend(
     cfg: &BackendConfig,
     top: &Config,
-    pools: &Pools,
-) -> Result<Arc<Backend>, String> {
-    let err = |e: idl::IdlErrors| format!("backend `{}`: {e}", cfg.name);
-    let idl = if cfg.idl.as_os_str().is_empty() {
-        // A generic-only Dubbo backend (checked by `Backend::build`).
-        Idl::Thrift(Arc::new(idl::Schema::default()))
-    } else if backend::is_proto_protocol(&cfg.protocol) {
-        Idl::Proto(Arc::new(
-            idl::proto::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
-        ))
-    } else {
-        Idl::Thrift(Arc::new(
-            idl::thrift::load_path(&cfg.idl, &cfg.include_dirs).map_err(err)?,
-        ))
+    endpoints: &crate::transport::EndpointCache,
+) -> Result<(Arc<Backend>, Vec<String>), String> {
+    // Backend names become file names in the state directory.
+    registry::check_name(&cfg.name)?;
+    let ctx = BuildContext {
+        endpoints,
+        timeout_ms: top.timeout_ms,
+        connect_timeout_ms: top.connect_timeout_ms,
     };
-    Ok(Arc::new(Backend::build(
-        cfg,
-        idl,
-        top.timeout_ms,
-        top.connect_timeout_ms,
-        pools,
-    )?))
+    let (backend, files) = Backend::load(cfg, &ctx)?;
+    Ok((Arc::new(backend), files))
 }
 
 /// Starts the built-in hello backend in-process and returns its
-/// registrations: `hello` over Thrift (no prefix) and `hello-kitex-pb` over
-/// Kitex Protobuf under `/kitex-pb`, both on the same port, and `hello-grpc`
-/// over gRPC under `/grpc` on a second port.
-pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backend>>, String> {
+/// registrations with their IDL file: `hello` over Thrift (no prefix) and
+/// `hello-kitex-pb` over Kitex Protobuf under `/kitex-pb`, both on the same
+/// port, `hello-grpc` over gRPC under `/grpc` and `hello-dubbo` over Dubbo
+/// under `/dubbo`, each on its own port.
+pub async fn start_builtin(
+    cfg: &Config,
+    endpoints: &crate::transport::EndpointCache,
+) -> Result<Vec<(Arc<Backend>, &'static str)>, String> {
     let addr = examples::start_hello(&cfg.builtin_addr)
         .await
         .map_err(|e| {
@@ -171,13 +169,66 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
             )
         })?;
     tracing::info!(%addr, transport = %cfg.builtin_transport, "built-in hello backend started");
-    let settings =
-        |name: &str, protocol: &str, transport: &str, idl: &str, prefix: &str| BackendConfig {
+    let grpc_addr = examples::start_hello_grpc("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start the built-in gRPC hello backend: {e}"))?;
+    let dubbo_addr = examples::start_hello_dubbo("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start the built-in Dubbo hello backend: {e}"))?;
+    // Kitex Protobuf has no buffered form: framed unless TTHeader was asked for.
+    let pb_transport = if cfg.builtin_transport.starts_with("ttheader") {
+        "ttheader"
+    } else {
+        "framed"
+    };
+    let thrift = (
+        examples::HELLO_THRIFT_NAME,
+        Idl::Thrift(examples::hello_schema()),
+    );
+    let proto = (
+        examples::HELLO_PROTO_NAME,
+        Idl::Proto(examples::hello_proto()),
+    );
+    let builtins = [
+        (
+            "hello",
+            "thrift",
+            cfg.builtin_transport.as_str(),
+            addr,
+            &thrift,
+            "",
+        ),
+        (
+            "hello-kitex-pb",
+            "kitex-protobuf",
+            pb_transport,
+            addr,
+            &proto,
+            "/kitex-pb",
+        ),
+        ("hello-grpc", "grpc", "http2", grpc_addr, &proto, "/grpc"),
+        (
+            "hello-dubbo",
+            "dubbo",
+            "dubbo",
+            dubbo_addr,
+            &thrift,
+            "/dubbo",
+        ),
+    ];
+    let ctx = BuildContext {
+        endpoints,
+        timeout_ms: cfg.timeout_ms,
+        connect_timeout_ms: cfg.connect_timeout_ms,
+    };
+    let mut out = Vec::new();
+    for (name, protocol, transport, addr, (file, idl), prefix) in builtins {
+        let settings = BackendConfig {
             name: name.into(),
             protocol: protocol.into(),
             transport: transport.into(),
             endpoints: vec![addr.to_string()],
-            idl: idl.into(),
+            idl: (*file).into(),
             include_dirs: Vec::new(),
             services: Vec::new(),
             prefix: prefix.into(),
@@ -185,78 +236,12 @@ pub async fn start_builtin(cfg: &Config, pools: &Pools) -> Result<Vec<Arc<Backen
             connect_timeout_ms: None,
             options: Default::default(),
         };
-    let grpc_addr = examples::start_hello_grpc("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot start the built-in gRPC hello backend: {e}"))?;
-    let mut grpc = settings(
-        "hello-grpc",
-        backend::GRPC,
-        "framed",
-        examples::HELLO_PROTO_NAME,
-        "/grpc",
-    );
-    grpc.endpoints = vec![grpc_addr.to_string()];
-    let dubbo_addr = examples::start_hello_dubbo("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot start the built-in Dubbo hello backend: {e}"))?;
-    let mut dubbo = settings(
-        "hello-dubbo",
-        backend::DUBBO,
-        "framed",
-        examples::HELLO_THRIFT_NAME,
-        "/dubbo",
-    );
-    dubbo.endpoints = vec![dubbo_addr.to_string()];
-    let thrift = settings(
-        "hello",
-        "thrift",
-        &cfg.builtin_transport,
-        examples::HELLO_THRIFT_NAME,
-        "",
-    );
-    // Kitex Protobuf has no buffered form: framed unless TTHeader was asked for.
-    let pb_transport = if cfg.builtin_transport.starts_with("ttheader") {
-        "ttheader"
-    } else {
-        "framed"
-    };
-    let pb = settings(
-        "hello-kitex-pb",
-        backend::KITEX_PROTOBUF,
-        pb_transport,
-        examples::HELLO_PROTO_NAME,
-        "/kitex-pb",
-    );
-    Ok(vec![
-        Arc::new(Backend::build(
-            &thrift,
-            Idl::Thrift(examples::hello_schema()),
-            cfg.timeout_ms,
-            cfg.connect_timeout_ms,
-            pools,
-        )?),
-        Arc::new(Backend::build(
-            &pb,
-            Idl::Proto(examples::hello_proto()),
-            cfg.timeout_ms,
-            cfg.connect_timeout_ms,
-            pools,
-        )?),
-        Arc::new(Backend::build(
-            &grpc,
-            Idl::Proto(examples::hello_proto()),
-            cfg.timeout_ms,
-            cfg.connect_timeout_ms,
-            pools,
-        )?),
-        Arc::new(Backend::build(
-            &dubbo,
-            Idl::Thrift(examples::hello_schema()),
-            cfg.timeout_ms,
-            cfg.connect_timeout_ms,
-            pools,
-        )?),
-    ])
+        out.push((
+            Arc::new(Backend::build(&settings, idl.clone(), &ctx)?),
+            *file,
+        ));
+    }
+    Ok(out)
 }
 
 /// Checks where the admin API may listen: off loopback it needs a token.
@@ -286,15 +271,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .or_else(|| std::env::var("KITEGATE_ADMIN_TOKEN").ok())
         .filter(|t| !t.is_empty());
     let admin_addr = admin_addr(&cfg, &token)?;
-    let pools = Pools::default();
+    let endpoints = crate::transport::EndpointCache::default();
     let mut entries = Vec::new();
     if cfg.builtin_hello {
-        for backend in start_builtin(&cfg, &pools).await? {
-            let file = if backend.proto.is_some() {
-                examples::HELLO_PROTO_NAME
-            } else {
-                examples::HELLO_THRIFT_NAME
-            };
+        for (backend, file) in start_builtin(&cfg, &endpoints).await? {
             entries.push(Entry {
                 backend,
                 source: Source::Builtin,
@@ -303,9 +283,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         }
     }
     for b in &cfg.backends {
-        let backend = load_backend(b, &cfg, &pools)?;
-        let mut files = vec![b.idl.display().to_string()];
-        files.extend(backend.schema.files.iter().skip(1).cloned());
+        let (backend, files) = load_backend(b, &cfg, &endpoints)?;
         entries.push(Entry {
             backend,
             source: Source::Config,
@@ -325,7 +303,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             timeout_ms: cfg.timeout_ms,
             connect_timeout_ms: cfg.connect_timeout_ms,
         },
-        pools,
+        endpoints,
+        restore_errors: Vec::new(),
     };
     registry.restore();
 

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use idl::{Binding, EnumId, Field, Method, Requiredness, Schema, StructId, StructKind, Type};
 use serde_json::{Map, Value, json};
 
-use crate::backend::Backend;
+use codecs::thrift::DecodeOptions;
+
+use crate::backend::{Backend, BackendSpec};
 use crate::routes::method_routes;
 
 const SCHEMAS: &str = "#/components/schemas/";
@@ -30,60 +32,16 @@ const ERROR_REF: &str = "#/components/schemas/Error";
 const INTEGER_TEXT: &str = "^-?[0-9]+$";
 
 /// The OpenAPI 3.1 document of `backends`' routes; `server_url` (the front
-/// door's base URL) becomes the one entry of `servers`.
+/// door's base URL) becomes the one entry of `servers`. Each backend's
+/// protocol module adds its operations ([`Document::add_thrift`] for the
+/// protocols described by Thrift IDL).
 pub fn document(backends: &[Arc<Backend>], server_url: Option<&str>) -> Value {
-    let mut doc = Doc::default();
-    doc.keys.insert("Error".to_string());
-    let mut paths = Map::new();
-    let mut tags = Vec::new();
+    let mut doc = Document::default();
+    doc.doc.keys.insert("Error".to_string());
     for b in backends {
-        let mut g = Gen {
-            b,
-            schema: &b.schema,
-            doc: &mut doc,
-            structs: HashMap::new(),
-            enums: HashMap::new(),
-            pending: Vec::new(),
-        };
-        for svc_name in &b.services {
-            let Some(svc) = b.schema.service(svc_name) else {
-                continue;
-            };
-            for m in &svc.methods {
-                let routes = method_routes(&b.prefix, &svc.name, m);
-                for (nth, (verb, path)) in routes.into_iter().enumerate() {
-                    let (path, vars) = openapi_path(&path);
-                    let verb = verb.as_str().to_ascii_lowercase();
-                    let item = paths
-                        .entry(path)
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    // A route claimed twice never makes it into a route table; keep the first.
-                    if item.get(&verb).is_some() {
-                        continue;
-                    }
-                    let op = g.operation(&svc.name, m, &verb, &vars, nth);
-                    item[verb.as_str()] = op;
-                }
-            }
-        }
-        g.flush();
-        tags.push(json!({
-            "name": b.name,
-            "description": format!(
-                "Backend `{}`: service{} {} over {} / {}{}",
-                b.name,
-                if b.services.len() == 1 { "" } else { "s" },
-                b.services.join(", "),
-                b.settings.protocol,
-                b.settings.transport,
-                if b.prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!(", routes under `{}`", b.prefix)
-                }
-            ),
-        }));
+        b.imp.openapi(&mut doc);
     }
+    let Document { doc, paths, tags } = doc;
     let mut schemas = doc.schemas;
     schemas.insert("Error".into(), error_schema());
     let mut out = json!({
@@ -91,7 +49,7 @@ pub fn document(backends: &[Arc<Backend>], server_url: Option<&str>) -> Value {
         "info": {
             "title": "kitegate",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "HTTP/JSON routes of kitegate's Thrift backends, generated from their IDL. \
+            "description": "HTTP/JSON routes of kitegate's backends described by Thrift IDL, generated from their IDL. \
                 Every failure answers `{\"error\": {\"code\", \"message\", \"backend\", \"method\", ...}}` (schema `Error`).",
         },
         "tags": tags,
@@ -105,6 +63,69 @@ pub fn document(backends: &[Arc<Backend>], server_url: Option<&str>) -> Value {
         out["servers"] = json!([{ "url": url }]);
     }
     out
+}
+
+/// An OpenAPI document being built: paths, tags and components.
+#[derive(Default)]
+pub struct Document {
+    doc: Doc,
+    paths: Map<String, Value>,
+    tags: Vec<Value>,
+}
+
+impl Document {
+    /// Adds every route of a backend described by a Thrift IDL.
+    pub fn add_thrift(&mut self, spec: &BackendSpec, schema: &Schema, decode: &DecodeOptions) {
+        let mut g = Gen {
+            name: &spec.name,
+            enum_as_name: decode.enum_as_name,
+            i64_as_string: decode.i64_as_string,
+            schema,
+            doc: &mut self.doc,
+            structs: HashMap::new(),
+            enums: HashMap::new(),
+            pending: Vec::new(),
+        };
+        for svc_name in &spec.services {
+            let Some(svc) = schema.service(svc_name) else {
+                continue;
+            };
+            for m in &svc.methods {
+                let routes = method_routes(&spec.prefix, &svc.name, m);
+                for (nth, (verb, path)) in routes.into_iter().enumerate() {
+                    let (path, vars) = openapi_path(&path);
+                    let verb = verb.as_str().to_ascii_lowercase();
+                    let item = self
+                        .paths
+                        .entry(path)
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    // A route claimed twice never makes it into a route table; keep the first.
+                    if item.get(&verb).is_some() {
+                        continue;
+                    }
+                    let op = g.operation(&svc.name, m, &verb, &vars, nth);
+                    item[verb.as_str()] = op;
+                }
+            }
+        }
+        g.flush();
+        self.tags.push(json!({
+            "name": spec.name,
+            "description": format!(
+                "Backend `{}`: service{} {} over {} / {}{}",
+                spec.name,
+                if spec.services.len() == 1 { "" } else { "s" },
+                spec.services.join(", "),
+                spec.settings.protocol,
+                spec.settings.transport,
+                if spec.prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(", routes under `{}`", spec.prefix)
+                }
+            ),
+        }));
+    }
 }
 
 /// Hertz path syntax (`/a/:id/*rest`) to an OpenAPI path (`/a/{id}/{rest}`),
@@ -168,7 +189,10 @@ fn unique(taken: &mut HashSet<String>, base: String) -> String {
 
 /// Schemas of one backend: its structs and enums become components on first use.
 struct Gen<'a> {
-    b: &'a Backend,
+    /// The backend's name (component keys, tags).
+    name: &'a str,
+    enum_as_name: bool,
+    i64_as_string: bool,
     schema: &'a Schema,
     doc: &'a mut Doc,
     structs: HashMap<StructId, String>,
@@ -204,7 +228,7 @@ impl Gen<'_> {
             Some(k) => k.clone(),
             None => {
                 let name = &self.schema.struct_def(sid).name;
-                let k = self.doc.new_key(&format!("{}.{name}", self.b.name));
+                let k = self.doc.new_key(&format!("{}.{name}", self.name));
                 self.structs.insert(sid, k.clone());
                 self.pending.push(sid);
                 k
@@ -218,7 +242,7 @@ impl Gen<'_> {
             Some(k) => k.clone(),
             None => {
                 let e = self.schema.enum_def(eid);
-                let k = self.doc.new_key(&format!("{}.{}", self.b.name, e.name));
+                let k = self.doc.new_key(&format!("{}.{}", self.name, e.name));
                 self.enums.insert(eid, k.clone());
                 let s = self.enum_schema(eid);
                 self.doc.schemas.insert(k.clone(), s);
@@ -245,7 +269,7 @@ impl Gen<'_> {
             .map(|(n, v)| format!("{n} = {v}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let by_name = self.b.decode.enum_as_name;
+        let by_name = self.enum_as_name;
         let description = format!(
             "Thrift enum `{}`: {listing}. Written as {}; {} are accepted too.",
             e.name,
@@ -379,7 +403,7 @@ impl Gen<'_> {
             Type::I16 => integer("int32", i16::MIN.into(), i16::MAX.into()),
             Type::I32 => integer("int32", i32::MIN.into(), i32::MAX.into()),
             Type::I64 => {
-                let types = if self.b.decode.i64_as_string {
+                let types = if self.i64_as_string {
                     ["string", "integer"]
                 } else {
                     ["integer", "string"]
@@ -441,7 +465,7 @@ impl Gen<'_> {
         nth: usize,
     ) -> Value {
         let schema = self.schema;
-        let base_id = format!("{}.{service}.{}", self.b.name, m.name);
+        let base_id = format!("{}.{service}.{}", self.name, m.name);
         let op_id = unique(
             &mut self.doc.op_ids,
             if nth == 0 {
@@ -461,7 +485,7 @@ impl Gen<'_> {
 
         let mut op = json!({
             "operationId": op_id,
-            "tags": [self.b.name],
+            "tags": [self.name],
             "summary": format!("{service}.{}", m.name),
         });
         let mut description = format!("Thrift method `{service}.{}`", m.name);

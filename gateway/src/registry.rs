@@ -16,16 +16,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use codecs::transport::Pools;
 use idl::{IdlErrors, MemoryFiles};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::backend::{Backend, Idl};
+use crate::backend::{Backend, BuildContext, Idl};
 use crate::config::{BackendConfig, BackendOptions};
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::routes::RouteTable;
+use crate::transport::EndpointCache;
 
 /// Where a backend came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,7 +89,20 @@ pub struct Registry {
     pub entries: Vec<Entry>,
     pub state_dir: Option<PathBuf>,
     pub limits: Limits,
-    pub pools: Pools,
+    /// Endpoints shared by the backends (kept across replacements).
+    pub endpoints: EndpointCache,
+    /// Stored registrations that could not be restored at start, and why.
+    pub restore_errors: Vec<RestoreError>,
+}
+
+/// A stored registration that did not come back at start.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreError {
+    pub backend: String,
+    pub error: String,
+    /// Where the unreadable file was moved, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// Backend names become file names: keep them plain.
@@ -115,7 +127,18 @@ pub fn valid_file_name(name: &str) -> bool {
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_settings", message)
+    Failure::InvalidSettings(message.into()).into()
+}
+
+/// Why a backend name cannot be used, if it cannot.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid backend name `{name}`: use letters, digits, `-`, `_` and `.` (at most 64, not starting with `.`)"
+        ))
+    }
 }
 
 /// 422 with every IDL problem as `{file, line, message}`.
@@ -125,12 +148,7 @@ pub fn idl_error(errors: &IdlErrors) -> ApiError {
         .iter()
         .map(|e| json!({"file": e.file, "line": e.line, "message": e.message}))
         .collect();
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_idl",
-        errors.to_string(),
-    )
-    .with("details", json!(details))
+    ApiError::from(Failure::InvalidIdl(errors.to_string())).with("details", json!(details))
 }
 
 impl Registry {
@@ -148,15 +166,25 @@ impl Registry {
         name: &str,
         mut reg: Registration,
     ) -> Result<(Entry, Registration), ApiError> {
-        if !valid_name(name) {
-            return Err(bad_request(format!(
-                "invalid backend name `{name}`: use letters, digits, `-`, `_` and `.` (at most 64)"
-            )));
-        }
-        // A Dubbo backend may come without an IDL: generic calls only.
-        let generic_only = reg.files.is_empty()
-            && reg.protocol == crate::backend::DUBBO
-            && reg.options.java_interface.is_some();
+        check_name(name).map_err(bad_request)?;
+        let settings = BackendConfig {
+            name: name.to_string(),
+            protocol: reg.protocol.clone(),
+            transport: reg.transport.clone(),
+            endpoints: reg.endpoints.clone(),
+            idl: PathBuf::from(&reg.main),
+            include_dirs: Vec::new(),
+            services: reg.services.clone(),
+            prefix: reg.prefix.clone(),
+            timeout_ms: reg.timeout_ms,
+            connect_timeout_ms: reg.connect_timeout_ms,
+            options: reg.options.clone(),
+        };
+        // Settings first (cheap), then the IDL.
+        let protocol = crate::backend::check_settings(&settings)
+            .map_err(|e| bad_request(e.replace(&format!("backend `{name}`: "), "")))?;
+        // Some protocols allow no IDL (generic calls only).
+        let generic_only = reg.files.is_empty() && protocol.idl_optional(&settings);
         if reg.files.is_empty() && !generic_only {
             return Err(bad_request("no IDL files in the upload"));
         }
@@ -181,51 +209,22 @@ impl Registry {
                 reg.main
             )));
         }
-        let settings = BackendConfig {
-            name: name.to_string(),
-            protocol: reg.protocol.clone(),
-            transport: reg.transport.clone(),
-            endpoints: reg.endpoints.clone(),
-            idl: PathBuf::from(&reg.main),
-            include_dirs: Vec::new(),
-            services: reg.services.clone(),
-            prefix: reg.prefix.clone(),
-            timeout_ms: reg.timeout_ms,
-            connect_timeout_ms: reg.connect_timeout_ms,
-            options: reg.options.clone(),
-        };
-        // Settings first (cheap), then the IDL.
-        if !crate::backend::known_protocol(&reg.protocol) {
-            return Err(bad_request(format!(
-                "unknown protocol `{}` (thrift, thrift-compact, dubbo, kitex-protobuf, grpc)",
-                reg.protocol
-            )));
-        }
-        if codecs::framing::Transport::parse(&reg.transport).is_none() {
-            return Err(bad_request(format!(
-                "unknown transport `{}` (buffered, framed, ttheader, ttheader-framed)",
-                reg.transport
-            )));
-        }
+        let mut settings = settings;
+        settings.idl = PathBuf::from(&reg.main);
         let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
         let idl = if reg.main.is_empty() {
-            // A generic-only Dubbo backend (checked by `Backend::build`).
-            Idl::Thrift(Arc::new(idl::Schema::default()))
-        } else if crate::backend::is_proto_protocol(&reg.protocol) {
-            Idl::Proto(Arc::new(
-                idl::proto::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
-            ))
+            Idl::None
         } else {
-            Idl::Thrift(Arc::new(
-                idl::thrift::load(&reg.main, &files).map_err(|e| idl_error(&e))?,
-            ))
+            Idl::load(protocol.idl(), &reg.main, &files).map_err(|e| idl_error(&e))?
         };
         let backend = Backend::build(
             &settings,
             idl,
-            self.limits.timeout_ms,
-            self.limits.connect_timeout_ms,
-            &self.pools,
+            &BuildContext {
+                endpoints: &self.endpoints,
+                timeout_ms: self.limits.timeout_ms,
+                connect_timeout_ms: self.limits.connect_timeout_ms,
+            },
         )
         .map_err(bad_request)?;
         let entry = Entry {
@@ -259,11 +258,7 @@ impl Registry {
 
     pub fn without(&self, name: &str) -> Result<(Vec<Entry>, RouteTable, Entry), ApiError> {
         let Some(i) = self.entries.iter().position(|e| e.backend.name == name) else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no backend named `{name}`"),
-            ));
+            return Err(Failure::NotFound(format!("no backend named `{name}`")).into());
         };
         let mut next = self.entries.clone();
         let removed = next.remove(i);
@@ -317,12 +312,18 @@ impl Registry {
     }
 
     /// Applies the state directory over the start-up backends: tombstones
-    /// remove, stored registrations replace or add. A stored registration
-    /// that no longer loads is skipped with an error in the log.
+    /// remove, stored registrations replace or add. A stored file that
+    /// cannot be read or parsed is moved aside (`<name>.json.corrupt`); one
+    /// that no longer builds is kept. Both are logged and listed in
+    /// [`Registry::restore_errors`]. Temporary files that an interrupted
+    /// write left behind are removed.
     pub fn restore(&mut self) {
         let Some(dir) = self.state_dir.clone() else {
             return;
         };
+        for sub in ["backends", "removed"] {
+            remove_temporaries(&dir.join(sub));
+        }
         if let Ok(rd) = std::fs::read_dir(dir.join("removed")) {
             for f in rd.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
@@ -353,7 +354,15 @@ impl Registry {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::error!(file = %path.display(), error = %e, "skipping unreadable stored backend");
+                    let aside = path.with_extension("json.corrupt");
+                    let moved = std::fs::rename(&path, &aside).is_ok();
+                    sync_dir(&dir.join("backends"));
+                    tracing::error!(file = %path.display(), error = %e, moved_to = %aside.display(), "unreadable stored backend moved aside");
+                    self.restore_errors.push(RestoreError {
+                        backend: name,
+                        error: e,
+                        moved_to: moved.then(|| aside.display().to_string()),
+                    });
                     continue;
                 }
             };
@@ -366,7 +375,12 @@ impl Registry {
                     tracing::info!(backend = %name, "restored from the state directory");
                 }
                 Err(e) => {
-                    tracing::error!(backend = %name, error = %e.message, "skipping stored backend")
+                    tracing::error!(backend = %name, error = %e.message(), "skipping stored backend");
+                    self.restore_errors.push(RestoreError {
+                        backend: name,
+                        error: e.message().to_string(),
+                        moved_to: None,
+                    });
                 }
             }
         }
@@ -375,13 +389,12 @@ impl Registry {
 
 fn table_of(entries: &[Entry]) -> Result<RouteTable, ApiError> {
     let backends: Vec<_> = entries.iter().map(|e| e.backend.clone()).collect();
-    RouteTable::build(&backends)
-        .map_err(|m| ApiError::new(StatusCode::CONFLICT, "route_conflict", m))
+    RouteTable::build(&backends).map_err(|m| Failure::Conflict(m).into())
 }
 
 fn internal(message: String) -> ApiError {
     tracing::error!(%message, "admin change failed");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    Failure::Internal(message).into()
 }
 
 /// Writes `dir/name` through a temporary file, fsync and rename.
@@ -395,16 +408,49 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, dir.join(name))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        d.sync_all().ok();
-    }
+    sync_dir(dir);
     Ok(())
 }
 
+/// Makes a change to `dir`'s entries (a rename, a removal) durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all().ok();
+    }
+}
+
+/// Removes `path`, and makes the removal durable (the directory is synced).
 fn remove_if_exists(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+        Err(_) => Ok(()),
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                sync_dir(dir);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Removes the temporary files of writes that never finished
+/// (`.<name>.tmp-<pid>`, see [`write_atomic`]).
+fn remove_temporaries(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for f in rd.flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            match std::fs::remove_file(f.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %f.path().display(), "removed a leftover temporary file")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %f.path().display(), error = %e, "cannot remove a leftover temporary file")
+                }
+            }
+        }
     }
 }
 

@@ -40,7 +40,7 @@ service Items {
 async fn start_backend(schema: Arc<idl::Schema>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let handler: codecs::transport::Handler = Arc::new(move |proto: Protocol, msg: &[u8]| {
+    let handler: examples::serve::thrift::Handler = Arc::new(move |proto: Protocol, msg: &[u8]| {
         let h = thrift::read_message_header(proto, msg).unwrap();
         let method = schema.services[0]
             .methods
@@ -72,7 +72,7 @@ async fn start_backend(schema: Arc<idl::Schema>) -> String {
         .unwrap();
         Some(out)
     });
-    tokio::spawn(codecs::transport::serve(listener, handler, 1 << 20));
+    tokio::spawn(examples::serve::thrift::serve(listener, handler, 1 << 20));
     addr
 }
 

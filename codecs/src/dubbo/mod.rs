@@ -5,6 +5,7 @@
 //! Spec: `shared/specs/wire.md` §5.1–§5.5 (after Apache Dubbo's
 //! `ExchangeCodec` and `DubboCodec`, and kitex-contrib/codec-dubbo).
 
+pub mod generic;
 #[cfg(test)]
 mod java_vectors;
 pub mod mapping;

@@ -83,6 +83,53 @@ pub fn protocol_id(p: Protocol) -> u8 {
     }
 }
 
+/// What a client's TTHeader says of one call, as a Kitex client writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallHeader<'a> {
+    /// [`PROTOCOL_BINARY`] or [`PROTOCOL_COMPACT`] (Kitex Protobuf: binary).
+    pub protocol: u8,
+    /// The payload is itself framed (TTHeader-framed, Kitex Protobuf).
+    pub framed_payload: bool,
+    /// The IDL service name (`isn`), by which multi-service servers pick one.
+    pub idl_service: &'a str,
+    pub from_service: &'a str,
+    pub to_service: &'a str,
+    pub method: &'a str,
+    pub oneway: bool,
+    pub timeout_ms: u64,
+}
+
+/// The header info block of a call: the int keys transport type, from/to
+/// service, method, message type and RPC timeout, and the `isn` string key
+/// (`gopkg protocol/ttheader/metakey.go`).
+pub fn call_block(h: &CallHeader<'_>) -> Vec<u8> {
+    header_block(&TTHeaderMeta {
+        protocol: h.protocol,
+        strs: vec![(
+            Cow::Borrowed(str_key::IDL_SERVICE_NAME),
+            Cow::Borrowed(h.idl_service),
+        )],
+        ints: vec![
+            (
+                int_key::TRANSPORT_TYPE,
+                Cow::Borrowed(if h.framed_payload {
+                    "framed"
+                } else {
+                    "unframed"
+                }),
+            ),
+            (int_key::FROM_SERVICE, Cow::Borrowed(h.from_service)),
+            (int_key::TO_SERVICE, Cow::Borrowed(h.to_service)),
+            (int_key::TO_METHOD, Cow::Borrowed(h.method)),
+            (
+                int_key::MSG_TYPE,
+                Cow::Borrowed(if h.oneway { "4" } else { "1" }),
+            ),
+            (int_key::RPC_TIMEOUT, Cow::Owned(h.timeout_ms.to_string())),
+        ],
+    })
+}
+
 /// Encodes the header info once (protocol id, transforms, key/values,
 /// padding); it is the same for every call of a method, so callers cache it.
 pub fn header_block(meta: &TTHeaderMeta<'_>) -> Vec<u8> {

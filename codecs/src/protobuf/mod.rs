@@ -16,7 +16,10 @@ mod plan;
 mod status;
 mod wire;
 
-pub use grpc::{GRPC_PREFIX, grpc_frame, grpc_unframe};
+pub use grpc::{
+    GRPC_PREFIX, grpc_binary_metadata, grpc_code_name, grpc_frame, grpc_gunzip, grpc_message_text,
+    grpc_unframe,
+};
 pub use json::{
     MAX_DEPTH, PROTOBUF, PbDecodeOptions, PbEncodeOptions, decode_dynamic, dynamic_to_json,
     json_to_dynamic, json_to_message, message_to_json,

@@ -34,7 +34,7 @@ pub(super) fn register(a: RegisterArgs) -> Result<(), Failure> {
             body["main"] = json!(upload.main);
             body["files"] = json!(upload.files);
         }
-        None if a.protocol == "dubbo" && options.contains_key("java_interface") => {}
+        None if idl_optional(&a.protocol, &options) => {}
         None => {
             return Err(Failure::Usage(
                 "--idl is required (a dubbo backend may instead give --option java_interface=…)"
@@ -247,4 +247,17 @@ fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
         out.insert(k.to_string(), value);
     }
     Ok(out)
+}
+
+/// Whether the protocol lets a backend with these options come without an IDL.
+fn idl_optional(protocol: &str, options: &Map<String, Value>) -> bool {
+    let Ok(options) = serde_json::from_value(Value::Object(options.clone())) else {
+        return false;
+    };
+    let settings = gateway::config::BackendConfig {
+        protocol: protocol.to_string(),
+        options,
+        ..Default::default()
+    };
+    gateway::protocol::find(protocol).is_some_and(|p| p.idl_optional(&settings))
 }

@@ -69,10 +69,10 @@ pub struct RegisterArgs {
     #[arg(long = "include-dir", short = 'I', value_name = "DIR")]
     pub include_dirs: Vec<PathBuf>,
     /// Protocol the backend speaks.
-    #[arg(long, value_name = "P", value_parser = ["thrift", "thrift-compact", "kitex-protobuf", "grpc", "dubbo"])]
+    #[arg(long, value_name = "P", value_parser = clap::builder::PossibleValuesParser::new(gateway::protocol::names()))]
     pub protocol: String,
-    /// Framing on the connection (use ttheader for Kitex servers; ignored by grpc and dubbo).
-    #[arg(long, value_name = "T", default_value = "framed", value_parser = ["buffered", "framed", "ttheader", "ttheader-framed"])]
+    /// Framing on the connection (use ttheader for Kitex servers; grpc is always http2, dubbo always dubbo).
+    #[arg(long, value_name = "T", default_value = "framed", value_parser = clap::builder::PossibleValuesParser::new(gateway::protocol::transport_names()))]
     pub transport: String,
     /// Backend address; repeat for several (called round robin).
     #[arg(long = "endpoint", value_name = "HOST:PORT", required = true)]

@@ -9,7 +9,7 @@
 //! Per request: axum reads the body, serde_json fills the pilota-generated
 //! struct, pilota's binary protocol writes the message envelope and the
 //! `{Method}ArgsSend` struct behind a TTHeader written by kitegate's framing
-//! code, kitegate's pooled [`Client`] does the round trip, pilota decodes the
+//! code, kitegate's client stack over its pooled connections does the round trip, pilota decodes the
 //! reply (zero-copy strings) and serde_json writes the JSON answer. The
 //! TTHeader carries the same keys kitegate sends, so the backend sees the
 //! same bytes apart from the `FromService` value.
@@ -26,7 +26,9 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::thrift::Protocol;
-use codecs::transport::{Client, ClientConfig};
+use gateway::pipeline::{self, Client};
+use gateway::transport::EndpointCache;
+use gateway::transport::pool::{Exchange, PoolConfig, PoolEndpoint, Reply};
 use pilota::thrift::binary::TBinaryProtocol;
 use pilota::thrift::{
     ApplicationException, Message, TInputProtocol, TMessageIdentifier, TMessageType,
@@ -76,7 +78,7 @@ impl Method {
 }
 
 struct Upstream {
-    client: Client,
+    client: Client<Exchange, Option<Reply>>,
     seq: AtomicI32,
     echo: Method,
     add: Method,
@@ -130,14 +132,22 @@ impl Upstream {
         }
         framing::finish_frame(Transport::TTHeader, &mut req, mark);
 
-        let resp = match tokio::time::timeout(TIMEOUT, self.client.call(&req, false)).await {
-            Err(_) => {
-                let msg = format!("no reply within {} ms", TIMEOUT.as_millis());
-                return Err(Fail(StatusCode::GATEWAY_TIMEOUT, "backend_timeout", msg));
+        let exchange = Exchange {
+            frame: Bytes::from(req),
+            oneway: false,
+            idempotent: false,
+        };
+        let resp = match pipeline::send(&self.client, exchange, false).await {
+            Err(e @ gateway::transport::TransportError::Timeout(_)) => {
+                return Err(Fail(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "backend_timeout",
+                    e.to_string(),
+                ));
             }
-            Ok(Err(e)) => return Err(Fail(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string())),
-            Ok(Ok(None)) => unreachable!("not oneway"),
-            Ok(Ok(Some(r))) => r,
+            Err(e) => return Err(Fail(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string())),
+            Ok(None) => unreachable!("not oneway"),
+            Ok(Some(r)) => r,
         };
         let range = resp.frame.payload.clone();
         let mut payload = Bytes::from(resp.data).slice(range);
@@ -238,16 +248,18 @@ async fn main() {
         eprintln!("usage: static_gateway LISTEN BACKEND   (e.g. 127.0.0.1:18080 127.0.0.1:8899)");
         std::process::exit(2);
     };
-    let client = Client::new(
-        ClientConfig {
+    let endpoint = PoolEndpoint::shared(
+        &EndpointCache::default(),
+        &backend,
+        PoolConfig {
             transport: Transport::TTHeader,
             protocol: Protocol::Binary,
             connect_timeout: Duration::from_millis(1000),
             max_frame: DEFAULT_MAX_FRAME_SIZE,
             max_idle: MAX_IDLE,
         },
-        [backend],
     );
+    let client = pipeline::client(&pipeline::Settings { timeout: TIMEOUT }, vec![endpoint]);
     let up = Arc::new(Upstream {
         client,
         seq: AtomicI32::new(0),

@@ -1,4 +1,4 @@
-//! A Thrift server loop that, like a Kitex server, recognizes the framing
+//! The Thrift server loop of the built-in backend, which, like a Kitex server, recognizes the framing
 //! and protocol of every message (buffered, framed, TTHeader,
 //! TTHeader-framed; binary or compact) and answers in the same one.
 
@@ -8,32 +8,26 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::framing::{Transport, begin_frame, decode_frame, detect, finish_frame, ttheader};
-use crate::thrift::Protocol;
+use super::accept_loop;
+
+use codecs::framing::{Transport, begin_frame, decode_frame, detect, finish_frame, ttheader};
+use codecs::thrift::Protocol;
 
 /// Handles one message: gets the protocol and the message bytes, returns the
 /// reply message bytes (`None` for oneway calls).
 pub type Handler = Arc<dyn Fn(Protocol, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
 
-/// Accepts connections until the listener fails; one task per connection.
+/// Accepts connections forever; one task per connection.
 pub async fn serve(listener: TcpListener, handler: Handler, max_frame: usize) {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        stream.set_nodelay(true).ok();
+    accept_loop(listener, move |stream| {
         let handler = handler.clone();
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = connection(stream, handler, max_frame).await {
                 tracing::debug!(error = %e, "connection closed");
             }
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn connection(

@@ -1,0 +1,414 @@
+//! Dubbo backends (Dubbo 2 protocol, Hessian2), described by a Thrift IDL
+//! with Kitex's codec-dubbo annotations: each method's routes come from its
+//! `api.*` annotations; the request JSON (body, then bound path, query,
+//! header and cookie values) becomes the Hessian2 arguments of the Java
+//! method, and the result comes back as JSON guided by the IDL. Every Dubbo
+//! backend also answers generic calls (`POST {prefix}/$invoke`), and one
+//! without an IDL answers only those.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use codecs::dubbo::generic::{GenericCall, encode_generic_request};
+use codecs::dubbo::mapping::{self, DubboJsonOptions, JavaSignature};
+use codecs::dubbo::{Invocation, Outcome};
+use codecs::hessian2::Limits;
+use codecs::thrift::BoundValue;
+use idl::{Binding, Method, Schema};
+use serde_json::{Value, json};
+
+use super::thrift_http::{self, HttpValues};
+use super::{
+    HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RoutePath, RouteSpec,
+};
+use crate::backend::{BackendSpec, BuildContext, Idl};
+use crate::config::BackendConfig;
+use crate::error::{ApiError, Failure, Remote, read_body};
+use crate::pipeline::{self, Client};
+use crate::transport::dubbo::{DubboCall, DubboConfig, DubboEndpoint, DubboReply, next_request_id};
+
+/// Largest JSON rendering of one Dubbo reply (bytes): Hessian references
+/// let a small reply stand for a huge tree, so its expansion is bounded.
+const MAX_REPLY_JSON: usize = 64 << 20;
+
+pub struct Dubbo;
+
+impl Protocol for Dubbo {
+    fn name(&self) -> &'static str {
+        "dubbo"
+    }
+    fn idl(&self) -> IdlKind {
+        IdlKind::Thrift
+    }
+    fn transports(&self) -> &'static [&'static str] {
+        // The Dubbo header is the only framing; the Thrift names stay
+        // accepted for registrations that gave one.
+        &["dubbo", "framed", "buffered", "ttheader", "ttheader-framed"]
+    }
+    fn idl_optional(&self, settings: &BackendConfig) -> bool {
+        settings.options.java_interface.is_some()
+    }
+    fn build(
+        &self,
+        spec: &Arc<BackendSpec>,
+        idl: Idl,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn ProtocolBackend>, String> {
+        let opts = &spec.settings.options;
+        let schema = match idl {
+            Idl::Thrift(s) => s,
+            Idl::None if opts.java_interface.is_some() => Arc::new(Schema::default()),
+            _ => {
+                return Err(format!(
+                    "backend `{}`: a Dubbo backend without an IDL needs options.java_interface (for generic calls)",
+                    spec.name
+                ));
+            }
+        };
+        let cfg = DubboConfig {
+            connect_timeout: spec.connect_timeout,
+            max_body: opts.max_frame.unwrap_or(codecs::dubbo::DEFAULT_MAX_BODY),
+            ..Default::default()
+        };
+        let endpoints = spec
+            .settings
+            .endpoints
+            .iter()
+            .map(|a| DubboEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+            .collect();
+        // The Java interface: `options.java_interface`, else that of the first service.
+        let interface = opts.java_interface.clone().or_else(|| {
+            let svc = schema.service(spec.services.first()?)?;
+            Some(mapping::java_interface(&schema, svc))
+        });
+        Ok(Arc::new(DubboBackend {
+            spec: spec.clone(),
+            client: pipeline::client(&spec.pipeline(), endpoints),
+            interface,
+            json: DubboJsonOptions {
+                i64_as_string: opts.i64_as_string,
+                enum_as_name: opts.enum_as_name,
+            },
+            schema,
+        }))
+    }
+}
+
+pub struct DubboBackend {
+    spec: Arc<BackendSpec>,
+    schema: Arc<Schema>,
+    client: Client<DubboCall, DubboReply>,
+    interface: Option<String>,
+    json: DubboJsonOptions,
+}
+
+impl ProtocolBackend for DubboBackend {
+    fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
+        let b = &self;
+        let mut routes = Vec::new();
+        if let Some(interface) = &b.interface {
+            routes.push(RouteSpec {
+                verb: axum::http::Method::POST,
+                path: RoutePath::Hertz(format!("{}/$invoke", b.spec.prefix)),
+                service: interface.clone(),
+                method: codecs::dubbo::generic::GENERIC_METHOD.into(),
+                handler: Arc::new(GenericRoute {
+                    backend: b.clone(),
+                    interface: interface.clone(),
+                }),
+            });
+        }
+        routes.extend(thrift_http::routes(
+            &b.spec.prefix,
+            &b.schema,
+            &b.spec.services,
+            |service, m| {
+                let interface = b
+                    .spec
+                    .settings
+                    .options
+                    .java_interface
+                    .clone()
+                    .or_else(|| {
+                        b.schema
+                            .service(service)
+                            .map(|s| mapping::java_interface(&b.schema, s))
+                    })
+                    .unwrap_or_else(|| service.to_string());
+                Arc::new(DubboRoute {
+                    bindings: thrift_http::bindings(&b.schema, m),
+                    signature: mapping::signature(&b.schema, m),
+                    interface,
+                    name: b.spec.method_name(service, &m.name),
+                    method: m.clone(),
+                    backend: b.clone(),
+                })
+            },
+        ));
+        Ok(routes)
+    }
+
+    fn methods(&self) -> Vec<Value> {
+        thrift_http::methods(&self.schema, &self.spec.services)
+    }
+
+    fn openapi(&self, doc: &mut crate::openapi::Document) {
+        let decode = codecs::thrift::DecodeOptions {
+            enum_as_name: self.json.enum_as_name,
+            i64_as_string: self.json.i64_as_string,
+            ..Default::default()
+        };
+        doc.add_thrift(&self.spec, &self.schema, &decode);
+    }
+}
+
+impl DubboBackend {
+    fn invocation<'a>(
+        &'a self,
+        interface: &'a str,
+        method: &'a str,
+        descriptor: &'a str,
+    ) -> Invocation<'a> {
+        let opts = &self.spec.settings.options;
+        Invocation {
+            interface,
+            version: opts.dubbo_version.as_deref().unwrap_or(""),
+            group: opts.dubbo_group.as_deref().unwrap_or(""),
+            method,
+            descriptor,
+            timeout_ms: Some(self.spec.timeout.as_millis() as u64),
+        }
+    }
+
+    /// Sends a request frame and writes the result as JSON (guided by the
+    /// method's IDL type, when there is one).
+    async fn exchange(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+        method: Option<&Method>,
+    ) -> Result<axum::response::Response, ApiError> {
+        let call = DubboCall {
+            id,
+            frame: Bytes::from(frame),
+        };
+        let reply = pipeline::send(&self.client, call, false).await?;
+        let resp = codecs::dubbo::decode_response(&reply.frame, Limits::default())
+            .map_err(|e| Failure::BadReply(format!("bad reply from {}: {e}", reply.addr)))?;
+        match resp.outcome {
+            Outcome::Value(v) => {
+                let ty = method.and_then(|m| m.result_type.as_ref());
+                let mut out = Vec::with_capacity(reply.frame.len() * 2);
+                let j = mapping::to_json(&v, &resp.refs, &self.schema, ty, None, &self.json);
+                serde_json::to_writer(&mut out, &j).expect("JSON value");
+                let _ = MAX_REPLY_JSON;
+                Ok(super::json_response(crate::error::reply_status(None), out))
+            }
+            Outcome::Exception { class, message, .. } => {
+                Err(ApiError::from(Failure::Remote(Remote::Exception {
+                    message: message.clone().unwrap_or_else(|| class.clone()),
+                    http_code: None,
+                }))
+                .with("exception", json!(class))
+                .with("exception_message", json!(message)))
+            }
+            Outcome::Status { status, message } => Err(ApiError::from(Failure::Remote(
+                Remote::Dubbo { status, message },
+            ))
+            .with("dubbo_status", json!(status))
+            .with(
+                "dubbo_status_name",
+                json!(codecs::dubbo::status::name(status)),
+            )),
+        }
+    }
+}
+
+/// One method of a Dubbo backend.
+struct DubboRoute {
+    backend: Arc<DubboBackend>,
+    method: Method,
+    name: String,
+    interface: String,
+    signature: JavaSignature,
+    bindings: Vec<(usize, Binding)>,
+}
+
+impl Route for DubboRoute {
+    fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
+        Box::pin(async move {
+            self.handle(req)
+                .await
+                .map_err(|e| e.at(&self.backend.spec.name, &self.name))
+        })
+    }
+}
+
+impl DubboRoute {
+    async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
+        let HttpRequest {
+            parts,
+            body,
+            params,
+            body_limit,
+        } = req;
+        let body = read_body(&parts.headers, body, body_limit, "request body").await?;
+        let http = HttpValues {
+            params: &params,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let (id, frame) = self.encode(&body, &http)?;
+        drop(body);
+        self.backend.exchange(id, frame, Some(&self.method)).await
+    }
+
+    /// The request JSON (body, then bound values) as the Hessian2
+    /// arguments of the Java method, in a whole request frame.
+    fn encode(&self, body: &[u8], http: &HttpValues<'_>) -> Result<(u64, Vec<u8>), ApiError> {
+        let b = &self.backend;
+        let schema = &b.schema;
+        let bad = |m: String| ApiError::from(Failure::Input(m));
+        let mut obj = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(bad("$: expected an object".into())),
+                Err(e) => return Err(bad(format!("$: {e}"))),
+            }
+        };
+        let fields = &schema
+            .struct_def(thrift_http::request_struct(schema, &self.method))
+            .fields;
+        for bv in thrift_http::bind(&self.bindings, http) {
+            let Some(f) = fields.get(bv.field) else {
+                continue;
+            };
+            let v = match &bv.value {
+                BoundValue::Text(t) => Value::String(t.to_string()),
+                BoundValue::List(l) => l.iter().map(|t| json!(t)).collect(),
+                BoundValue::Raw(r) => json!(String::from_utf8_lossy(r)),
+                BoundValue::Missing => {
+                    obj.remove(&f.json_name);
+                    continue;
+                }
+            };
+            obj.insert(f.json_name.clone(), v);
+        }
+        let sig = &self.signature;
+        let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor);
+        let id = next_request_id();
+        let mut req = Vec::with_capacity(body.len() + 256);
+        let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut req);
+        let whole = Value::Object(obj);
+        let args = schema.struct_def(self.method.args);
+        for (j, f) in args.fields.iter().enumerate() {
+            let value = match self.method.body_struct_arg {
+                Some(i) if i == j => &whole,
+                Some(_) => &Value::Null,
+                None => whole
+                    .get(&f.json_name)
+                    .or_else(|| whole.get(&f.name))
+                    .unwrap_or(&Value::Null),
+            };
+            let mut path = if self.method.body_struct_arg.is_some() {
+                "$".to_string()
+            } else {
+                format!("$.{}", f.json_name)
+            };
+            mapping::write_value(
+                &mut w,
+                schema,
+                &f.ty,
+                sig.params.get(j).map(String::as_str),
+                value,
+                &mut path,
+                0,
+            )
+            .map_err(|e| bad(e.to_string()))?;
+        }
+        codecs::dubbo::finish_request(&inv, id, start, w, &[]);
+        Ok((id, req))
+    }
+}
+
+/// The generic-call route of a Dubbo backend (`POST {prefix}/$invoke`):
+/// `{"method": …, "types": [Java types], "args": [JSON values]}` calls
+/// `$invoke(method, types, args)` on the interface, as Dubbo's generic
+/// service does, for methods no IDL describes.
+struct GenericRoute {
+    backend: Arc<DubboBackend>,
+    interface: String,
+}
+
+impl Route for GenericRoute {
+    fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
+        Box::pin(async move {
+            let name = format!(
+                "{}.{}",
+                self.interface,
+                codecs::dubbo::generic::GENERIC_METHOD
+            );
+            self.handle(req)
+                .await
+                .map_err(|e| e.at(&self.backend.spec.name, &name))
+        })
+    }
+}
+
+impl GenericRoute {
+    async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
+        let body = read_body(&req.parts.headers, req.body, req.body_limit, "request body").await?;
+        let (id, frame) = self.encode(&body)?;
+        drop(body);
+        self.backend.exchange(id, frame, None).await
+    }
+
+    fn encode(&self, body: &[u8]) -> Result<(u64, Vec<u8>), ApiError> {
+        let bad = |m: String| ApiError::from(Failure::Input(m));
+        let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))?;
+        let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
+            return Err(bad("$.method: a Java method name is required".into()));
+        };
+        let args: &[Value] = match req.get("args") {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(bad("$.args: expected an array".into())),
+        };
+        let types: Option<Vec<String>> = match req.get("types") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(t)) => Some(
+                t.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_str()
+                            .map(mapping::expand_java_type)
+                            .ok_or_else(|| bad(format!("$.types[{i}]: expected a Java type name")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(_) => return Err(bad("$.types: expected an array".into())),
+        };
+        if let Some(t) = &types
+            && t.len() != args.len()
+        {
+            return Err(bad(format!(
+                "$.types: {} types for {} args",
+                t.len(),
+                args.len()
+            )));
+        }
+        let inv = self.backend.invocation(&self.interface, "", "");
+        let id = next_request_id();
+        let mut frame = Vec::with_capacity(body.len() + 256);
+        let call = GenericCall {
+            method,
+            types: types.as_deref(),
+            args,
+        };
+        encode_generic_request(&inv, id, &call, &mut frame).map_err(|e| bad(e.to_string()))?;
+        Ok((id, frame))
+    }
+}

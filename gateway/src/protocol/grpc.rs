@@ -1,0 +1,549 @@
+//! gRPC backends (HTTP/2): unary calls, server streaming answered as
+//! newline-delimited JSON or Server-Sent Events, client streaming and
+//! bidirectional streaming from a newline-delimited JSON request body sent
+//! as it arrives; request headers go out as metadata and response metadata
+//! comes back as headers, as grpc-gateway names them. Every call, streams
+//! included, opens through the backend's client stack (endpoint choice,
+//! failover, timeout).
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
+use bytes::Bytes;
+use codecs::protobuf::{self, PbDecodeOptions, grpc_code_name};
+use idl::proto::{ProtoMethod, ProtoSchema};
+use prost_reflect::MessageDescriptor;
+use serde_json::{Value, json};
+
+use super::proto::{self, ProtoRoute};
+use super::{HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RouteSpec};
+use crate::backend::{BackendSpec, BuildContext, Idl};
+use crate::error::{ApiError, Failure, Remote, read_body, reply_status};
+use crate::pipeline::{self, Client};
+use crate::transport::TransportError;
+use crate::transport::grpc::{
+    GrpcCall, GrpcCallKind, GrpcConfig, GrpcEndpoint, GrpcOutcome, GrpcResponse, GrpcSender,
+    GrpcStatus, GrpcStream,
+};
+
+pub struct Grpc;
+
+impl Protocol for Grpc {
+    fn name(&self) -> &'static str {
+        "grpc"
+    }
+    fn idl(&self) -> IdlKind {
+        IdlKind::Proto
+    }
+    fn transports(&self) -> &'static [&'static str] {
+        // Always HTTP/2; the framing names stay accepted for registrations
+        // that gave one.
+        &["http2", "framed", "buffered", "ttheader", "ttheader-framed"]
+    }
+    fn build(
+        &self,
+        spec: &Arc<BackendSpec>,
+        idl: Idl,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn ProtocolBackend>, String> {
+        let Idl::Proto(proto) = idl else {
+            return Err(format!("backend `{}`: no .proto IDL", spec.name));
+        };
+        let opts = &spec.settings.options;
+        let cfg = GrpcConfig {
+            connect_timeout: spec.connect_timeout,
+            max_message: opts
+                .max_frame
+                .unwrap_or(codecs::framing::DEFAULT_MAX_FRAME_SIZE),
+            accept_gzip: opts.accept_gzip,
+        };
+        let endpoints = spec
+            .settings
+            .endpoints
+            .iter()
+            .map(|a| GrpcEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+            .collect();
+        Ok(Arc::new(GrpcBackend {
+            spec: spec.clone(),
+            proto,
+            client: pipeline::client(&spec.pipeline(), endpoints),
+        }))
+    }
+}
+
+pub struct GrpcBackend {
+    spec: Arc<BackendSpec>,
+    proto: Arc<ProtoSchema>,
+    client: Client<GrpcCall, GrpcOutcome>,
+}
+
+impl ProtocolBackend for GrpcBackend {
+    fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
+        let b = &self;
+        proto::routes(&b.spec, &b.proto, true, |route| {
+            let path = format!(
+                "/{}/{}",
+                route.method.descriptor.parent_service().full_name(),
+                route.method.name
+            );
+            Arc::new(GrpcRoute {
+                path: path.into(),
+                route: Arc::new(route),
+                backend: b.clone(),
+            })
+        })
+    }
+
+    fn methods(&self) -> Vec<Value> {
+        proto::methods(&self.spec, &self.proto)
+    }
+}
+
+struct GrpcRoute {
+    backend: Arc<GrpcBackend>,
+    route: Arc<ProtoRoute>,
+    /// `/package.Service/Method`.
+    path: Arc<str>,
+}
+
+impl Route for GrpcRoute {
+    fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
+        Box::pin(async move {
+            self.handle(req)
+                .await
+                .map_err(|e| e.at(&self.backend.spec.name, &self.route.name))
+        })
+    }
+}
+
+impl GrpcRoute {
+    fn call_of(&self, headers: &HeaderMap, kind: GrpcCallKind) -> GrpcCall {
+        GrpcCall {
+            path: self.path.clone(),
+            metadata: self.outgoing_metadata(headers),
+            timeout: self.backend.spec.timeout,
+            kind,
+        }
+    }
+
+    async fn handle(&self, req: HttpRequest) -> Result<Response, ApiError> {
+        let sse = super::wants_sse(&req.parts);
+        let m = &self.route.method;
+        if m.client_streaming {
+            return self.client_stream(req, sse).await;
+        }
+        let r = &self.route;
+        let body = read_body(&req.parts.headers, req.body, req.body_limit, "request body").await?;
+        let json = r.request_body(&req.params, req.parts.uri.query(), &body)?;
+        let message = Bytes::from(r.encode_request(&json)?);
+        drop(json);
+        drop(body);
+        let headers = &req.parts.headers;
+        if m.server_streaming {
+            let call = self.call_of(headers, GrpcCallKind::ServerStream(message));
+            let GrpcOutcome::Stream(stream) =
+                pipeline::send(&self.backend.client, call, false).await?
+            else {
+                unreachable!("a server-stream call answers a stream")
+            };
+            let mut resp_headers = HeaderMap::new();
+            self.incoming_metadata(&stream.headers, &HeaderMap::new(), &mut resp_headers);
+            return Ok(self.streamed(Pending::Open(stream), None, sse, resp_headers));
+        }
+        let call = self.call_of(headers, GrpcCallKind::Unary(message));
+        let GrpcOutcome::Reply(reply) = pipeline::send(&self.backend.client, call, false).await?
+        else {
+            unreachable!("a unary call answers a reply")
+        };
+        if reply.status.code != 0 {
+            return Err(grpc_failure(
+                &self.route.method,
+                &self.route.decode,
+                &reply.status,
+            ));
+        }
+        let full = r.decode_response(&reply.body, "the backend")?;
+        let mut out = Vec::with_capacity(full.len());
+        r.write_response(&full, &mut out);
+        let mut resp = super::json_response(reply_status(None), out);
+        self.incoming_metadata(&reply.headers, &reply.trailers, resp.headers_mut());
+        Ok(resp)
+    }
+
+    /// A client-streaming or bidirectional call: the HTTP request body is
+    /// newline-delimited JSON, one request message per line (path variables
+    /// and query parameters are merged into each), sent as it arrives. A
+    /// client-streaming call answers with one JSON object; a bidirectional
+    /// one streams its replies while the request body is still being read.
+    async fn client_stream(&self, req: HttpRequest, sse: bool) -> Result<Response, ApiError> {
+        let b = &self.backend;
+        let call = self.call_of(&req.parts.headers, GrpcCallKind::Open);
+        let GrpcOutcome::Open(sender, response) = pipeline::send(&b.client, call, false).await?
+        else {
+            unreachable!("an open call answers its two halves")
+        };
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
+        let pump = tokio::spawn(pump_requests(
+            self.route.clone(),
+            req.body,
+            req.params,
+            req.parts.uri.query().map(str::to_string),
+            sender,
+            req.body_limit,
+            failed_tx,
+        ));
+        if self.route.method.server_streaming {
+            let mut resp_headers = HeaderMap::new();
+            resp_headers.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            return Ok(self.streamed(
+                Pending::Waiting(response),
+                Some(failed_rx),
+                sse,
+                resp_headers,
+            ));
+        }
+        // Client streaming: every request goes first, then the one reply.
+        let timeout = b.spec.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let expired = || ApiError::from(TransportError::Timeout(timeout));
+        let sent = tokio::time::timeout_at(deadline, pump)
+            .await
+            .map_err(|_| expired())?;
+        if let Ok(Err(e)) = sent {
+            return Err(e);
+        }
+        let reply =
+            tokio::time::timeout_at(deadline, async { response.stream().await?.single().await })
+                .await
+                .map_err(|_| expired())??;
+        if reply.status.code != 0 {
+            return Err(grpc_failure(
+                &self.route.method,
+                &self.route.decode,
+                &reply.status,
+            ));
+        }
+        let r = &self.route;
+        let full = r.decode_response(&reply.body, "the backend")?;
+        let mut out = Vec::with_capacity(full.len());
+        r.write_response(&full, &mut out);
+        let mut resp = super::json_response(reply_status(None), out);
+        self.incoming_metadata(&reply.headers, &reply.trailers, resp.headers_mut());
+        Ok(resp)
+    }
+
+    /// Request headers sent on as gRPC metadata: `authorization`,
+    /// `grpc-metadata-<key>` as `<key>` (grpc-gateway's convention), and the
+    /// backend's `forward_headers`. Names gRPC or HTTP/2 reserve are not.
+    fn outgoing_metadata(&self, headers: &HeaderMap) -> HeaderMap {
+        let extra = &self.backend.spec.settings.options.forward_headers;
+        let mut md = HeaderMap::new();
+        for (k, v) in headers {
+            let name = k.as_str();
+            let key = match name.strip_prefix("grpc-metadata-") {
+                Some(rest) => match HeaderName::from_bytes(rest.as_bytes()) {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+                None if name == "authorization"
+                    || extra.iter().any(|h| h.eq_ignore_ascii_case(name)) =>
+                {
+                    k.clone()
+                }
+                None => continue,
+            };
+            if !reserved_metadata(key.as_str()) {
+                md.append(key, v.clone());
+            }
+        }
+        md
+    }
+
+    /// Response metadata as HTTP headers: `grpc-metadata-<key>` for
+    /// headers, `grpc-trailer-<key>` for trailers (grpc-gateway's names).
+    fn incoming_metadata(&self, head: &HeaderMap, trailers: &HeaderMap, resp: &mut HeaderMap) {
+        if self.backend.spec.settings.options.omit_response_metadata {
+            return;
+        }
+        for (map, prefix) in [(head, "grpc-metadata-"), (trailers, "grpc-trailer-")] {
+            for (k, v) in map {
+                if reserved_metadata(k.as_str()) {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::try_from(format!("{prefix}{}", k.as_str())) {
+                    resp.append(name, v.clone());
+                }
+            }
+        }
+    }
+
+    /// The streamed HTTP response of a server-streaming or bidirectional call.
+    fn streamed(
+        &self,
+        pending: Pending,
+        request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
+        sse: bool,
+        resp_headers: HeaderMap,
+    ) -> Response {
+        let state = StreamState {
+            pending: Some(pending),
+            request_failed,
+            output: self.route.method.descriptor.output(),
+            method_desc: self.route.method.clone(),
+            opts: self.route.decode.clone(),
+            sse,
+            done: false,
+            backend: self.backend.spec.name.clone(),
+            method: self.route.name.clone(),
+        };
+        let body = futures_util::stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            let item = st.next_item().await?;
+            let chunk = if st.sse {
+                let event = if st.done { "event: error\n" } else { "" };
+                let mut c = Vec::with_capacity(item.len() + 16);
+                c.extend_from_slice(event.as_bytes());
+                c.extend_from_slice(b"data: ");
+                c.extend_from_slice(&item);
+                c.extend_from_slice(b"\n\n");
+                c
+            } else {
+                let mut c = item;
+                c.push(b'\n');
+                c
+            };
+            Some((Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), st))
+        });
+        let ctype = if sse {
+            "text/event-stream"
+        } else {
+            "application/x-ndjson"
+        };
+        let mut resp = Response::new(axum::body::Body::from_stream(body));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        resp.headers_mut().extend(resp_headers);
+        resp
+    }
+}
+
+/// A response stream, before or after its headers arrived.
+enum Pending {
+    Waiting(GrpcResponse),
+    Open(Box<GrpcStream>),
+}
+
+/// What a response stream needs between items.
+struct StreamState {
+    pending: Option<Pending>,
+    /// Reports a request line that could not be sent (bidirectional calls).
+    request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
+    output: MessageDescriptor,
+    method_desc: ProtoMethod,
+    opts: PbDecodeOptions,
+    sse: bool,
+    done: bool,
+    backend: String,
+    method: String,
+}
+
+impl StreamState {
+    /// The next item of the stream: a message's JSON, or the error that
+    /// ends it; `None` after a clean end.
+    async fn next_item(&mut self) -> Option<Vec<u8>> {
+        let stream = match self.pending.take()? {
+            Pending::Open(s) => Ok(s),
+            Pending::Waiting(r) => r.stream().await.map(Box::new),
+        };
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => return Some(self.transport_fail(e)),
+        };
+        let item = match stream.next().await {
+            Ok(Some(msg)) => {
+                let mut json = Vec::with_capacity(msg.len() * 2 + 16);
+                match protobuf::message_to_json(&self.output, &msg, &self.opts, &mut json) {
+                    Ok(()) => json,
+                    Err(e) => self.end_with(Failure::BadReply(e.to_string()).into()),
+                }
+            }
+            Ok(None) => match stream.finish().await {
+                Ok(st) if st.code == 0 => return self.request_error(),
+                Ok(st) => {
+                    if let Some(e) = self.request_error() {
+                        return Some(e);
+                    }
+                    let e = grpc_failure(&self.method_desc, &self.opts, &st);
+                    self.end_with(e)
+                }
+                Err(e) => self.transport_fail(e),
+            },
+            Err(e) => self.transport_fail(e),
+        };
+        self.pending = Some(Pending::Open(stream));
+        Some(item)
+    }
+
+    /// The error of a request line that could not be sent, if there was one.
+    fn request_error(&mut self) -> Option<Vec<u8>> {
+        let e = self.request_failed.as_mut()?.try_recv().ok()?;
+        Some(self.end_with(e))
+    }
+
+    fn transport_fail(&mut self, e: TransportError) -> Vec<u8> {
+        if let Some(item) = self.request_error() {
+            return item;
+        }
+        // A stream cut mid-way is a broken reply, whatever cut it.
+        self.end_with(Failure::BadReply(e.to_string()).into())
+    }
+
+    /// The last item of a failed stream: the JSON error shape, with the
+    /// HTTP status it would have had (the response is already 200).
+    fn end_with(&mut self, e: ApiError) -> Vec<u8> {
+        self.done = true;
+        let e = if e.backend.is_none() {
+            e.at(&self.backend, &self.method)
+        } else {
+            e
+        };
+        e.stream_item()
+    }
+}
+
+/// Reads the newline-delimited JSON request body and sends each line as a
+/// message; ends the request stream after the last one. A line that is not
+/// a valid message cancels the call and is reported through `failed`.
+async fn pump_requests(
+    route: Arc<ProtoRoute>,
+    body: axum::body::Body,
+    vars: Vec<(String, String)>,
+    query: Option<String>,
+    mut sender: GrpcSender,
+    line_limit: usize,
+    failed: tokio::sync::oneshot::Sender<ApiError>,
+) -> Result<(), ApiError> {
+    use futures_util::StreamExt as _;
+    let mut data = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut line_no = 0usize;
+    let mut ended = false;
+    let result = loop {
+        // Send every complete line in the buffer.
+        let mut sent_upto = 0;
+        let mut err = None;
+        while let Some(nl) = buf[sent_upto..].iter().position(|&c| c == b'\n') {
+            let line = &buf[sent_upto..sent_upto + nl];
+            sent_upto += nl + 1;
+            line_no += 1;
+            if let Err(e) = send_line(&route, &mut sender, line, line_no, &vars, &query).await {
+                err = Some(e);
+                break;
+            }
+        }
+        buf.drain(..sent_upto);
+        if let Some(e) = err {
+            break Err(e);
+        }
+        if ended {
+            if !buf.is_empty() {
+                line_no += 1;
+                let line = std::mem::take(&mut buf);
+                if let Err(e) = send_line(&route, &mut sender, &line, line_no, &vars, &query).await
+                {
+                    break Err(e);
+                }
+            }
+            break sender.close().map_err(ApiError::from);
+        }
+        if buf.len() > line_limit {
+            break Err(Failure::TooLarge(format!(
+                "request line {} is over {line_limit} bytes",
+                line_no + 1
+            ))
+            .into());
+        }
+        match data.next().await {
+            Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                break Err(Failure::Input(format!("cannot read the request body: {e}")).into());
+            }
+            None => ended = true,
+        }
+    };
+    if let Err(e) = &result {
+        sender.cancel();
+        failed.send(e.clone()).ok();
+    }
+    result
+}
+
+async fn send_line(
+    route: &ProtoRoute,
+    sender: &mut GrpcSender,
+    line: &[u8],
+    line_no: usize,
+    vars: &[(String, String)],
+    query: &Option<String>,
+) -> Result<(), ApiError> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let prefix = format!("request line {line_no}: ");
+    let request = route
+        .request_body(vars, query.as_deref(), line)
+        .map_err(|e| e.prefixed(&prefix))?;
+    let message = route
+        .encode_request(&request)
+        .map_err(|e| e.prefixed(&prefix))?;
+    sender.send(&message).await.map_err(ApiError::from)
+}
+
+/// A failed call's status as the JSON error: the gRPC code (number and
+/// name) and `details` from `grpc-status-details-bin`.
+fn grpc_failure(method: &ProtoMethod, opts: &PbDecodeOptions, st: &GrpcStatus) -> ApiError {
+    let e = ApiError::from(Failure::Remote(Remote::Grpc {
+        code: st.code,
+        message: st.message.clone(),
+    }))
+    .with("grpc_status", json!(st.code))
+    .with("grpc_code", json!(grpc_code_name(st.code)));
+    match status_details(method, opts, st) {
+        Some(d) => e.with("details", d),
+        None => e,
+    }
+}
+
+/// The `details` of a failed call's `grpc-status-details-bin`, in JSON.
+fn status_details(method: &ProtoMethod, opts: &PbDecodeOptions, st: &GrpcStatus) -> Option<Value> {
+    let bytes = st.details.as_ref()?;
+    let pool = method.descriptor.parent_pool();
+    match protobuf::decode_status_details(bytes, pool, opts) {
+        Ok(d) => Some(Value::Array(d.details)),
+        Err(e) => Some(json!([{ "error": e.to_string() }])),
+    }
+}
+
+/// Metadata keys that are not copied between HTTP headers and gRPC metadata.
+fn reserved_metadata(name: &str) -> bool {
+    name.starts_with("grpc-")
+        || name.starts_with(':')
+        || matches!(
+            name,
+            "content-type"
+                | "te"
+                | "host"
+                | "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "transfer-encoding"
+                | "upgrade"
+                | "content-length"
+        )
+}

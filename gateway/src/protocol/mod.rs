@@ -1,0 +1,213 @@
+//! The protocols a backend can speak, and the one list of them.
+//!
+//! A protocol module says what it is ([`Protocol`]: name, IDL kind,
+//! transports) and builds a backend from settings and IDL
+//! ([`Protocol::build`]); the backend it builds ([`ProtocolBackend`]) gives
+//! its routes, its methods for the admin API and its OpenAPI paths. Every
+//! call a route makes goes through its backend's client stack (the
+//! `pipeline`), which is the same for every protocol.
+//!
+//! Adding a protocol: one module here and one line in [`PROTOCOLS`].
+//! Nothing outside this folder compares protocol names.
+
+pub mod dubbo;
+pub mod grpc;
+pub mod kitex_pb;
+mod proto;
+pub mod thrift;
+mod thrift_http;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Method as HttpVerb;
+use axum::http::request::Parts;
+use axum::response::Response;
+use idl::proto::PathTemplate;
+use serde_json::Value;
+
+use crate::backend::{BackendSpec, BuildContext, Idl};
+use crate::error::ApiError;
+
+/// Which IDL describes a protocol's services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdlKind {
+    /// `.thrift` files.
+    Thrift,
+    /// `.proto` files.
+    Proto,
+}
+
+/// What a protocol module says about itself.
+pub trait Protocol: Send + Sync + 'static {
+    /// The name used in configuration, the admin API and the CLI.
+    fn name(&self) -> &'static str;
+    /// Other names accepted for it.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn idl(&self) -> IdlKind;
+    /// The transports (framings) a backend of this protocol may use; the
+    /// first is the one to use when none is given.
+    fn transports(&self) -> &'static [&'static str];
+    /// Whether a backend may come without an IDL file (generic calls only).
+    fn idl_optional(&self, _settings: &crate::config::BackendConfig) -> bool {
+        false
+    }
+    /// Builds a backend: its connections, client stack and routes' state.
+    fn build(
+        &self,
+        spec: &Arc<BackendSpec>,
+        idl: Idl,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn ProtocolBackend>, String>;
+}
+
+/// The protocols, in the order they are listed to users.
+pub static PROTOCOLS: &[&dyn Protocol] = &[
+    &thrift::THRIFT,
+    &thrift::THRIFT_COMPACT,
+    &kitex_pb::KitexPb,
+    &grpc::Grpc,
+    &dubbo::Dubbo,
+];
+
+/// The protocol of that name (or alias).
+pub fn find(name: &str) -> Option<&'static dyn Protocol> {
+    PROTOCOLS
+        .iter()
+        .copied()
+        .find(|p| p.name() == name || p.aliases().contains(&name))
+}
+
+/// Every protocol name, for messages and the CLI (`thrift, thrift-compact, …`).
+pub fn names() -> Vec<&'static str> {
+    PROTOCOLS.iter().map(|p| p.name()).collect()
+}
+
+/// Every transport name some protocol accepts, for the CLI.
+pub fn transport_names() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for t in PROTOCOLS.iter().flat_map(|p| p.transports()) {
+        if !out.contains(t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// A built backend, as its protocol module made it.
+pub trait ProtocolBackend: Send + Sync + 'static {
+    /// Every route of the backend (prefix included).
+    fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String>;
+    /// The methods of its services for the admin API: `service`, `method`
+    /// and the protocol's own flags (`oneway`, `client_streaming` …); the
+    /// admin API adds each method's routes from [`ProtocolBackend::routes`].
+    fn methods(&self) -> Vec<Value>;
+    /// Adds the backend's operations to an OpenAPI document; protocols
+    /// without a generator add nothing.
+    fn openapi(&self, _doc: &mut crate::openapi::Document) {}
+}
+
+/// How a route's path is written.
+#[derive(Debug, Clone)]
+pub enum RoutePath {
+    /// Hertz syntax (`/a/:id/*rest`), matched exactly.
+    Hertz(String),
+    /// A `google.api.http` template (`/v1/{name=shelves/*}:cancel`).
+    Template(PathTemplate),
+}
+
+impl RoutePath {
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RoutePath::Hertz(p) => p,
+            RoutePath::Template(t) => t.as_str(),
+        }
+    }
+}
+
+/// One route a backend offers.
+pub struct RouteSpec {
+    pub verb: HttpVerb,
+    pub path: RoutePath,
+    pub service: String,
+    pub method: String,
+    pub handler: Arc<dyn Route>,
+}
+
+/// What a route gets of an HTTP request.
+pub struct HttpRequest {
+    pub parts: Parts,
+    pub body: Body,
+    /// Path variables: (name, value as in the path, percent-encoded for
+    /// Hertz routes, decoded for templates).
+    pub params: Vec<(String, String)>,
+    /// Largest request body (bytes).
+    pub body_limit: usize,
+}
+
+pub type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+
+/// A route's handler: one HTTP request in, one response out (a streamed
+/// one for streaming calls). Errors become the JSON error shape.
+pub trait Route: Send + Sync + 'static {
+    fn call(&self, req: HttpRequest) -> RouteFuture<'_>;
+}
+
+/// Whether the client asked for Server-Sent Events.
+pub fn wants_sse(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+/// A JSON response with status `status`.
+pub fn json_response(status: axum::http::StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_protocol_list() {
+        assert_eq!(
+            names(),
+            [
+                "thrift",
+                "thrift-compact",
+                "kitex-protobuf",
+                "grpc",
+                "dubbo"
+            ]
+        );
+        assert_eq!(find("thrift-binary").map(|p| p.name()), Some("thrift"));
+        assert!(find("soap").is_none());
+        for p in PROTOCOLS {
+            assert_eq!(find(p.name()).map(|f| f.name()), Some(p.name()));
+            assert!(!p.transports().is_empty(), "{}", p.name());
+        }
+        assert_eq!(find("grpc").unwrap().idl(), IdlKind::Proto);
+        assert_eq!(find("dubbo").unwrap().idl(), IdlKind::Thrift);
+        // Kitex Protobuf has no buffered form.
+        assert!(
+            !find("kitex-protobuf")
+                .unwrap()
+                .transports()
+                .contains(&"buffered")
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! What Kitex Protobuf and gRPC backends share, both described by a
+//! `.proto` file: routes from `google.api.http` rules (or
+//! `POST /{package.Service}/{Method}`), the request message assembled from
+//! path variables, query parameters and the body as grpc-gateway does it,
+//! and the message transcoding both ways.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use codecs::protobuf::{self, PbDecodeOptions, PbEncodeOptions};
+use idl::proto::{PathTemplate, ProtoHttpRule, ProtoMethod, ProtoSchema};
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_json::{Map, Value, json};
+
+use super::{Route, RoutePath, RouteSpec};
+use crate::backend::BackendSpec;
+use crate::config::BackendOptions;
+use crate::error::{ApiError, Failure};
+
+/// The JSON options of a protobuf backend.
+pub fn encode_options(opts: &BackendOptions) -> PbEncodeOptions {
+    PbEncodeOptions {
+        ignore_unknown_fields: !opts.reject_unknown_fields,
+    }
+}
+
+pub fn decode_options(opts: &BackendOptions) -> PbDecodeOptions {
+    PbDecodeOptions {
+        emit_defaults: opts.emit_defaults,
+        proto_field_names: opts.proto_field_names,
+        int64_as_number: !opts.i64_as_string,
+        enum_as_number: !opts.enum_as_name,
+    }
+}
+
+/// One HTTP rule of one protobuf method: what every call through it shares.
+pub struct ProtoRoute {
+    /// The IDL service name (`Hello`).
+    pub service: String,
+    pub method: ProtoMethod,
+    /// `None` for the default `POST /{package.Service}/{Method}` route (body `*`).
+    pub rule: Option<ProtoHttpRule>,
+    /// `Service.Method`, as errors name it.
+    pub name: String,
+    pub encode: PbEncodeOptions,
+    pub decode: PbDecodeOptions,
+}
+
+/// The routes of every method of the backend's services; `streaming`
+/// says whether the protocol serves streaming methods. `handler` makes the
+/// route of one rule.
+pub fn routes(
+    spec: &BackendSpec,
+    proto: &ProtoSchema,
+    streaming: bool,
+    mut handler: impl FnMut(ProtoRoute) -> Arc<dyn Route>,
+) -> Result<Vec<RouteSpec>, String> {
+    let opts = &spec.settings.options;
+    let mut out = Vec::new();
+    for svc in proto
+        .services
+        .iter()
+        .filter(|s| spec.services.contains(&s.name))
+    {
+        for m in svc
+            .methods
+            .iter()
+            .filter(|m| streaming || (!m.client_streaming && !m.server_streaming))
+        {
+            let mut rules: Vec<(axum::http::Method, String, Option<ProtoHttpRule>)> = m
+                .http
+                .iter()
+                .map(|r| {
+                    let v = axum::http::Method::from_bytes(r.method.as_bytes())
+                        .unwrap_or(axum::http::Method::POST);
+                    (v, r.template.as_str().to_string(), Some(r.clone()))
+                })
+                .collect();
+            if rules.is_empty() {
+                rules.push((
+                    axum::http::Method::POST,
+                    format!("/{}/{}", svc.full_name, m.name),
+                    None,
+                ));
+            }
+            for (verb, template, rule) in rules {
+                let full = format!("{}{}", spec.prefix, template);
+                let parsed = PathTemplate::parse(&full)
+                    .map_err(|e| format!("backend `{}`: route {full}: {e}", spec.name))?;
+                let handler = handler(ProtoRoute {
+                    service: svc.name.clone(),
+                    method: m.clone(),
+                    rule,
+                    name: spec.method_name(&svc.name, &m.name),
+                    encode: encode_options(opts),
+                    decode: decode_options(opts),
+                });
+                out.push(RouteSpec {
+                    verb,
+                    path: RoutePath::Template(parsed),
+                    service: svc.name.clone(),
+                    method: m.name.clone(),
+                    handler,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The admin API's description of each method of the backend's services.
+pub fn methods(spec: &BackendSpec, proto: &ProtoSchema) -> Vec<Value> {
+    let mut out = Vec::new();
+    for svc in proto
+        .services
+        .iter()
+        .filter(|s| spec.services.contains(&s.name))
+    {
+        for m in &svc.methods {
+            out.push(json!({"service": svc.name, "method": m.name,
+                "client_streaming": m.client_streaming, "server_streaming": m.server_streaming}));
+        }
+    }
+    out
+}
+
+fn bad(m: String) -> ApiError {
+    ApiError::from(Failure::Input(m))
+}
+
+impl ProtoRoute {
+    /// The request message as JSON text: the body itself when it is the
+    /// whole message (`body: "*"` and no path variables), else assembled by
+    /// [`ProtoRoute::request_json`].
+    pub fn request_body<'b>(
+        &self,
+        vars: &[(String, String)],
+        query: Option<&str>,
+        body: &'b [u8],
+    ) -> Result<Cow<'b, [u8]>, ApiError> {
+        let whole_body = match &self.rule {
+            None => true,
+            Some(r) => r.body.as_deref() == Some("*"),
+        };
+        let first = body.iter().find(|c| !c.is_ascii_whitespace());
+        if whole_body && vars.is_empty() && matches!(first, None | Some(b'{')) {
+            return Ok(Cow::Borrowed(body));
+        }
+        let v = self.request_json(vars, query, body)?;
+        Ok(Cow::Owned(serde_json::to_vec(&v).expect("JSON value")))
+    }
+
+    /// The request message as JSON: the body (per the rule's `body`), then
+    /// query parameters for fields the path and body do not set, then path
+    /// variables (which win), as grpc-gateway merges them.
+    pub fn request_json(
+        &self,
+        vars: &[(String, String)],
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let input = self.method.descriptor.input();
+        let body_rule = match &self.rule {
+            None => Some("*"),
+            Some(r) => r.body.as_deref(),
+        };
+        let parsed = || -> Result<Value, ApiError> {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Object(Map::new()));
+            }
+            serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))
+        };
+        let mut msg = match body_rule {
+            Some("*") => match parsed()? {
+                Value::Object(m) => m,
+                other => {
+                    return Err(bad(format!(
+                        "$: expected an object, found {}",
+                        kind_of(&other)
+                    )));
+                }
+            },
+            Some(field) => {
+                let mut m = Map::new();
+                m.insert(field.to_string(), parsed()?);
+                m
+            }
+            None => Map::new(),
+        };
+        if body_rule != Some("*")
+            && let Some(q) = query
+        {
+            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                if vars.iter().any(|(p, _)| *p == k) || body_rule == Some(k.as_ref()) {
+                    continue;
+                }
+                let Some((kind, repeated)) = field_kind(&input, &k) else {
+                    continue; // unknown query parameters are ignored, as grpc-gateway does
+                };
+                let value = scalar(&kind, &v);
+                set_path(&mut msg, &k, value, repeated).map_err(|e| bad(format!("$.{k}: {e}")))?;
+            }
+        }
+        for (path, v) in vars {
+            let value = match field_kind(&input, path) {
+                Some((kind, _)) => scalar(&kind, v),
+                None => {
+                    return Err(bad(format!(
+                        "$.{path}: no such field in {}",
+                        input.full_name()
+                    )));
+                }
+            };
+            set_path(&mut msg, path, value, false).map_err(|e| bad(format!("$.{path}: {e}")))?;
+        }
+        Ok(Value::Object(msg))
+    }
+
+    /// The request JSON as protobuf bytes of the method's input.
+    pub fn encode_request(&self, json: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let input = self.method.descriptor.input();
+        let mut message = Vec::with_capacity(json.len() + 16);
+        protobuf::json_to_message(&input, json, &self.encode, &mut message)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(message)
+    }
+
+    /// Decodes a response message to JSON (all of it; see `write_response`).
+    pub fn decode_response(&self, body: &[u8], from: &str) -> Result<Vec<u8>, ApiError> {
+        let output = self.method.descriptor.output();
+        let mut full = Vec::with_capacity(body.len() * 2 + 16);
+        protobuf::message_to_json(&output, body, &self.decode, &mut full)
+            .map_err(|e| Failure::BadReply(format!("bad reply from {from}: {e}")))?;
+        Ok(full)
+    }
+
+    /// Writes the response JSON, or only its `response_body` field.
+    pub fn write_response(&self, full: &[u8], out: &mut Vec<u8>) {
+        match self.rule.as_ref().and_then(|r| r.response_body.as_deref()) {
+            None => out.extend_from_slice(full),
+            Some(field) => {
+                let output = self.method.descriptor.output();
+                let v: Value = serde_json::from_slice(full).unwrap_or(Value::Null);
+                let key = output.get_field_by_name(field).map(|f| {
+                    if self.decode.proto_field_names {
+                        f.name().to_string()
+                    } else {
+                        f.json_name().to_string()
+                    }
+                });
+                let part = key.and_then(|k| v.get(&k).cloned()).unwrap_or(Value::Null);
+                out.extend_from_slice(&serde_json::to_vec(&part).expect("JSON value"));
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The kind of the field at a dotted path (proto or JSON names) and whether it repeats.
+fn field_kind(desc: &MessageDescriptor, path: &str) -> Option<(Kind, bool)> {
+    let mut cur = desc.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(p) = parts.next() {
+        let f = cur
+            .get_field_by_name(p)
+            .or_else(|| cur.get_field_by_json_name(p))?;
+        if parts.peek().is_none() {
+            return Some((f.kind(), f.is_list()));
+        }
+        match f.kind() {
+            Kind::Message(m) if !f.is_list() && !f.is_map() => cur = m,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// A text value as the JSON the proto3 mapping expects for `kind`
+/// (numbers and enums may stay strings; bools may not).
+fn scalar(kind: &Kind, v: &str) -> Value {
+    match kind {
+        Kind::Bool => match v {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(v.to_string()),
+        },
+        // Enums by name, or by number as grpc-gateway reads them.
+        Kind::Enum(_) => match v.parse::<i32>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(v.to_string()),
+        },
+        _ => Value::String(v.to_string()),
+    }
+}
+
+/// Sets `a.b.c` in a JSON object, creating objects on the way; with
+/// `append`, the value is pushed onto an array.
+fn set_path(
+    obj: &mut Map<String, Value>,
+    path: &str,
+    value: Value,
+    append: bool,
+) -> Result<(), String> {
+    let mut cur = obj;
+    let mut parts = path.split('.').peekable();
+    while let Some(p) = parts.next() {
+        if parts.peek().is_none() {
+            if append {
+                match cur
+                    .entry(p.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(a) => a.push(value),
+                    _ => return Err("set both as a list and as a value".into()),
+                }
+            } else {
+                cur.insert(p.to_string(), value);
+            }
+            return Ok(());
+        }
+        let next = cur
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        cur = match next {
+            Value::Object(m) => m,
+            _ => return Err(format!("`{p}` is not a message")),
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Thrift backends (Apache Thrift, Kitex): binary or compact, over
+//! buffered, framed or TTHeader connections from a pool. A route encodes
+//! the bound request values and the JSON body into a Thrift call in one
+//! pass, sends it through the backend's client stack, and decodes the reply
+//! (result, declared exception, TApplicationException, Kitex business
+//! status) into JSON.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use bytes::Bytes;
+use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, HeaderInfo, Transport, ttheader};
+use codecs::thrift::{self, DecodeOptions, EncodeOptions, Protocol as Wire, Reply, ResponseMeta};
+use idl::{Binding, Method, Schema};
+use serde_json::json;
+
+use super::thrift_http::{self, HttpValues};
+use super::{HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RouteSpec};
+use crate::backend::{BackendSpec, BuildContext, Idl};
+use crate::error::{ApiError, Failure, Remote, read_body, reply_status};
+use crate::pipeline::{self, Client};
+use crate::transport::pool::{Exchange, PoolConfig, PoolEndpoint, Reply as FrameReply};
+
+/// Idle connections kept per endpoint.
+const MAX_IDLE_PER_ENDPOINT: usize = 256;
+
+/// The transports of a pooled Thrift or Kitex Protobuf backend.
+pub(super) const TRANSPORTS: &[&str] = &["framed", "buffered", "ttheader", "ttheader-framed"];
+
+/// Thrift in one of its two encodings.
+pub struct ThriftProtocol {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    wire: Wire,
+}
+
+pub static THRIFT: ThriftProtocol = ThriftProtocol {
+    name: "thrift",
+    aliases: &["thrift-binary"],
+    wire: Wire::Binary,
+};
+
+pub static THRIFT_COMPACT: ThriftProtocol = ThriftProtocol {
+    name: "thrift-compact",
+    aliases: &[],
+    wire: Wire::Compact,
+};
+
+impl Protocol for ThriftProtocol {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.aliases
+    }
+    fn idl(&self) -> IdlKind {
+        IdlKind::Thrift
+    }
+    fn transports(&self) -> &'static [&'static str] {
+        TRANSPORTS
+    }
+    fn build(
+        &self,
+        spec: &Arc<BackendSpec>,
+        idl: Idl,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn ProtocolBackend>, String> {
+        let Idl::Thrift(schema) = idl else {
+            return Err(format!("backend `{}`: no Thrift IDL", spec.name));
+        };
+        let transport = transport_of(spec)?;
+        if self.wire == Wire::Compact && transport.is_ttheader() {
+            tracing::warn!(backend = %spec.name, "Kitex does not accept compact inside TTHeader");
+        }
+        let client = pool_client(spec, ctx, transport, self.wire);
+        let opts = &spec.settings.options;
+        Ok(Arc::new(ThriftBackend {
+            spec: spec.clone(),
+            schema,
+            wire: self.wire,
+            transport,
+            client,
+            encode: EncodeOptions {
+                reject_unknown_fields: opts.reject_unknown_fields,
+                ..Default::default()
+            },
+            decode: DecodeOptions {
+                enum_as_name: opts.enum_as_name,
+                i64_as_string: opts.i64_as_string,
+                ..Default::default()
+            },
+            seq: SeqIds::default(),
+        }))
+    }
+}
+
+/// The framing a backend's settings name.
+pub(super) fn transport_of(spec: &BackendSpec) -> Result<Transport, String> {
+    Transport::parse(&spec.settings.transport).ok_or_else(|| {
+        format!(
+            "backend `{}`: unknown transport `{}`",
+            spec.name, spec.settings.transport
+        )
+    })
+}
+
+/// The client stack of a pooled backend over its endpoints.
+pub(super) fn pool_client(
+    spec: &BackendSpec,
+    ctx: &BuildContext<'_>,
+    transport: Transport,
+    wire: Wire,
+) -> Client<Exchange, Option<FrameReply>> {
+    let cfg = PoolConfig {
+        transport,
+        protocol: wire,
+        connect_timeout: spec.connect_timeout,
+        max_frame: spec
+            .settings
+            .options
+            .max_frame
+            .unwrap_or(DEFAULT_MAX_FRAME_SIZE),
+        max_idle: MAX_IDLE_PER_ENDPOINT,
+    };
+    let endpoints = spec
+        .settings
+        .endpoints
+        .iter()
+        .map(|a| PoolEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+        .collect();
+    pipeline::client(&spec.pipeline(), endpoints)
+}
+
+/// Sequence ids of a backend's calls (never 0).
+#[derive(Default)]
+pub(super) struct SeqIds(AtomicI32);
+
+impl SeqIds {
+    pub(super) fn next(&self) -> i32 {
+        let s = self.0.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if s == 0 { self.next() } else { s }
+    }
+}
+
+/// A Kitex business status error carried in TTHeader (`biz-status` != 0).
+pub(super) fn biz_error(header: Option<&HeaderInfo>) -> Option<ApiError> {
+    let h = header?;
+    let status = h.str(ttheader::str_key::BIZ_STATUS).filter(|s| *s != "0")?;
+    let message = h
+        .str(ttheader::str_key::BIZ_MESSAGE)
+        .unwrap_or("business error")
+        .to_string();
+    let mut e = ApiError::from(Failure::Remote(Remote::Business { message })).with(
+        "biz_status",
+        status
+            .parse::<i64>()
+            .map(|n| json!(n))
+            .unwrap_or_else(|_| json!(status)),
+    );
+    if let Some(extra) = h.str(ttheader::str_key::BIZ_EXTRA) {
+        e = e.with(
+            "biz_extra",
+            serde_json::from_str(extra).unwrap_or_else(|_| json!(extra)),
+        );
+    }
+    Some(e)
+}
+
+pub struct ThriftBackend {
+    spec: Arc<BackendSpec>,
+    schema: Arc<Schema>,
+    wire: Wire,
+    transport: Transport,
+    client: Client<Exchange, Option<FrameReply>>,
+    encode: EncodeOptions,
+    decode: DecodeOptions,
+    seq: SeqIds,
+}
+
+impl ProtocolBackend for ThriftBackend {
+    fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
+        let b = &self;
+        Ok(thrift_http::routes(
+            &b.spec.prefix,
+            &b.schema,
+            &b.spec.services,
+            |service, m| {
+                Arc::new(ThriftRoute {
+                    header_block: ttheader::call_block(&ttheader::CallHeader {
+                        protocol: ttheader::protocol_id(b.wire),
+                        framed_payload: b.transport == Transport::TTHeaderFramed,
+                        idl_service: service,
+                        from_service: "kitegate",
+                        to_service: &b.spec.name,
+                        method: &m.name,
+                        oneway: m.oneway,
+                        timeout_ms: b.spec.timeout.as_millis() as u64,
+                    }),
+                    bindings: thrift_http::bindings(&b.schema, m),
+                    name: b.spec.method_name(service, &m.name),
+                    method: m.clone(),
+                    backend: b.clone(),
+                })
+            },
+        ))
+    }
+
+    fn methods(&self) -> Vec<serde_json::Value> {
+        thrift_http::methods(&self.schema, &self.spec.services)
+    }
+
+    fn openapi(&self, doc: &mut crate::openapi::Document) {
+        doc.add_thrift(&self.spec, &self.schema, &self.decode);
+    }
+}
+
+/// One method of a Thrift backend, with what every call of it shares.
+struct ThriftRoute {
+    backend: Arc<ThriftBackend>,
+    method: Method,
+    /// `Service.method`.
+    name: String,
+    /// TTHeader info block (service and method names) for this method.
+    header_block: Vec<u8>,
+    /// Fields of the request struct bound to path, query, header, cookie or raw body.
+    bindings: Vec<(usize, Binding)>,
+}
+
+impl Route for ThriftRoute {
+    fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
+        Box::pin(async move {
+            self.handle(req)
+                .await
+                .map_err(|e| e.at(&self.backend.spec.name, &self.name))
+        })
+    }
+}
+
+impl ThriftRoute {
+    async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
+        let b = &self.backend;
+        let HttpRequest {
+            parts,
+            body,
+            params,
+            body_limit,
+        } = req;
+        let body = read_body(&parts.headers, body, body_limit, "request body").await?;
+        let http = HttpValues {
+            params: &params,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let bound = thrift_http::bind(&self.bindings, &http);
+        let json = thrift_http::json_body(&self.bindings, &body);
+        let seqid = b.seq.next();
+        // Thrift is smaller than its JSON; the Vec grows if need be.
+        let mut frame = Vec::with_capacity(json.len() / 2 + 256);
+        let mark = framing::begin_frame(b.transport, &mut frame, seqid, &self.header_block);
+        thrift::encode_call(
+            b.wire,
+            &b.schema,
+            &self.method,
+            seqid,
+            json,
+            &bound,
+            &b.encode,
+            &mut frame,
+        )
+        .map_err(|e| Failure::Input(e.to_string()))?;
+        framing::finish_frame(b.transport, &mut frame, mark);
+        // The body is encoded: free it (and what borrows it) before the
+        // reply, so waiting calls hold only their encoded request.
+        drop(bound);
+        drop(body);
+        let exchange = Exchange {
+            frame: Bytes::from(frame),
+            oneway: self.method.oneway,
+            idempotent: false,
+        };
+        let Some(reply) = pipeline::send(&b.client, exchange, false).await? else {
+            return Ok(super::json_response(
+                reply_status(Some(202)),
+                b"null".to_vec(),
+            ));
+        };
+        if let Some(e) = biz_error(reply.frame.header.as_ref()) {
+            return Err(e);
+        }
+        // JSON text is larger than its Thrift (about 1.4x for typical
+        // structs): room for that at once, so large replies do not double
+        // their way up; rarer, denser JSON grows the buffer once more.
+        let mut out = Vec::with_capacity(reply.payload().len() * 3 / 2 + 64);
+        let mut meta = ResponseMeta::default();
+        let decoded = thrift::decode_reply(
+            b.wire,
+            &b.schema,
+            &self.method,
+            reply.payload(),
+            seqid,
+            &b.decode,
+            &mut out,
+            &mut meta,
+        )
+        .map_err(|e| Failure::BadReply(format!("bad reply from {}: {e}", reply.addr)))?;
+        match decoded {
+            Reply::Success => {
+                let mut resp = super::json_response(reply_status(meta.status), out);
+                for (k, v) in meta.headers {
+                    if let (Ok(k), Ok(v)) = (
+                        axum::http::HeaderName::try_from(k),
+                        axum::http::HeaderValue::try_from(v),
+                    ) {
+                        resp.headers_mut().append(k, v);
+                    }
+                }
+                Ok(resp)
+            }
+            Reply::Exception { field, type_name } => {
+                let detail: serde_json::Value =
+                    serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+                let http_code = self.exception_http_code(&type_name, &detail);
+                Err(ApiError::from(Failure::Remote(Remote::Exception {
+                    message: format!("{} raised {type_name}", self.method.name),
+                    http_code,
+                }))
+                .with("exception", json!(type_name))
+                .with("field", json!(field))
+                .with("detail", detail))
+            }
+            Reply::App(app) => Err(ApiError::from(Failure::Remote(Remote::Application {
+                message: app.message,
+                kind: app.kind,
+            }))
+            .with("type", json!(app.kind))),
+        }
+    }
+
+    /// The value of the exception's field bound to `api.http_code`, if any.
+    fn exception_http_code(&self, type_name: &str, detail: &serde_json::Value) -> Option<i64> {
+        let schema = &self.backend.schema;
+        let sid = schema.struct_by_name(type_name)?;
+        let f = schema
+            .struct_def(sid)
+            .fields
+            .iter()
+            .find(|f| f.binding == Binding::HttpCode)?;
+        detail.get(&f.json_name)?.as_i64()
+    }
+}
