@@ -972,3 +972,59 @@ fn grpc_length_prefixed_messages() {
         })
     ));
 }
+
+#[test]
+fn envelope_decoders_never_panic_on_truncated_or_mutated_input() {
+    let greet = desc("test.GreetRequest");
+    let pool = pool();
+    let frames = [
+        hex(V_FRAMED),
+        hex(V_TTHEADER),
+        hex(V_EXCEPTION),
+        hex(V_GRPC),
+    ];
+    let chew = |m: &[u8]| {
+        let _ = kitex::frame_len(m, 1 << 16);
+        let _ = kitex::is_framed(m);
+        let _ = kitex::decode_call(m);
+        if let Ok(kitex::KitexPbReply::Message(body)) = kitex::decode_reply(m, "Greet", 1) {
+            let mut out = Vec::new();
+            let _ = message_to_json(&greet, &m[body], &PbDecodeOptions::default(), &mut out);
+        }
+        let _ = grpc_unframe(m, 1 << 16);
+        let _ = decode_status_details(m, &pool, &PbDecodeOptions::default());
+        for t in [Transport::TTHeader, Transport::TTHeaderFramed] {
+            if let Ok(Some(f)) = decode_frame(t, Protocol::Binary, m, 1 << 16) {
+                let _ = kitex::decode_call(&m[f.payload]);
+            }
+        }
+    };
+    // xorshift64*, deterministic.
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for f in &frames {
+        for cut in 0..=f.len() {
+            chew(&f[..cut]);
+        }
+        for _ in 0..3000 {
+            let mut m = f.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() % m.len() as u64) as usize;
+                m[i] = match next() % 3 {
+                    0 => next() as u8,
+                    1 => m[i] ^ (1 << (next() % 8)),
+                    _ => [0x00, 0xff, 0x7f, 0x80][(next() % 4) as usize],
+                };
+            }
+            if next() % 4 == 0 {
+                m.truncate((next() % (m.len() as u64 + 1)) as usize);
+            }
+            chew(&m);
+        }
+    }
+}
