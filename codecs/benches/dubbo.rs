@@ -66,15 +66,17 @@ fn decode_response(schema: &Schema, ty: &Type, frame: &[u8], out: &mut Vec<u8>) 
     let Outcome::Value(v) = r.outcome else {
         panic!("not a value")
     };
-    let j = mapping::to_json(
+    mapping::write_json(
         &v,
         &r.refs,
         schema,
         Some(ty),
         None,
         &DubboJsonOptions::default(),
-    );
-    serde_json::to_writer(out, &j).unwrap();
+        out,
+        64 << 20,
+    )
+    .unwrap();
 }
 
 fn workload(c: &mut Criterion, schema: &Schema, group: &str, method: &str, json: &str) {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::mapping::{DubboJsonOptions, to_json};
+use super::mapping::DubboJsonOptions;
 use super::*;
 use crate::hessian2::{Limits, Reader, Value, Writer};
 
@@ -197,7 +197,7 @@ fn recorded_replies_as_json() {
     let json = |frame: &str, method: &str| {
         let r = decode_response(&v[frame], Limits::default()).unwrap();
         match r.outcome {
-            Outcome::Value(val) => to_json(
+            Outcome::Value(val) => super::tests::rendered(
                 &val,
                 &r.refs,
                 &schema,

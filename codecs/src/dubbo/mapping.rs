@@ -604,9 +604,409 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Default nesting bound of [`write_json`]: arrays and objects inside one
+/// another, references expanded (twice the reader's default depth, as an
+/// expanded reference nests one decoded tree inside another).
+pub const DEFAULT_JSON_MAX_DEPTH: usize = 128;
+
+/// Writes a decoded Hessian value as JSON text into `out`: the same text as
+/// `serde_json::to_writer(out, &to_json(v, refs, schema, ty, java, opts))`,
+/// without building a tree, and bounded. References can make the text far
+/// larger than the reply (a list of references to the previous list, 40
+/// levels deep, is 2^40 elements from a few hundred bytes), so this fails
+/// with [`CodecError::TooLarge`] once the text would pass `max_bytes`, or
+/// arrays and objects nest deeper than [`DEFAULT_JSON_MAX_DEPTH`]. On error
+/// `out` is left as it was.
+#[allow(clippy::too_many_arguments)]
+pub fn write_json(
+    v: &Value,
+    refs: &RefTable,
+    schema: &Schema,
+    ty: Option<&Type>,
+    java: Option<&str>,
+    opts: &DubboJsonOptions,
+    out: &mut Vec<u8>,
+    max_bytes: usize,
+) -> Result<(), CodecError> {
+    let start = out.len();
+    let mut w = JsonOut {
+        refs,
+        schema,
+        opts,
+        out,
+        start,
+        max_bytes,
+        max_depth: DEFAULT_JSON_MAX_DEPTH,
+        depth: 0,
+        stack: Vec::new(),
+    };
+    let r = w.value(v, ty, java);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+/// The state of one [`write_json`].
+struct JsonOut<'a> {
+    refs: &'a RefTable,
+    schema: &'a Schema,
+    opts: &'a DubboJsonOptions,
+    out: &'a mut Vec<u8>,
+    start: usize,
+    max_bytes: usize,
+    max_depth: usize,
+    /// Arrays and objects open around the value being written.
+    depth: usize,
+    /// References being expanded, outermost first (as `to_json` keeps them).
+    stack: Vec<usize>,
+}
+
+/// One candidate member of a JSON object being written: its key, the
+/// Hessian value and the IDL and Java types that guide it.
+struct Member<'v> {
+    key: String,
+    value: &'v Value,
+    ty: Option<Type>,
+    java: Option<String>,
+}
+
+impl JsonOut<'_> {
+    /// Fails once the text written passes the limit; called after every
+    /// scalar and punctuation, so the overshoot is at most one scalar
+    /// (itself bounded by the reply's size).
+    fn check(&self) -> Result<(), CodecError> {
+        let len = self.out.len() - self.start;
+        if len > self.max_bytes {
+            return Err(CodecError::TooLarge {
+                what: "dubbo json output",
+                size: len as u64,
+                max: self.max_bytes as u64,
+            });
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, b: &[u8]) -> Result<(), CodecError> {
+        self.out.extend_from_slice(b);
+        self.check()
+    }
+
+    fn open(&mut self, b: u8) -> Result<(), CodecError> {
+        if self.depth >= self.max_depth {
+            return Err(CodecError::TooLarge {
+                what: "dubbo json nesting depth",
+                size: self.depth as u64 + 1,
+                max: self.max_depth as u64,
+            });
+        }
+        self.depth += 1;
+        self.put(&[b])
+    }
+
+    fn close(&mut self, b: u8) -> Result<(), CodecError> {
+        self.depth -= 1;
+        self.put(&[b])
+    }
+
+    /// A string, escaped as serde_json escapes it.
+    fn string(&mut self, s: &str) -> Result<(), CodecError> {
+        serde_json::to_writer(&mut *self.out, s).expect("writing to a Vec");
+        self.check()
+    }
+
+    fn long(&mut self, n: i64) -> Result<(), CodecError> {
+        let mut b = itoa::Buffer::new();
+        let digits = b.format(n).as_bytes();
+        if self.opts.i64_as_string {
+            self.out.push(b'"');
+            self.out.extend_from_slice(digits);
+            self.put(b"\"")
+        } else {
+            self.put(digits)
+        }
+    }
+
+    fn int(&mut self, n: i64) -> Result<(), CodecError> {
+        self.put(itoa::Buffer::new().format(n).as_bytes())
+    }
+
+    fn enum_value(
+        &mut self,
+        id: idl::EnumId,
+        name: Option<&str>,
+        number: Option<i32>,
+    ) -> Result<(), CodecError> {
+        match enum_json(self.schema, id, name, number, self.opts) {
+            Json::Number(n) => self.put(n.to_string().as_bytes()),
+            Json::String(s) => self.string(&s),
+            _ => self.put(b"null"),
+        }
+    }
+
+    fn value(
+        &mut self,
+        v: &Value,
+        ty: Option<&Type>,
+        java: Option<&str>,
+    ) -> Result<(), CodecError> {
+        // The same cut-offs as `to_json`: a cycle, or references nested past
+        // MAX_DEPTH, is null.
+        if let Value::Ref(n) = v {
+            if self.stack.contains(n) || self.stack.len() > MAX_DEPTH {
+                return self.put(b"null");
+            }
+            let refs = self.refs;
+            let Some(target) = refs.get(*n) else {
+                return self.put(b"null");
+            };
+            self.stack.push(*n);
+            let r = self.value(target, ty, java);
+            self.stack.pop();
+            return r;
+        }
+        if self.stack.len() > MAX_DEPTH {
+            return self.put(b"null");
+        }
+        match v {
+            Value::Null | Value::Ref(_) => self.put(b"null"),
+            Value::Bool(b) => self.put(if *b { b"true" } else { b"false" }),
+            Value::Int(n) => match ty {
+                Some(Type::I64) => self.long(i64::from(*n)),
+                Some(Type::Enum(id)) => self.enum_value(*id, None, Some(*n)),
+                _ => self.int(i64::from(*n)),
+            },
+            Value::Long(n) => self.long(*n),
+            Value::Double(d) => {
+                // serde_json's own float text; NaN and infinities are null.
+                serde_json::to_writer(&mut *self.out, d).expect("writing to a Vec");
+                self.check()
+            }
+            Value::String(s) => match ty {
+                Some(Type::Enum(id)) => self.enum_value(*id, Some(s), None),
+                _ => self.string(s),
+            },
+            Value::Binary(b) => {
+                self.out.push(b'"');
+                let at = self.out.len();
+                let len = base64::encoded_len(b.len(), true).unwrap_or(0);
+                self.out.resize(at + len, 0);
+                let written = base64::engine::general_purpose::STANDARD
+                    .encode_slice(b, &mut self.out[at..])
+                    .unwrap_or(0);
+                self.out.truncate(at + written);
+                self.put(b"\"")
+            }
+            Value::Date(ms) => match ty {
+                Some(Type::I64) if java != Some("java.util.Date") => self.long(*ms),
+                _ => {
+                    self.out.push(b'"');
+                    crate::hessian2::write_date_rfc3339(self.out, *ms);
+                    self.put(b"\"")
+                }
+            },
+            Value::List(l) => {
+                let elem = match ty {
+                    Some(Type::List(e) | Type::Set(e)) => Some(&**e),
+                    _ => None,
+                };
+                let elem_java = java.and_then(|j| j.strip_suffix("[]"));
+                self.open(b'[')?;
+                for (i, item) in l.items.iter().enumerate() {
+                    if i > 0 {
+                        self.put(b",")?;
+                    }
+                    self.value(item, elem, elem_java)?;
+                }
+                self.close(b']')
+            }
+            Value::Map(m) => self.map(m, ty),
+            Value::Object(o) => self.object(o, ty),
+        }
+    }
+
+    fn map(&mut self, m: &crate::hessian2::Map, ty: Option<&Type>) -> Result<(), CodecError> {
+        let refs = self.refs;
+        let (kt, vt) = match ty {
+            Some(Type::Map(k, v)) => (Some(&**k), Some(&**v)),
+            _ => (None, None),
+        };
+        // A map standing for a struct (generic results) keeps its keys.
+        let struct_fields = match ty {
+            Some(Type::Struct(id)) => Some(*id),
+            _ => None,
+        };
+        let keys_are_text = m.entries.iter().all(|(k, _)| {
+            matches!(
+                k.resolve(refs),
+                Some(Value::String(_) | Value::Int(_) | Value::Long(_) | Value::Bool(_))
+            )
+        }) && kt.is_none_or(Type::is_object_key);
+        if !keys_are_text {
+            self.open(b'[')?;
+            for (i, (k, val)) in m.entries.iter().enumerate() {
+                if i > 0 {
+                    self.put(b",")?;
+                }
+                self.open(b'[')?;
+                self.value(k, kt, None)?;
+                self.put(b",")?;
+                self.value(val, vt, None)?;
+                self.close(b']')?;
+            }
+            return self.close(b']');
+        }
+        let mut members = Vec::with_capacity(m.entries.len());
+        for (k, val) in &m.entries {
+            let key = match k.resolve(refs) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Int(n)) => n.to_string(),
+                Some(Value::Long(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                _ => continue,
+            };
+            let member = match struct_fields {
+                Some(id) => {
+                    let (ty, java, key) = field_of(self.schema, id, &key);
+                    Member {
+                        key,
+                        value: val,
+                        ty,
+                        java,
+                    }
+                }
+                None => Member {
+                    key,
+                    value: val,
+                    ty: vt.cloned(),
+                    java: None,
+                },
+            };
+            members.push(member);
+        }
+        self.members(members, false)
+    }
+
+    fn object(&mut self, o: &crate::hessian2::Object, ty: Option<&Type>) -> Result<(), CodecError> {
+        let refs = self.refs;
+        // Java enums and BigDecimal are objects of one field.
+        if let Some(Type::Enum(id)) = ty
+            && let Some(name) = o
+                .get("name")
+                .and_then(|n| n.resolve(refs))
+                .and_then(Value::as_str)
+        {
+            return self.enum_value(*id, Some(name), None);
+        }
+        if o.class_name() == "java.math.BigDecimal"
+            && let Some(s) = o
+                .get("value")
+                .and_then(|n| n.resolve(refs))
+                .and_then(Value::as_str)
+        {
+            return self.string(s);
+        }
+        if ty.is_none()
+            && o.class.fields.len() == 1
+            && o.class.fields[0] == "name"
+            && looks_like_enum(o)
+            && let Some(s) = o.values[0].resolve(refs).and_then(Value::as_str)
+        {
+            return self.string(s);
+        }
+        let sid = match ty {
+            Some(Type::Struct(id)) => Some(*id),
+            _ => None,
+        };
+        let mut members = Vec::with_capacity(o.values.len());
+        for (name, val) in o.fields() {
+            let member = match sid {
+                Some(id) => {
+                    let (ty, java, key) = field_of(self.schema, id, name);
+                    if ty.is_none() {
+                        continue; // a Java field the IDL does not describe
+                    }
+                    Member {
+                        key,
+                        value: val,
+                        ty,
+                        java,
+                    }
+                }
+                None => Member {
+                    key: name.to_string(),
+                    value: val,
+                    ty: None,
+                    java: None,
+                },
+            };
+            members.push(member);
+        }
+        // Absent, as Thrift routes leave unset fields out.
+        self.members(members, sid.is_some())
+    }
+
+    /// An object of `members` as `to_json` builds it in a `serde_json::Map`:
+    /// keys in sorted order, and of members sharing a key the last one wins
+    /// (with `skip_null`, the last one that is not null; a null member is
+    /// then not there at all).
+    fn members(&mut self, mut members: Vec<Member<'_>>, skip_null: bool) -> Result<(), CodecError> {
+        // Stable: members of one key keep their order.
+        members.sort_by(|a, b| a.key.cmp(&b.key));
+        self.open(b'{')?;
+        let mut first = true;
+        let mut rest = &members[..];
+        while let Some(m) = rest.first() {
+            let n = rest.iter().take_while(|x| x.key == m.key).count();
+            let (same, after) = rest.split_at(n);
+            rest = after;
+            // Which one is known before writing, so that nothing written
+            // is taken back (the limit is on what is written).
+            let Some(m) = same
+                .iter()
+                .rev()
+                .find(|m| !skip_null || !self.is_null(m.value))
+            else {
+                continue;
+            };
+            if !first {
+                self.put(b",")?;
+            }
+            first = false;
+            self.string(&m.key)?;
+            self.put(b":")?;
+            let value_at = self.out.len();
+            self.value(m.value, m.ty.as_ref(), m.java.as_deref())?;
+            debug_assert!(!skip_null || self.out[value_at..] != *b"null");
+        }
+        self.close(b'}')
+    }
+
+    /// Whether [`JsonOut::value`] writes `v` as `null` (whatever its type:
+    /// enums always have a name or a number to show, and a reference points
+    /// to a list, map or object).
+    fn is_null(&self, v: &Value) -> bool {
+        match v {
+            Value::Ref(n) => {
+                self.stack.contains(n)
+                    || self.stack.len() >= MAX_DEPTH
+                    || self.refs.get(*n).is_none()
+            }
+            _ if self.stack.len() > MAX_DEPTH => true,
+            Value::Null => true,
+            Value::Double(d) => !d.is_finite(),
+            _ => false,
+        }
+    }
+}
+
 /// A decoded Hessian value as JSON, guided by its IDL type (`None`: no
 /// guidance, e.g. generic calls). References resolve in `refs`; a
 /// reference back into a value being converted (a cycle) becomes null.
+///
+/// Unbounded: the tree can be far larger than the reply (see
+/// [`write_json`], which writes the same JSON with a bound and is what
+/// replies from a backend should go through).
 pub fn to_json(
     v: &Value,
     refs: &RefTable,

@@ -274,7 +274,7 @@ fn order_round_trip_through_hessian() {
         obj.get("status").unwrap().as_object().unwrap().class_name(),
         "com.example.Status"
     );
-    let back = to_json(
+    let back = rendered(
         &v,
         r.refs(),
         &s,
@@ -320,4 +320,350 @@ fn order_round_trip_through_hessian() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("out of range"), "{e}");
+}
+
+/// `to_json`, checked against the text of [`write_json`] (which must be
+/// the same JSON, byte for byte, as the tree serialized).
+pub(super) fn rendered(
+    v: &Value,
+    refs: &RefTable,
+    schema: &idl::Schema,
+    ty: Option<&Type>,
+    java: Option<&str>,
+    opts: &DubboJsonOptions,
+) -> serde_json::Value {
+    let tree = to_json(v, refs, schema, ty, java, opts);
+    let mut text = b"[".to_vec();
+    write_json(v, refs, schema, ty, java, opts, &mut text, usize::MAX).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&text[1..]),
+        serde_json::to_string(&tree).unwrap(),
+        "{v:?} as {ty:?}"
+    );
+    // The limit is on the text written by this call.
+    let len = text.len() - 1;
+    let mut again = b"[".to_vec();
+    write_json(v, refs, schema, ty, java, opts, &mut again, len).unwrap();
+    assert_eq!(again, text);
+    if len > 0 {
+        let mut short = b"[".to_vec();
+        let e = write_json(v, refs, schema, ty, java, opts, &mut short, len - 1).unwrap_err();
+        assert!(matches!(e, CodecError::TooLarge { .. }), "{e}");
+        assert_eq!(short, b"[", "left as it was");
+    }
+    tree
+}
+
+/// splitmix64: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Writes a random value: every Hessian form the mapping distinguishes,
+/// objects of the IDL's classes (with fields it does not know, repeated
+/// names and nulls), maps with duplicate and non-text keys, and references
+/// to anything started so far (cycles included).
+fn random_value(rng: &mut Rng, w: &mut Writer, depth: usize) {
+    const KEYS: [&str; 8] = [
+        "id", "amount", "items", "status", "sku", "name", "k", "value",
+    ];
+    let top = if depth >= 4 { 9 } else { 16 };
+    match rng.below(top) {
+        0 => w.write_null(),
+        1 => w.write_bool(rng.below(2) == 0),
+        2 => w.write_int(rng.next() as i32 % 5),
+        3 => w.write_long(rng.next() as i64),
+        4 => w.write_double(
+            [
+                0.0,
+                -0.0,
+                1.5,
+                1e300,
+                f64::NAN,
+                f64::INFINITY,
+                1e-7,
+                123456789.0,
+            ][rng.below(8)],
+        ),
+        5 => w.write_string(["PAID", "NEW", "x\"\n\u{1}é", "", "13.50"][rng.below(5)]),
+        6 => w.write_binary(&[1, 2, 3, 250][..rng.below(5)]),
+        7 => w.write_date_millis(rng.next() as i64 % 4_000_000_000_000),
+        8 if w.ref_count() > 0 => w.write_ref(rng.below(w.ref_count())),
+        8 => w.write_null(),
+        9 | 10 => {
+            let n = rng.below(4);
+            w.begin_list(None, Some(n));
+            for _ in 0..n {
+                random_value(rng, w, depth + 1);
+            }
+        }
+        11 | 12 => {
+            w.begin_map(None);
+            for _ in 0..rng.below(4) {
+                match rng.below(4) {
+                    0 => w.write_int(rng.below(3) as i32),
+                    1 if depth < 3 => random_value(rng, w, depth + 1),
+                    _ => w.write_string(KEYS[rng.below(KEYS.len())]),
+                }
+                random_value(rng, w, depth + 1);
+            }
+            w.end_map();
+        }
+        13 => {
+            w.write_object_start("java.math.BigDecimal", &["value"]);
+            w.write_string("1.25");
+        }
+        14 => {
+            w.write_object_start("com.example.Status", &["name"]);
+            w.write_string(["PAID", "GONE"][rng.below(2)]);
+        }
+        _ => {
+            let fields: Vec<&str> = (0..rng.below(5))
+                .map(|_| KEYS[rng.below(KEYS.len())])
+                .collect();
+            w.write_object_start(
+                ["com.example.Order", "com.example.Item"][rng.below(2)],
+                &fields,
+            );
+            for _ in &fields {
+                random_value(rng, w, depth + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn write_json_writes_what_to_json_builds() {
+    let s = schema();
+    let order = s.struct_by_name("Order").unwrap();
+    let item = s.struct_by_name("Item").unwrap();
+    let status = match &s.struct_def(order).fields[3].ty {
+        Type::Enum(id) => *id,
+        other => panic!("{other:?}"),
+    };
+    let types = [
+        None,
+        Some(Type::Struct(order)),
+        Some(Type::List(Box::new(Type::Struct(item)))),
+        Some(Type::Map(Box::new(Type::String), Box::new(Type::I64))),
+        Some(Type::Map(
+            Box::new(Type::I32),
+            Box::new(Type::Struct(order)),
+        )),
+        Some(Type::Map(Box::new(Type::Struct(item)), Box::new(Type::I32))),
+        Some(Type::I64),
+        Some(Type::Enum(status)),
+        Some(Type::Set(Box::new(Type::Enum(status)))),
+        Some(Type::String),
+    ];
+    let mut rng = Rng(0xd0bb0);
+    for case in 0..3000 {
+        let mut w = Writer::new();
+        random_value(&mut rng, &mut w, 0);
+        let bytes = w.into_inner();
+        let mut r = crate::hessian2::Reader::new(&bytes);
+        let v = r
+            .read_value()
+            .unwrap_or_else(|e| panic!("case {case}: {e}"));
+        let ty = &types[case % types.len()];
+        let java = [None, Some("java.util.Date"), Some("int[]")][case % 3];
+        for opts in [
+            DubboJsonOptions::default(),
+            DubboJsonOptions {
+                i64_as_string: true,
+                enum_as_name: true,
+            },
+        ] {
+            rendered(&v, r.refs(), &s, ty.as_ref(), java, &opts);
+        }
+    }
+}
+
+/// A reply of a few hundred bytes: a list of a list of two items, then 40
+/// lists each holding two references to the list before it (2^40 leaves
+/// expanded).
+fn reference_bomb() -> Vec<u8> {
+    let mut frame = Vec::new();
+    encode_response(7, false, &mut frame, |w| {
+        w.begin_list(None, Some(41));
+        w.begin_list(None, Some(2));
+        w.write_int(1);
+        w.write_int(2);
+        for _ in 0..40 {
+            let previous = w.ref_count() - 1;
+            w.begin_list(None, Some(2));
+            w.write_ref(previous);
+            w.write_ref(previous);
+        }
+    });
+    frame
+}
+
+#[test]
+fn a_reference_bomb_hits_the_output_limit() {
+    let s = schema();
+    let frame = reference_bomb();
+    assert!(frame.len() < 400, "{}", frame.len());
+    let resp = decode_response(&frame, Limits::default()).unwrap();
+    let Outcome::Value(v) = &resp.outcome else {
+        panic!("{:?}", resp.outcome)
+    };
+    let mut out = Vec::new();
+    let e = write_json(
+        v,
+        &resp.refs,
+        &s,
+        None,
+        None,
+        &DubboJsonOptions::default(),
+        &mut out,
+        1 << 20,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        CodecError::TooLarge {
+            what: "dubbo json output",
+            size: (1 << 20) + 1,
+            max: 1 << 20,
+        }
+    );
+    assert!(out.is_empty());
+    // What it would allocate stays near the limit.
+    assert!(out.capacity() <= 4 << 20, "{}", out.capacity());
+    // Guided by a type, the same.
+    let ty = Type::List(Box::new(Type::List(Box::new(Type::I64))));
+    let e = write_json(
+        v,
+        &resp.refs,
+        &s,
+        Some(&ty),
+        None,
+        &DubboJsonOptions::default(),
+        &mut out,
+        4096,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("dubbo json output"), "{e}");
+}
+
+#[test]
+fn nesting_through_references_is_bounded() {
+    // 200 lists each inside the next, written once: the reader allows the
+    // depth with a raised limit, the JSON bound stops it.
+    let mut w = Writer::new();
+    for _ in 0..200 {
+        w.begin_list(None, Some(1));
+    }
+    w.write_int(1);
+    let bytes = w.into_inner();
+    let limits = Limits {
+        max_depth: 256,
+        ..Limits::default()
+    };
+    let mut r = crate::hessian2::Reader::with_limits(&bytes, limits);
+    let v = r.read_value().unwrap();
+    let mut out = Vec::new();
+    let e = write_json(
+        &v,
+        r.refs(),
+        &schema(),
+        None,
+        None,
+        &DubboJsonOptions::default(),
+        &mut out,
+        usize::MAX,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("dubbo json nesting depth"), "{e}");
+}
+
+#[test]
+fn dubbo_decoders_never_panic_on_truncated_or_mutated_frames() {
+    let s = schema();
+    let order = s.struct_by_name("Order").unwrap();
+    let mut frames = vec![
+        reference_bomb(),
+        heartbeat_request(3),
+        heartbeat_response(3),
+    ];
+    let mut ok = Vec::new();
+    encode_response(9, true, &mut ok, |w| {
+        let json = serde_json::json!({"id": "o-1", "amount": 5, "items": [{"sku": "a"}],
+            "status": "PAID", "tags": ["x"], "counts": {"k": 3}, "blob": "AQID", "total": "1.5"});
+        let mut path = "$".to_string();
+        write_value(w, &s, &Type::Struct(order), None, &json, &mut path, 0).unwrap();
+    });
+    frames.push(ok);
+    let mut err = Vec::new();
+    encode_error_response(4, status::SERVICE_NOT_FOUND, "no such service", &mut err);
+    frames.push(err);
+    let mut exc = Vec::new();
+    encode_exception_response(5, "java.lang.IllegalStateException", "boom", &mut exc);
+    frames.push(exc);
+    let inv = Invocation {
+        interface: "com.example.api.OrderService",
+        method: "add",
+        descriptor: "JJ",
+        timeout_ms: Some(100),
+        ..Default::default()
+    };
+    let mut req = Vec::new();
+    let (start, mut w) = begin_request(&inv, &mut req);
+    w.write_long(1);
+    w.write_long(2);
+    finish_request(&inv, 11, start, w, &[("k", "v")]);
+    frames.push(req);
+
+    let chew = |m: &[u8]| {
+        let _ = frame_len(m, DEFAULT_MAX_BODY);
+        if let Ok(r) = decode_response(m, Limits::default())
+            && let Outcome::Value(v) = &r.outcome
+        {
+            let mut out = Vec::new();
+            let _ = write_json(
+                v,
+                &r.refs,
+                &s,
+                Some(&Type::Struct(order)),
+                None,
+                &DubboJsonOptions::default(),
+                &mut out,
+                1 << 16,
+            );
+        }
+        let _ = decode_request(m, Limits::default());
+    };
+    let mut rng = Rng(0xfeed);
+    for f in &frames {
+        for cut in 0..=f.len() {
+            chew(&f[..cut]);
+        }
+        for _ in 0..2000 {
+            let mut m = f.clone();
+            for _ in 0..1 + rng.below(3) {
+                let i = rng.below(m.len());
+                m[i] = match rng.below(3) {
+                    0 => rng.next() as u8,
+                    1 => m[i] ^ (1 << rng.below(8)),
+                    _ => [0x00, 0xff, b'Q', b'Z', 0x7f][rng.below(5)],
+                };
+            }
+            if rng.below(4) == 0 {
+                m.truncate(rng.below(m.len() + 1));
+            }
+            chew(&m);
+        }
+    }
 }

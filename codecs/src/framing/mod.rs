@@ -176,8 +176,12 @@ pub fn detect(buf: &[u8]) -> Result<Option<(Transport, Protocol)>, CodecError> {
         return Ok(None);
     }
     if buf[4..6] == ttheader::MAGIC {
+        // The header size is at 12..14, past the 8 bytes checked so far.
+        let Some(size) = buf.get(12..14) else {
+            return Ok(None);
+        };
         // The payload's own first bytes tell binary/compact and framed or not.
-        let hs = u16::from_be_bytes([buf[12], buf[13]]) as usize * 4;
+        let hs = usize::from(u16::from_be_bytes([size[0], size[1]])) * 4;
         let at = 14 + hs;
         if buf.len() < at + 5 {
             return Ok(None);

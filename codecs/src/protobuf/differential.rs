@@ -723,6 +723,19 @@ fn same_decode(desc: &MessageDescriptor, bytes: &[u8], opts: &PbDecodeOptions, e
     }
 }
 
+/// Every combination of the encoder's options. prost-reflect alone is the
+/// reference when both say the same (its `deny_unknown_fields` covers field
+/// names and enum names); otherwise its reference path also deals with enum
+/// names itself.
+fn encode_options() -> impl Iterator<Item = PbEncodeOptions> {
+    [(false, false), (true, true), (true, false), (false, true)]
+        .into_iter()
+        .map(|(fields, enums)| PbEncodeOptions {
+            ignore_unknown_fields: fields,
+            ignore_unknown_enum_values: enums,
+        })
+}
+
 /// The one-pass encoder alone: `None` when it asks for the reference path.
 fn fast_encode(
     desc: &MessageDescriptor,
@@ -739,7 +752,7 @@ fn fast_encode(
             desc.full_name()
         );
         let mut out = b"xy".to_vec();
-        match encode(plans, json, opts.ignore_unknown_fields, &mut out).map_err(|e| *e)? {
+        match encode(plans, json, opts, &mut out).map_err(|e| *e)? {
             Encoded::Done => Ok(Some(out[2..].to_vec())),
             Encoded::Fallback => {
                 assert_eq!(out, b"xy");
@@ -809,7 +822,12 @@ fn same_encode(desc: &MessageDescriptor, json: &[u8], opts: &PbEncodeOptions) ->
                 message: m2,
             }),
         ) => {
-            assert_eq!((p1, m1), (p2, m2), "{} {opts:?} {text}", desc.full_name());
+            // With the options apart, the reference path checks enum names
+            // in a pass of its own: of several faults, the two paths may
+            // name different ones.
+            if opts.ignore_unknown_fields == opts.ignore_unknown_enum_values {
+                assert_eq!((p1, m1), (p2, m2), "{} {opts:?} {text}", desc.full_name());
+            }
             true
         }
         (a, b) => panic!(
@@ -1068,10 +1086,7 @@ fn random_json_encodes_alike() {
                 if reference_message_to_json(&desc, &m.encode_to_vec(), o, &mut json).is_err() {
                     continue;
                 }
-                for ignore in [false, true] {
-                    let opts = PbEncodeOptions {
-                        ignore_unknown_fields: ignore,
-                    };
+                for opts in encode_options() {
                     total += 1;
                     fast += usize::from(same_encode(&desc, &json, &opts));
                     // Mutated values, unknown keys, wrong types.
@@ -1177,10 +1192,7 @@ fn json_errors_match_the_reference() {
         r#"{"rInt32":[1],"rInt32":[2]}"#,
         r#"{"fString":"\u00e9\n\"","fBytes":"","fDouble":-0.0,"fFloat":0}"#,
     ];
-    for ignore in [false, true] {
-        let opts = PbEncodeOptions {
-            ignore_unknown_fields: ignore,
-        };
+    for opts in encode_options() {
         for json in cases {
             same_encode(&all, json.as_bytes(), &opts);
         }

@@ -30,7 +30,7 @@ use prost::Message;
 use prost_reflect::{DeserializeOptions, DynamicMessage};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::json::MAX_DEPTH;
+use super::json::{MAX_DEPTH, PbEncodeOptions};
 use super::path::{State, Track};
 use super::plan::{Card, EnumPlan, FieldPlan, Kind, MsgPlan, Plans};
 use super::wire::{Key, begin_len, end_len, put_varint, zigzag32, zigzag64};
@@ -50,14 +50,15 @@ pub(super) enum Encoded {
 pub(super) fn encode(
     plans: &Plans,
     json: &[u8],
-    ignore_unknown_fields: bool,
+    opts: &PbEncodeOptions,
     out: &mut Vec<u8>,
 ) -> Result<Encoded, Box<CodecError>> {
     let start = out.len();
     let mut e = Enc {
         plans,
         out,
-        ignore_unknown: ignore_unknown_fields,
+        ignore_unknown: opts.ignore_unknown_fields,
+        ignore_unknown_enums: opts.ignore_unknown_enum_values,
         depth: 0,
         path: Vec::new(),
         fallback: false,
@@ -93,6 +94,8 @@ struct Enc<'p, 'o> {
     plans: &'p Plans,
     out: &'o mut Vec<u8>,
     ignore_unknown: bool,
+    /// Drop enum names the enum does not declare instead of failing.
+    ignore_unknown_enums: bool,
     /// JSON containers open around the current value.
     depth: usize,
     /// Path segments, innermost first, pushed while an error unwinds.
@@ -209,7 +212,7 @@ impl<'p> Enc<'p, '_> {
     }
 
     /// One value of a non-repeated field (or a map value); `false` when it
-    /// sets nothing (an enum name the enum does not declare, ignored).
+    /// sets nothing (an enum name the enum does not declare, discarded).
     #[inline]
     fn single<'de, D: Deserializer<'de>>(
         &mut self,
@@ -230,7 +233,7 @@ impl<'p> Enc<'p, '_> {
             Kind::Enum(id) => {
                 let Some(v) = d.deserialize_any(EnumValue {
                     plan: &self.plans.enums[id as usize],
-                    deny: !self.ignore_unknown,
+                    deny: !self.ignore_unknown_enums,
                 })?
                 else {
                     return Ok(false);
@@ -369,7 +372,7 @@ impl<'p> Enc<'p, '_> {
             Kind::Enum(id) => {
                 let v = d.deserialize_any(EnumValue {
                     plan: &self.plans.enums[id as usize],
-                    deny: !self.ignore_unknown,
+                    deny: !self.ignore_unknown_enums,
                 })?;
                 if let Some(v) = v {
                     if !f.packed {

@@ -30,9 +30,14 @@ pub const PROTOBUF: &str = "protobuf";
 /// Options for JSON -> protobuf.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PbEncodeOptions {
-    /// Skip JSON keys that name no field (and enum names the enum does not
-    /// declare) instead of rejecting them.
+    /// Skip JSON keys that name no field instead of rejecting them.
     pub ignore_unknown_fields: bool,
+    /// Drop enum values given by a name the enum does not declare (a
+    /// repeated element or map entry goes with it) instead of rejecting
+    /// them, as protojson's `DiscardUnknown` does. Independent of
+    /// `ignore_unknown_fields`: a misspelt enum name is an error by default.
+    /// Numbers are always accepted (proto3 enums are open).
+    pub ignore_unknown_enum_values: bool,
 }
 
 /// Options for protobuf -> JSON.
@@ -66,7 +71,7 @@ pub fn json_to_message(
         if !plans.fast {
             return Ok(Encoded::Fallback);
         }
-        encode(plans, json, opts.ignore_unknown_fields, out)
+        encode(plans, json, opts, out)
     })
     .map_err(|e| *e)?;
     match done {
@@ -97,9 +102,43 @@ pub fn json_to_dynamic(
     if json.iter().all(u8::is_ascii_whitespace) {
         return Ok(DynamicMessage::new(desc.clone()));
     }
+    if opts.ignore_unknown_fields == opts.ignore_unknown_enum_values {
+        return reference_parse(desc, json, !opts.ignore_unknown_fields);
+    }
+    // prost-reflect has one switch for unknown field names and unknown enum
+    // names; when the options differ, the enum names are dealt with here.
+    if opts.ignore_unknown_enum_values {
+        // Unknown fields are rejected: drop the unknown names first.
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(json) else {
+            return reference_parse(desc, json, true);
+        };
+        let mut path = String::from("$");
+        let _ = unknown_enum_names(desc, &mut v, true, &mut path);
+        let text = serde_json::to_vec(&v).expect("JSON value");
+        return reference_parse(desc, &text, true);
+    }
+    // Unknown fields are ignored, unknown enum names rejected.
+    let msg = reference_parse(desc, json, false)?;
+    let mut v: serde_json::Value = serde_json::from_slice(json).expect("parsed once already");
+    let mut path = String::from("$");
+    match unknown_enum_names(desc, &mut v, false, &mut path) {
+        Ok(()) => Ok(msg),
+        Err(name) => Err(CodecError::Input {
+            path,
+            message: format!("unrecognized enum value '{name}'"),
+        }),
+    }
+}
+
+/// prost-reflect's JSON parsing, with the path of an error.
+fn reference_parse(
+    desc: &MessageDescriptor,
+    json: &[u8],
+    deny_unknown: bool,
+) -> Result<DynamicMessage, CodecError> {
     let st = State::new(MAX_DEPTH);
     let mut de = serde_json::Deserializer::from_slice(json);
-    let de_opts = DeserializeOptions::new().deny_unknown_fields(!opts.ignore_unknown_fields);
+    let de_opts = DeserializeOptions::new().deny_unknown_fields(deny_unknown);
     let r =
         DynamicMessage::deserialize_with_options(desc.clone(), Track::new(&mut de, &st), &de_opts)
             .and_then(|m| de.end().map(|()| m));
@@ -115,6 +154,120 @@ pub fn json_to_dynamic(
             message,
         }
     })
+}
+
+/// Finds enum names the enum does not declare in the JSON of message
+/// `desc`: with `strip`, removes them (a repeated element or map entry goes
+/// with it) and carries on; otherwise returns the first one, `path` then
+/// leading to it. Well-known types (their JSON has its own shape) and
+/// values of the wrong JSON type (the parser rejects those) are left alone.
+fn unknown_enum_names(
+    desc: &MessageDescriptor,
+    v: &mut serde_json::Value,
+    strip: bool,
+    path: &mut String,
+) -> Result<(), String> {
+    use prost_reflect::{EnumDescriptor, Kind};
+    use serde_json::Value as Json;
+    fn unknown(e: &EnumDescriptor, v: &Json) -> Option<String> {
+        match v {
+            Json::String(s) if e.get_value_by_name(s).is_none() => Some(s.clone()),
+            _ => None,
+        }
+    }
+    fn open_enum(kind: &Kind) -> Option<EnumDescriptor> {
+        match kind {
+            Kind::Enum(e) if e.full_name() != "google.protobuf.NullValue" => Some(e.clone()),
+            _ => None,
+        }
+    }
+    if desc.package_name() == "google.protobuf" {
+        return Ok(());
+    }
+    let Json::Object(obj) = v else {
+        return Ok(());
+    };
+    let mut drop_keys = Vec::new();
+    for (key, val) in obj.iter_mut() {
+        let Some(field) = desc
+            .get_field_by_json_name(key)
+            .or_else(|| desc.get_field_by_name(key))
+        else {
+            continue;
+        };
+        let mark = path.len();
+        path.push('.');
+        path.push_str(key);
+        let kind = field.kind();
+        if field.is_map() {
+            let Kind::Message(entry) = &kind else {
+                unreachable!("a map field's kind is its entry message")
+            };
+            let value_kind = entry.map_entry_value_field().kind();
+            if let Json::Object(entries) = val {
+                let mut gone = Vec::new();
+                for (k, item) in entries.iter_mut() {
+                    let at = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    if let Some(e) = open_enum(&value_kind) {
+                        if let Some(name) = unknown(&e, item) {
+                            if !strip {
+                                return Err(name);
+                            }
+                            gone.push(k.clone());
+                        }
+                    } else if let Kind::Message(m) = &value_kind {
+                        unknown_enum_names(m, item, strip, path)?;
+                    }
+                    path.truncate(at);
+                }
+                for k in gone {
+                    entries.remove(&k);
+                }
+            }
+        } else if field.is_list() {
+            if let Json::Array(items) = val {
+                let mut i = 0;
+                let mut index = 0;
+                while i < items.len() {
+                    let at = path.len();
+                    path.push('[');
+                    path.push_str(itoa::Buffer::new().format(index));
+                    path.push(']');
+                    index += 1;
+                    if let Some(e) = open_enum(&kind) {
+                        if let Some(name) = unknown(&e, &items[i]) {
+                            if !strip {
+                                return Err(name);
+                            }
+                            items.remove(i);
+                            path.truncate(at);
+                            continue;
+                        }
+                    } else if let Kind::Message(m) = &kind {
+                        unknown_enum_names(m, &mut items[i], strip, path)?;
+                    }
+                    path.truncate(at);
+                    i += 1;
+                }
+            }
+        } else if let Some(e) = open_enum(&kind) {
+            if let Some(name) = unknown(&e, val) {
+                if !strip {
+                    return Err(name);
+                }
+                drop_keys.push(key.clone());
+            }
+        } else if let Kind::Message(m) = &kind {
+            unknown_enum_names(m, val, strip, path)?;
+        }
+        path.truncate(mark);
+    }
+    for k in drop_keys {
+        obj.remove(&k);
+    }
+    Ok(())
 }
 
 /// Decodes protobuf bytes of message `desc` and appends their JSON to `out`

@@ -28,7 +28,7 @@ pub use kitex::{
     KitexPbCall, KitexPbReply, decode_call, decode_reply, encode_call, encode_call_ttheader,
     encode_exception, encode_reply, frame_len,
 };
-pub use status::{StatusDetails, decode_status_details};
+pub use status::{StatusDetails, decode_status_details, grpc_code_name};
 
 #[cfg(test)]
 mod differential;

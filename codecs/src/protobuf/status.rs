@@ -1,8 +1,10 @@
-//! `google.rpc.Status` as gRPC servers send it in `grpc-status-details-bin`
-//! (grpc `doc/PROTOCOL-HTTP2.md`; googleapis `google/rpc/status.proto`):
-//! the details are `Any` messages, shown in JSON like the proto3 mapping
-//! shows an `Any` (`{"@type": url, ...fields}`) when the descriptor pool
-//! knows the type, and as `{"@type": url, "value": base64}` when it does not.
+//! gRPC status: the names of the `grpc-status` codes, and `google.rpc.Status`
+//! as gRPC servers send it in `grpc-status-details-bin`
+//! (grpc `doc/PROTOCOL-HTTP2.md`, `doc/statuscodes.md`; googleapis
+//! `google/rpc/status.proto`): the details are `Any` messages, shown in JSON
+//! like the proto3 mapping shows an `Any` (`{"@type": url, ...fields}`) when
+//! the descriptor pool knows the type, and as `{"@type": url, "value": base64}`
+//! when it does not.
 
 use base64::Engine as _;
 use prost::Message;
@@ -11,6 +13,37 @@ use serde_json::{Map, Value};
 
 use super::json::{PROTOBUF, PbDecodeOptions, dynamic_to_json};
 use crate::CodecError;
+
+/// The canonical names of the gRPC status codes, indexed by code.
+const GRPC_CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The name of a `grpc-status` code (`0` -> `OK`, `16` -> `UNAUTHENTICATED`);
+/// codes past 16 are `UNKNOWN`, as gRPC clients treat a code they do not know.
+pub fn grpc_code_name(code: u32) -> &'static str {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| GRPC_CODE_NAMES.get(i))
+        .copied()
+        .unwrap_or("UNKNOWN")
+}
 
 #[derive(Clone, PartialEq, Message)]
 struct RpcStatus {
@@ -97,6 +130,35 @@ mod tests {
         idl::proto::load("d.proto", &files)
             .expect("test proto")
             .pool
+    }
+
+    #[test]
+    fn grpc_code_names_follow_the_spec() {
+        let want = [
+            (0, "OK"),
+            (1, "CANCELLED"),
+            (2, "UNKNOWN"),
+            (3, "INVALID_ARGUMENT"),
+            (4, "DEADLINE_EXCEEDED"),
+            (5, "NOT_FOUND"),
+            (6, "ALREADY_EXISTS"),
+            (7, "PERMISSION_DENIED"),
+            (8, "RESOURCE_EXHAUSTED"),
+            (9, "FAILED_PRECONDITION"),
+            (10, "ABORTED"),
+            (11, "OUT_OF_RANGE"),
+            (12, "UNIMPLEMENTED"),
+            (13, "INTERNAL"),
+            (14, "UNAVAILABLE"),
+            (15, "DATA_LOSS"),
+            (16, "UNAUTHENTICATED"),
+            (17, "UNKNOWN"),
+            (1000, "UNKNOWN"),
+            (u32::MAX, "UNKNOWN"),
+        ];
+        for (code, name) in want {
+            assert_eq!(grpc_code_name(code), name, "{code}");
+        }
     }
 
     #[test]

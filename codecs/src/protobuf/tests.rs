@@ -62,14 +62,14 @@ fn message(name: &str, field: Vec<FieldDescriptorProto>) -> DescriptorProto {
 ///
 /// ```proto
 /// enum Color { COLOR_UNSPECIFIED = 0; RED = 1; GREEN = 2; }
-/// message Inner { string name = 1; int32 n = 2; }
+/// message Inner { string name = 1; int32 n = 2; Color tone = 3; }
 /// message All { double f_double = 1; … bytes f_bytes = 15; Color color = 16;
 ///   Inner inner = 17; repeated int32 nums = 18; repeated Inner items = 19;
 ///   map<string, int64> counts = 20; map<int32, Inner> by_id = 21;
 ///   oneof choice { string text = 22; Inner boxed = 23; }
 ///   google.protobuf.Timestamp at = 24; google.protobuf.Duration took = 25;
 ///   google.protobuf.Struct extra = 26; repeated string tags = 27;
-///   repeated Color colors = 28; }
+///   repeated Color colors = 28; map<string, Color> palette = 29; }
 /// message Node { Node child = 1; int32 v = 2; }
 /// message GreetRequest { string req = 1; }
 /// ```
@@ -120,11 +120,23 @@ fn pool() -> DescriptorPool {
         field("extra", 26, Type::Message, Some(".google.protobuf.Struct")),
         repeated(field("tags", 27, Type::String, None)),
         repeated(field("colors", 28, Type::Enum, Some(".test.Color"))),
+        repeated(field(
+            "palette",
+            29,
+            Type::Message,
+            Some(".test.All.PaletteEntry"),
+        )),
     ]);
     let mut all = message("All", all_fields);
     all.nested_type = vec![
         map_entry("CountsEntry", Type::String, Type::Int64, None),
         map_entry("ByIdEntry", Type::Int32, Type::Message, Some(".test.Inner")),
+        map_entry(
+            "PaletteEntry",
+            Type::String,
+            Type::Enum,
+            Some(".test.Color"),
+        ),
     ];
     all.oneof_decl = vec![OneofDescriptorProto {
         name: Some("choice".into()),
@@ -158,6 +170,7 @@ fn pool() -> DescriptorPool {
                 vec![
                     field("name", 1, Type::String, None),
                     field("n", 2, Type::Int32, None),
+                    field("tone", 3, Type::Enum, Some(".test.Color")),
                 ],
             ),
             all,
@@ -421,17 +434,125 @@ fn input_errors_name_the_json_path() {
 fn unknown_fields_can_be_ignored() {
     let lax = PbEncodeOptions {
         ignore_unknown_fields: true,
+        ..Default::default()
     };
     let mut out = Vec::new();
     json_to_message(
         &desc("test.All"),
-        br#"{"zzz":{"deep":[1]},"fInt32":3,"color":"PINK","inner":{"q":1}}"#,
+        br#"{"zzz":{"deep":[1]},"fInt32":3,"inner":{"q":1}}"#,
         &lax,
         &mut out,
     )
     .unwrap();
     let json = to_json("test.All", &out, &PbDecodeOptions::default()).unwrap();
     assert_eq!(json, json!({"fInt32": 3, "inner": {}}));
+}
+
+/// Both encoders: the one-pass one (through `json_to_message`) and the
+/// reference one, which a field named twice sends the one-pass one to.
+fn encode_both(json: &str, opts: &PbEncodeOptions) -> [Result<Value, CodecError>; 2] {
+    let d = desc("test.All");
+    let decode = |bytes: &[u8]| to_json("test.All", bytes, &PbDecodeOptions::default()).unwrap();
+    let mut fast = Vec::new();
+    let fast = json_to_message(&d, json.as_bytes(), opts, &mut fast).map(|()| decode(&fast));
+    let mut slow = Vec::new();
+    let slow = json::reference_json_to_message(&d, json.as_bytes(), opts, &mut slow)
+        .map(|()| decode(&slow));
+    [fast, slow]
+}
+
+const UNKNOWN_ENUM_CASES: [(&str, &str); 5] = [
+    (r#"{"color":"PINK","fInt32":1}"#, "$.color"),
+    (r#"{"inner":{"tone":"PINK"},"fInt32":1}"#, "$.inner.tone"),
+    (
+        r#"{"colors":["RED","PINK","GREEN"],"fInt32":1}"#,
+        "$.colors[1]",
+    ),
+    (
+        r#"{"palette":{"a":"RED","b":"PINK"},"fInt32":1}"#,
+        "$.palette.b",
+    ),
+    (
+        r#"{"items":[{},{"tone":"PINK"}],"fInt32":1}"#,
+        "$.items[1].tone",
+    ),
+];
+
+#[test]
+fn unknown_enum_names_are_rejected_whatever_unknown_fields_do() {
+    for ignore_unknown_fields in [false, true] {
+        let opts = PbEncodeOptions {
+            ignore_unknown_fields,
+            ..Default::default()
+        };
+        for (json, path) in &UNKNOWN_ENUM_CASES {
+            for r in encode_both(json, &opts) {
+                match r {
+                    Err(CodecError::Input { path: p, message }) => {
+                        assert_eq!(p, *path, "{json}");
+                        assert_eq!(message, "unrecognized enum value 'PINK'", "{json}");
+                    }
+                    other => panic!("{opts:?} {json}: {other:?}"),
+                }
+            }
+        }
+        // Numbers are open (proto3): kept, known or not.
+        for r in encode_both(r#"{"color":7,"colors":[1,9],"palette":{"a":5}}"#, &opts) {
+            assert_eq!(
+                r.unwrap(),
+                json!({"color": 7, "colors": ["RED", 9], "palette": {"a": 5}})
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_enum_names_can_be_discarded_on_their_own() {
+    let want = [
+        json!({"fInt32": 1}),
+        json!({"fInt32": 1, "inner": {}}),
+        json!({"fInt32": 1, "colors": ["RED", "GREEN"]}),
+        json!({"fInt32": 1, "palette": {"a": "RED"}}),
+        json!({"fInt32": 1, "items": [{}, {}]}),
+    ];
+    for ignore_unknown_fields in [false, true] {
+        let opts = PbEncodeOptions {
+            ignore_unknown_fields,
+            ignore_unknown_enum_values: true,
+        };
+        for ((json, _), want) in UNKNOWN_ENUM_CASES.iter().zip(&want) {
+            for r in encode_both(json, &opts) {
+                assert_eq!(&r.unwrap(), want, "{opts:?} {json}");
+            }
+        }
+    }
+    // Unknown fields stay rejected unless they are ignored too.
+    let opts = PbEncodeOptions {
+        ignore_unknown_fields: false,
+        ignore_unknown_enum_values: true,
+    };
+    for r in encode_both(r#"{"color":"PINK","zzz":1}"#, &opts) {
+        assert!(
+            matches!(&r, Err(CodecError::Input { path, .. }) if path == "$.zzz"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_field_named_twice_keeps_the_enum_rules() {
+    // The one-pass encoder hands such JSON to the reference path.
+    let json = r#"{"color":"RED","color":"PINK"}"#;
+    let opts = PbEncodeOptions {
+        ignore_unknown_fields: true,
+        ..Default::default()
+    };
+    for r in encode_both(json, &opts) {
+        assert!(
+            matches!(&r, Err(CodecError::Input { path, .. }) if path == "$.color"),
+            "{r:?}"
+        );
+    }
 }
 
 fn nested_json(levels: usize) -> String {
@@ -850,4 +971,60 @@ fn grpc_length_prefixed_messages() {
             ..
         })
     ));
+}
+
+#[test]
+fn envelope_decoders_never_panic_on_truncated_or_mutated_input() {
+    let greet = desc("test.GreetRequest");
+    let pool = pool();
+    let frames = [
+        hex(V_FRAMED),
+        hex(V_TTHEADER),
+        hex(V_EXCEPTION),
+        hex(V_GRPC),
+    ];
+    let chew = |m: &[u8]| {
+        let _ = kitex::frame_len(m, 1 << 16);
+        let _ = kitex::is_framed(m);
+        let _ = kitex::decode_call(m);
+        if let Ok(kitex::KitexPbReply::Message(body)) = kitex::decode_reply(m, "Greet", 1) {
+            let mut out = Vec::new();
+            let _ = message_to_json(&greet, &m[body], &PbDecodeOptions::default(), &mut out);
+        }
+        let _ = grpc_unframe(m, 1 << 16);
+        let _ = decode_status_details(m, &pool, &PbDecodeOptions::default());
+        for t in [Transport::TTHeader, Transport::TTHeaderFramed] {
+            if let Ok(Some(f)) = decode_frame(t, Protocol::Binary, m, 1 << 16) {
+                let _ = kitex::decode_call(&m[f.payload]);
+            }
+        }
+    };
+    // xorshift64*, deterministic.
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for f in &frames {
+        for cut in 0..=f.len() {
+            chew(&f[..cut]);
+        }
+        for _ in 0..3000 {
+            let mut m = f.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() % m.len() as u64) as usize;
+                m[i] = match next() % 3 {
+                    0 => next() as u8,
+                    1 => m[i] ^ (1 << (next() % 8)),
+                    _ => [0x00, 0xff, 0x7f, 0x80][(next() % 4) as usize],
+                };
+            }
+            if next() % 4 == 0 {
+                m.truncate((next() % (m.len() as u64 + 1)) as usize);
+            }
+            chew(&m);
+        }
+    }
 }
