@@ -569,7 +569,9 @@ fn http_rules_default_route_and_streaming() {
 fn long_stream_of_small_messages() {
     let (_peer, addr) = grpc_server();
     let gw = gateway();
-    register(&gw, "rich", &addr, "/g", json!({}));
+    // The stream's length is the point, not its speed: a timeout that no
+    // machine, however busy, runs into.
+    register(&gw, "rich", &addr, "/g", json!({"timeout_ms": 600_000}));
     for round in 0..5 {
         std::thread::scope(|s| {
             let unary = s.spawn(|| gw.post("/g/v1/slow", r#"{"millis":1000}"#));
@@ -585,6 +587,36 @@ fn long_stream_of_small_messages() {
                 "round {round}: (stream status, lines, last line, unary status); unary answered {unary_body}"
             );
         });
+    }
+}
+
+/// A first endpoint nobody listens on: every call, unary and streaming,
+/// goes on to the live one (nothing was sent to the dead one).
+#[test]
+fn a_dead_first_endpoint_fails_over() {
+    let (_peer, addr) = grpc_server();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let gw = gateway();
+    register(
+        &gw,
+        "fo",
+        &addr,
+        "/fo",
+        json!({"endpoints": [dead, addr], "timeout_ms": 60_000}),
+    );
+    for i in 0..6 {
+        let (status, v) = gw.post(
+            "/fo/rich.v1.RichService/Ping",
+            &format!(r#"{{"text":"{i}"}}"#),
+        );
+        assert_eq!(status, 200, "call {i}: {v}");
+        let (status, _, body) =
+            e2e::http("GET", &format!("{}/fo/v1/count?to=3", gw.base), None, &[]).unwrap();
+        assert_eq!(
+            (status, body.lines().count()),
+            (200, 3),
+            "stream {i}: {body}"
+        );
     }
 }
 
@@ -822,6 +854,8 @@ fn bad_input_is_400_naming_the_field() {
         (r#"{"fString":5}"#, "$.fString"),
         (r#"{"fBytes":"!!!"}"#, "$.fBytes"),
         (r#"{"color":true}"#, "$.color"),
+        // An enum name the enum does not declare: rejected, as protojson does.
+        (r#"{"color":"PUCE"}"#, "$.color"),
         (r#"{"inner":[1]}"#, "$.inner"),
         (r#"{"byId":{"x":{}}}"#, "$.byId"),
         (r#"{"counts":{"a":"b"}}"#, "$.counts.a"),
@@ -869,18 +903,41 @@ fn bad_input_is_400_naming_the_field() {
     );
     bad("/gr", "GET", "/v1/items/1?view=EVERYTHING", None, "$.view");
     bad("/gr", "POST", "/v1/echo", Some(r#"{"noSuchField":1}"#), "$");
-    // Without it they are dropped, as grpc-gateway (protojson DiscardUnknown) does.
+    // Without it unknown fields are dropped, as grpc-gateway (protojson
+    // DiscardUnknown) does; an unknown enum name is still a 400 (protojson
+    // drops it only under DiscardUnknown, which `ignore_unknown_enum_values`
+    // asks for alone, below).
     assert_eq!(
-        gw.post(
-            "/g/v1/echo",
-            r#"{"color":"COLOR_PURPLE","noSuchField":1,"fInt32":3}"#
-        ),
+        gw.post("/g/v1/echo", r#"{"noSuchField":1,"fInt32":3}"#),
         (200, json!({"fInt32": 3}))
+    );
+    bad(
+        "/g",
+        "POST",
+        "/v1/echo",
+        Some(r#"{"color":"COLOR_PURPLE","noSuchField":1,"fInt32":3}"#),
+        "$.color",
     );
     // An enum number the .proto does not declare is kept (proto3 enums are open).
     assert_eq!(
         gw.post("/g/v1/echo", r#"{"color":42}"#),
         (200, json!({"color": 42}))
+    );
+
+    // Only an explicit option drops unknown enum names (protojson's DiscardUnknown).
+    register(
+        &gw,
+        "lenient",
+        &addr,
+        "/gl",
+        json!({"options": {"ignore_unknown_enum_values": true}}),
+    );
+    assert_eq!(
+        gw.post(
+            "/gl/v1/echo",
+            r#"{"color":"COLOR_PURPLE","noSuchField":1,"fInt32":3}"#
+        ),
+        (200, json!({"fInt32": 3}))
     );
 }
 

@@ -27,6 +27,7 @@
 //! enum_as_name = false          # write enums by name
 //! i64_as_string = false         # write i64 as strings (JavaScript clients)
 //! reject_unknown_fields = false # 400 on JSON keys the IDL does not know
+//! ignore_unknown_enum_values = false # protobuf: drop unknown enum names (else 400)
 //! forward_headers = ["x-tenant"] # gRPC: more request headers sent as metadata
 //! omit_response_metadata = false # gRPC: no grpc-metadata-*/grpc-trailer-* headers
 //! accept_gzip = false           # gRPC: let the server gzip its replies
@@ -107,6 +108,10 @@ pub struct BackendOptions {
     pub i64_as_string: bool,
     #[serde(default)]
     pub reject_unknown_fields: bool,
+    /// Protobuf: drop enum names the enum does not declare instead of
+    /// answering 400 (protojson's `DiscardUnknown` does both).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_unknown_enum_values: bool,
     /// Largest reply frame accepted from the backend (bytes).
     pub max_frame: Option<usize>,
     /// Protobuf: write fields holding their default value.

@@ -422,3 +422,28 @@ async fn shutdown() {
     ctrl_c.await.ok();
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Config-file names become state-directory file names too: a path-like
+    /// one is refused before anything is built (or later deleted).
+    #[test]
+    fn config_file_backend_names_are_checked() {
+        let cfg = Config::default();
+        let endpoints = crate::transport::EndpointCache::default();
+        for bad in ["../outside", "a/b", ".hidden", ""] {
+            let b = BackendConfig {
+                name: bad.into(),
+                protocol: "thrift".into(),
+                transport: "framed".into(),
+                endpoints: vec!["127.0.0.1:1".into()],
+                idl: "does-not-matter.thrift".into(),
+                ..Default::default()
+            };
+            let err = load_backend(&b, &cfg, &endpoints).err().expect("refused");
+            assert!(err.contains("invalid backend name"), "{bad}: {err}");
+        }
+    }
+}

@@ -22,7 +22,7 @@
 use base64::Engine as _;
 use bytes::BufMut;
 use idl::{Annotations, Method, Schema, StructId, Type};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::CodecError;
 use crate::hessian2::{RefTable, Value, Writer};
@@ -1004,10 +1004,11 @@ impl JsonOut<'_> {
 /// guidance, e.g. generic calls). References resolve in `refs`; a
 /// reference back into a value being converted (a cycle) becomes null.
 ///
-/// Unbounded: the tree can be far larger than the reply (see
-/// [`write_json`], which writes the same JSON with a bound and is what
-/// replies from a backend should go through).
-pub fn to_json(
+/// Unbounded: the tree can be far larger than the reply, so it is kept as
+/// the tests' reference for [`write_json`], which writes the same JSON with
+/// a bound and is what replies go through.
+#[cfg(test)]
+pub(crate) fn to_json(
     v: &Value,
     refs: &RefTable,
     schema: &Schema,
@@ -1019,6 +1020,7 @@ pub fn to_json(
     convert(v, refs, schema, ty, java, opts, &mut stack)
 }
 
+#[cfg(test)]
 fn convert(
     v: &Value,
     refs: &RefTable,
@@ -1103,7 +1105,7 @@ fn convert(
                 )
             }) && kt.is_none_or(Type::is_object_key);
             if keys_are_text {
-                let mut obj = Map::new();
+                let mut obj = serde_json::Map::new();
                 for (k, val) in &m.entries {
                     let key = match k.resolve(refs) {
                         Some(Value::String(s)) => s.clone(),
@@ -1176,7 +1178,7 @@ fn convert(
                 Some(Type::Struct(id)) => Some(*id),
                 _ => None,
             };
-            let mut obj = Map::new();
+            let mut obj = serde_json::Map::new();
             for (name, val) in o.fields() {
                 let (fty, fjava, key) = match sid {
                     Some(id) => field_of(schema, id, name),

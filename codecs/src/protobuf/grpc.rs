@@ -100,31 +100,6 @@ pub fn grpc_binary_metadata(value: &[u8]) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// gRPC status code names by code (grpc/grpc `doc/statuscodes.md`);
-/// `UNKNOWN` past the last.
-pub fn grpc_code_name(code: u32) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    NAMES.get(code as usize).copied().unwrap_or("UNKNOWN")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,14 +112,6 @@ mod tests {
         assert_eq!(grpc_binary_metadata(b"AQI=").unwrap(), [1, 2]);
         assert_eq!(grpc_binary_metadata(b"AQ==").unwrap(), [1]);
         assert!(grpc_binary_metadata(b"!!").is_none());
-    }
-
-    #[test]
-    fn code_names() {
-        assert_eq!(grpc_code_name(0), "OK");
-        assert_eq!(grpc_code_name(14), "UNAVAILABLE");
-        assert_eq!(grpc_code_name(16), "UNAUTHENTICATED");
-        assert_eq!(grpc_code_name(17), "UNKNOWN");
     }
 
     #[test]

@@ -17,8 +17,7 @@ mod status;
 mod wire;
 
 pub use grpc::{
-    GRPC_PREFIX, grpc_binary_metadata, grpc_code_name, grpc_frame, grpc_gunzip, grpc_message_text,
-    grpc_unframe,
+    GRPC_PREFIX, grpc_binary_metadata, grpc_frame, grpc_gunzip, grpc_message_text, grpc_unframe,
 };
 pub use json::{
     MAX_DEPTH, PROTOBUF, PbDecodeOptions, PbEncodeOptions, decode_dynamic, dynamic_to_json,

@@ -27,9 +27,10 @@ use crate::error::{ApiError, Failure, Remote, read_body};
 use crate::pipeline::{self, Client};
 use crate::transport::dubbo::{DubboCall, DubboConfig, DubboEndpoint, DubboReply, next_request_id};
 
-/// Largest JSON rendering of one Dubbo reply (bytes): Hessian references
-/// let a small reply stand for a huge tree, so its expansion is bounded.
-const MAX_REPLY_JSON: usize = 64 << 20;
+/// How much larger than the largest reply body (`max_frame`) its JSON may
+/// be: Hessian references let a small reply stand for a huge tree, so its
+/// expansion is bounded; plain values grow about 2x from Hessian to JSON.
+const JSON_PER_BODY_BYTE: usize = 4;
 
 pub struct Dubbo;
 
@@ -84,6 +85,7 @@ impl Protocol for Dubbo {
         Ok(Arc::new(DubboBackend {
             spec: spec.clone(),
             client: pipeline::client(&spec.pipeline(), endpoints),
+            max_json: cfg.max_body.saturating_mul(JSON_PER_BODY_BYTE),
             interface,
             json: DubboJsonOptions {
                 i64_as_string: opts.i64_as_string,
@@ -98,6 +100,8 @@ pub struct DubboBackend {
     spec: Arc<BackendSpec>,
     schema: Arc<Schema>,
     client: Client<DubboCall, DubboReply>,
+    /// Largest JSON rendering of one reply (bytes).
+    max_json: usize,
     interface: Option<String>,
     json: DubboJsonOptions,
 }
@@ -198,10 +202,18 @@ impl DubboBackend {
         match resp.outcome {
             Outcome::Value(v) => {
                 let ty = method.and_then(|m| m.result_type.as_ref());
-                let mut out = Vec::with_capacity(reply.frame.len() * 2);
-                let j = mapping::to_json(&v, &resp.refs, &self.schema, ty, None, &self.json);
-                serde_json::to_writer(&mut out, &j).expect("JSON value");
-                let _ = MAX_REPLY_JSON;
+                let mut out = Vec::with_capacity(reply.frame.len().min(self.max_json) * 2);
+                mapping::write_json(
+                    &v,
+                    &resp.refs,
+                    &self.schema,
+                    ty,
+                    None,
+                    &self.json,
+                    &mut out,
+                    self.max_json,
+                )
+                .map_err(|e| Failure::BadReply(format!("reply from {}: {e}", reply.addr)))?;
                 Ok(super::json_response(crate::error::reply_status(None), out))
             }
             Outcome::Exception { class, message, .. } => {

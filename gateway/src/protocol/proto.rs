@@ -21,6 +21,7 @@ use crate::error::{ApiError, Failure};
 pub fn encode_options(opts: &BackendOptions) -> PbEncodeOptions {
     PbEncodeOptions {
         ignore_unknown_fields: !opts.reject_unknown_fields,
+        ignore_unknown_enum_values: opts.ignore_unknown_enum_values,
     }
 }
 
