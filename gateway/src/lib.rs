@@ -34,6 +34,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::backend::{Backend, BuildContext, Idl};
 use crate::config::{BackendConfig, Config};
+use crate::protocol::Protocol as _;
 use crate::registry::{Entry, Limits, Registry, Source};
 use crate::routes::RouteTable;
 
@@ -192,7 +193,7 @@ pub async fn start_builtin(
     let builtins = [
         (
             "hello",
-            "thrift",
+            protocol::thrift::THRIFT.name(),
             cfg.builtin_transport.as_str(),
             addr,
             &thrift,
@@ -200,16 +201,23 @@ pub async fn start_builtin(
         ),
         (
             "hello-kitex-pb",
-            "kitex-protobuf",
+            protocol::kitex_pb::KitexPb.name(),
             pb_transport,
             addr,
             &proto,
             "/kitex-pb",
         ),
-        ("hello-grpc", "grpc", "http2", grpc_addr, &proto, "/grpc"),
+        (
+            "hello-grpc",
+            protocol::grpc::Grpc.name(),
+            "http2",
+            grpc_addr,
+            &proto,
+            "/grpc",
+        ),
         (
             "hello-dubbo",
-            "dubbo",
+            protocol::dubbo::Dubbo.name(),
             "dubbo",
             dubbo_addr,
             &thrift,
