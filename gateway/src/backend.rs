@@ -98,6 +98,22 @@ impl Idl {
         }
     }
 
+    /// The Thrift schema, or why this backend has none.
+    pub fn thrift(self, spec: &BackendSpec) -> Result<Arc<Schema>, String> {
+        match self {
+            Idl::Thrift(s) => Ok(s),
+            _ => Err(format!("backend `{}`: no Thrift IDL", spec.name)),
+        }
+    }
+
+    /// The protobuf schema, or why this backend has none.
+    pub fn proto(self, spec: &BackendSpec) -> Result<Arc<ProtoSchema>, String> {
+        match self {
+            Idl::Proto(p) => Ok(p),
+            _ => Err(format!("backend `{}`: no .proto IDL", spec.name)),
+        }
+    }
+
     /// The IDL files read, main first.
     pub fn files(&self) -> Vec<String> {
         match self {
@@ -222,7 +238,11 @@ impl Backend {
                 cfg.connect_timeout_ms.unwrap_or(ctx.connect_timeout_ms),
             ),
         });
-        let imp = protocol.build(&spec, idl, ctx)?;
+        let imp = protocol.build(protocol::Build {
+            spec: &spec,
+            idl,
+            ctx,
+        })?;
         Ok(Backend {
             spec,
             protocol,

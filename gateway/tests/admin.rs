@@ -55,16 +55,17 @@ async fn provider() -> (String, Arc<AtomicUsize>) {
                     let req = codecs::dubbo::decode_request(&frame, Default::default()).unwrap();
                     let mut out = Vec::new();
                     if req.method == "bomb" {
+                        // Each of 26 lists holds three references to the
+                        // one before: 3^26 values once expanded.
                         encode_response(h.id, false, &mut out, |w| {
-                            w.begin_list(None, Some(41));
-                            w.begin_list(None, Some(2));
-                            w.write_int(1);
-                            w.write_int(2);
-                            for _ in 0..40 {
-                                let previous = w.ref_count() - 1;
-                                w.begin_list(None, Some(2));
-                                w.write_ref(previous);
-                                w.write_ref(previous);
+                            w.begin_list(None, Some(27));
+                            w.begin_list(None, Some(1));
+                            w.write_int(0);
+                            let mut levels = 0..26;
+                            while levels.next().is_some() {
+                                let below = w.ref_count() - 1;
+                                w.begin_list(None, Some(3));
+                                (0..3).for_each(|_| w.write_ref(below));
                             }
                         });
                     } else {

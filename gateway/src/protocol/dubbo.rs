@@ -19,11 +19,12 @@ use serde_json::{Value, json};
 
 use super::thrift_http::{self, HttpValues};
 use super::{
-    HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RoutePath, RouteSpec,
+    About, Build, Built, HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture,
+    RoutePath, RouteSpec,
 };
-use crate::backend::{BackendSpec, BuildContext, Idl};
+use crate::backend::{BackendSpec, Idl};
 use crate::config::BackendConfig;
-use crate::error::{ApiError, Failure, Remote, read_body};
+use crate::error::{ApiError, Failure, Remote};
 use crate::pipeline::{self, Client};
 use crate::transport::dubbo::{DubboCall, DubboConfig, DubboEndpoint, DubboReply, next_request_id};
 
@@ -34,29 +35,28 @@ const JSON_PER_BODY_BYTE: usize = 4;
 
 pub struct Dubbo;
 
+static ABOUT: About = About {
+    name: "dubbo",
+    aliases: &[],
+    idl: IdlKind::Thrift,
+    // The Dubbo header is the only framing; the Thrift names stay accepted
+    // for registrations that gave one.
+    transports: &["dubbo", "framed", "buffered", "ttheader", "ttheader-framed"],
+};
+
 impl Protocol for Dubbo {
-    fn name(&self) -> &'static str {
-        "dubbo"
+    fn about(&self) -> &About {
+        &ABOUT
     }
-    fn idl(&self) -> IdlKind {
-        IdlKind::Thrift
-    }
-    fn transports(&self) -> &'static [&'static str] {
-        // The Dubbo header is the only framing; the Thrift names stay
-        // accepted for registrations that gave one.
-        &["dubbo", "framed", "buffered", "ttheader", "ttheader-framed"]
-    }
+
     fn idl_optional(&self, settings: &BackendConfig) -> bool {
         settings.options.java_interface.is_some()
     }
-    fn build(
-        &self,
-        spec: &Arc<BackendSpec>,
-        idl: Idl,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn ProtocolBackend>, String> {
+
+    fn build(&self, b: Build<'_>) -> Built {
+        let (spec, ctx) = (b.spec, b.ctx);
         let opts = &spec.settings.options;
-        let schema = match idl {
+        let schema = match b.idl {
             Idl::Thrift(s) => s,
             Idl::None if opts.java_interface.is_some() => Arc::new(Schema::default()),
             _ => {
@@ -118,6 +118,7 @@ impl ProtocolBackend for DubboBackend {
                 method: codecs::dubbo::generic::GENERIC_METHOD.into(),
                 handler: Arc::new(GenericRoute {
                     backend: b.clone(),
+                    name: format!("{interface}.{}", codecs::dubbo::generic::GENERIC_METHOD),
                     interface: interface.clone(),
                 }),
             });
@@ -248,31 +249,15 @@ struct DubboRoute {
 
 impl Route for DubboRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
-        Box::pin(async move {
-            self.handle(req)
-                .await
-                .map_err(|e| e.at(&self.backend.spec.name, &self.name))
-        })
+        super::answer(self.handle(req), &self.backend.spec.name, &self.name)
     }
 }
 
 impl DubboRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
-        let HttpRequest {
-            parts,
-            body,
-            params,
-            body_limit,
-        } = req;
-        let body = read_body(&parts.headers, body, body_limit, "request body").await?;
-        let http = HttpValues {
-            params: &params,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &body,
-        };
-        let (id, frame) = self.encode(&body, &http)?;
-        drop(body);
+        let req = req.read().await?;
+        let (id, frame) = self.encode(&req.body, &HttpValues::of(&req))?;
+        drop(req);
         self.backend.exchange(id, frame, Some(&self.method)).await
     }
 
@@ -353,26 +338,19 @@ impl DubboRoute {
 struct GenericRoute {
     backend: Arc<DubboBackend>,
     interface: String,
+    /// `interface.$invoke`.
+    name: String,
 }
 
 impl Route for GenericRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
-        Box::pin(async move {
-            let name = format!(
-                "{}.{}",
-                self.interface,
-                codecs::dubbo::generic::GENERIC_METHOD
-            );
-            self.handle(req)
-                .await
-                .map_err(|e| e.at(&self.backend.spec.name, &name))
-        })
+        super::answer(self.handle(req), &self.backend.spec.name, &self.name)
     }
 }
 
 impl GenericRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
-        let body = read_body(&req.parts.headers, req.body, req.body_limit, "request body").await?;
+        let body = req.read().await?.body;
         let (id, frame) = self.encode(&body)?;
         drop(body);
         self.backend.exchange(id, frame, None).await

@@ -17,39 +17,38 @@ use prost_reflect::MessageDescriptor;
 use serde_json::{Value, json};
 
 use super::proto::{self, ProtoRoute};
-use super::{HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RouteSpec};
-use crate::backend::{BackendSpec, BuildContext, Idl};
-use crate::error::{ApiError, Failure, Remote, read_body, reply_status};
+use super::{
+    About, Build, Built, HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture,
+    RouteSpec,
+};
+use crate::backend::BackendSpec;
+use crate::error::{ApiError, Failure, Remote, reply_status};
 use crate::pipeline::{self, Client};
 use crate::transport::TransportError;
 use crate::transport::grpc::{
-    GrpcCall, GrpcCallKind, GrpcConfig, GrpcEndpoint, GrpcOutcome, GrpcResponse, GrpcSender,
-    GrpcStatus, GrpcStream,
+    GrpcCall, GrpcCallKind, GrpcConfig, GrpcEndpoint, GrpcOutcome, GrpcReply, GrpcResponse,
+    GrpcSender, GrpcStatus, GrpcStream,
 };
 
 pub struct Grpc;
 
+static ABOUT: About = About {
+    name: "grpc",
+    aliases: &[],
+    idl: IdlKind::Proto,
+    // Always HTTP/2; the framing names stay accepted for registrations
+    // that gave one.
+    transports: &["http2", "framed", "buffered", "ttheader", "ttheader-framed"],
+};
+
 impl Protocol for Grpc {
-    fn name(&self) -> &'static str {
-        "grpc"
+    fn about(&self) -> &About {
+        &ABOUT
     }
-    fn idl(&self) -> IdlKind {
-        IdlKind::Proto
-    }
-    fn transports(&self) -> &'static [&'static str] {
-        // Always HTTP/2; the framing names stay accepted for registrations
-        // that gave one.
-        &["http2", "framed", "buffered", "ttheader", "ttheader-framed"]
-    }
-    fn build(
-        &self,
-        spec: &Arc<BackendSpec>,
-        idl: Idl,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn ProtocolBackend>, String> {
-        let Idl::Proto(proto) = idl else {
-            return Err(format!("backend `{}`: no .proto IDL", spec.name));
-        };
+
+    fn build(&self, b: Build<'_>) -> Built {
+        let (spec, ctx) = (b.spec, b.ctx);
+        let proto = b.idl.proto(spec)?;
         let opts = &spec.settings.options;
         let cfg = GrpcConfig {
             connect_timeout: spec.connect_timeout,
@@ -109,11 +108,7 @@ struct GrpcRoute {
 
 impl Route for GrpcRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
-        Box::pin(async move {
-            self.handle(req)
-                .await
-                .map_err(|e| e.at(&self.backend.spec.name, &self.route.name))
-        })
+        super::answer(self.handle(req), &self.backend.spec.name, &self.route.name)
     }
 }
 
@@ -133,12 +128,8 @@ impl GrpcRoute {
         if m.client_streaming {
             return self.client_stream(req, sse).await;
         }
-        let r = &self.route;
-        let body = read_body(&req.parts.headers, req.body, req.body_limit, "request body").await?;
-        let json = r.request_body(&req.params, req.parts.uri.query(), &body)?;
-        let message = Bytes::from(r.encode_request(&json)?);
-        drop(json);
-        drop(body);
+        let req = req.read().await?;
+        let message = Bytes::from(self.route.encode(&req)?);
         let headers = &req.parts.headers;
         if m.server_streaming {
             let call = self.call_of(headers, GrpcCallKind::ServerStream(message));
@@ -156,12 +147,14 @@ impl GrpcRoute {
         else {
             unreachable!("a unary call answers a reply")
         };
+        self.reply_response(reply)
+    }
+
+    /// The HTTP response of a call with one reply message.
+    fn reply_response(&self, reply: GrpcReply) -> Result<Response, ApiError> {
+        let r = &self.route;
         if reply.status.code != 0 {
-            return Err(grpc_failure(
-                &self.route.method,
-                &self.route.decode,
-                &reply.status,
-            ));
+            return Err(grpc_failure(&r.method, &r.decode, &reply.status));
         }
         let full = r.decode_response(&reply.body, "the backend")?;
         let mut out = Vec::with_capacity(full.len());
@@ -220,20 +213,7 @@ impl GrpcRoute {
             tokio::time::timeout_at(deadline, async { response.stream().await?.single().await })
                 .await
                 .map_err(|_| expired())??;
-        if reply.status.code != 0 {
-            return Err(grpc_failure(
-                &self.route.method,
-                &self.route.decode,
-                &reply.status,
-            ));
-        }
-        let r = &self.route;
-        let full = r.decode_response(&reply.body, "the backend")?;
-        let mut out = Vec::with_capacity(full.len());
-        r.write_response(&full, &mut out);
-        let mut resp = super::json_response(reply_status(None), out);
-        self.incoming_metadata(&reply.headers, &reply.trailers, resp.headers_mut());
-        Ok(resp)
+        self.reply_response(reply)
     }
 
     /// Request headers sent on as gRPC metadata: `authorization`,

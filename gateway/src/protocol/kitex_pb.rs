@@ -12,34 +12,33 @@ use serde_json::json;
 
 use super::proto::{self, ProtoRoute};
 use super::thrift::{SeqIds, biz_error, pool_client, transport_of};
-use super::{HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RouteSpec};
-use crate::backend::{BackendSpec, BuildContext, Idl};
-use crate::error::{ApiError, Failure, Remote, read_body, reply_status};
+use super::{
+    About, Build, Built, HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture,
+    RouteSpec,
+};
+use crate::backend::BackendSpec;
+use crate::error::{ApiError, Failure, Remote, reply_status};
 use crate::pipeline::{self, Client};
 use crate::transport::pool::{Exchange, Reply};
 
 pub struct KitexPb;
 
+static ABOUT: About = About {
+    name: "kitex-protobuf",
+    aliases: &[],
+    idl: IdlKind::Proto,
+    // Always framed; in TTHeader the payload is the framed message.
+    transports: &["framed", "ttheader", "ttheader-framed"],
+};
+
 impl Protocol for KitexPb {
-    fn name(&self) -> &'static str {
-        "kitex-protobuf"
+    fn about(&self) -> &About {
+        &ABOUT
     }
-    fn idl(&self) -> IdlKind {
-        IdlKind::Proto
-    }
-    fn transports(&self) -> &'static [&'static str] {
-        // Always framed; in TTHeader the payload is the framed message.
-        &["framed", "ttheader", "ttheader-framed"]
-    }
-    fn build(
-        &self,
-        spec: &Arc<BackendSpec>,
-        idl: Idl,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn ProtocolBackend>, String> {
-        let Idl::Proto(proto) = idl else {
-            return Err(format!("backend `{}`: no .proto IDL", spec.name));
-        };
+
+    fn build(&self, b: Build<'_>) -> Built {
+        let (spec, ctx) = (b.spec, b.ctx);
+        let proto = b.idl.proto(spec)?;
         let transport = match transport_of(spec)? {
             Transport::TTHeader | Transport::TTHeaderFramed => Transport::TTHeaderFramed,
             _ => Transport::Framed,
@@ -97,11 +96,7 @@ struct KitexPbRoute {
 
 impl Route for KitexPbRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
-        Box::pin(async move {
-            self.handle(req)
-                .await
-                .map_err(|e| e.at(&self.backend.spec.name, &self.route.name))
-        })
+        super::answer(self.handle(req), &self.backend.spec.name, &self.route.name)
     }
 }
 
@@ -109,11 +104,9 @@ impl KitexPbRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let b = &self.backend;
         let r = &self.route;
-        let body = read_body(&req.parts.headers, req.body, req.body_limit, "request body").await?;
-        let json = r.request_body(&req.params, req.parts.uri.query(), &body)?;
-        let message = r.encode_request(&json)?;
-        drop(json);
-        drop(body);
+        let req = req.read().await?;
+        let message = r.encode(&req)?;
+        drop(req);
         let seqid = b.seq.next();
         let mut frame = Vec::with_capacity(message.len() + 128);
         if b.ttheader {

@@ -40,29 +40,51 @@ pub enum IdlKind {
     Proto,
 }
 
+/// What a protocol is: its names, IDL kind and transports.
+#[derive(Debug)]
+pub struct About {
+    /// The name used in configuration, the admin API and the CLI.
+    pub name: &'static str,
+    /// Other names accepted for it.
+    pub aliases: &'static [&'static str],
+    pub idl: IdlKind,
+    /// The transports (framings) a backend of this protocol may use.
+    pub transports: &'static [&'static str],
+}
+
+/// What a backend is built from: its checked settings, its IDL, and what
+/// backends share.
+pub struct Build<'a> {
+    pub spec: &'a Arc<BackendSpec>,
+    pub idl: Idl,
+    pub ctx: &'a BuildContext<'a>,
+}
+
+/// A built backend, or why it cannot be built.
+pub type Built = Result<Arc<dyn ProtocolBackend>, String>;
+
 /// What a protocol module says about itself.
 pub trait Protocol: Send + Sync + 'static {
-    /// The name used in configuration, the admin API and the CLI.
-    fn name(&self) -> &'static str;
-    /// Other names accepted for it.
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn idl(&self) -> IdlKind;
-    /// The transports (framings) a backend of this protocol may use; the
-    /// first is the one to use when none is given.
-    fn transports(&self) -> &'static [&'static str];
+    fn about(&self) -> &About;
+    /// Builds a backend: its connections, client stack and routes' state.
+    fn build(&self, b: Build<'_>) -> Built;
     /// Whether a backend may come without an IDL file (generic calls only).
     fn idl_optional(&self, _settings: &crate::config::BackendConfig) -> bool {
         false
     }
-    /// Builds a backend: its connections, client stack and routes' state.
-    fn build(
-        &self,
-        spec: &Arc<BackendSpec>,
-        idl: Idl,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn ProtocolBackend>, String>;
+
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.about().aliases
+    }
+    fn idl(&self) -> IdlKind {
+        self.about().idl
+    }
+    fn transports(&self) -> &'static [&'static str] {
+        self.about().transports
+    }
 }
 
 /// The protocols, in the order they are listed to users.
@@ -165,6 +187,40 @@ pub fn wants_sse(parts: &Parts) -> bool {
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+/// A route's answer, its failure named by backend and method.
+pub fn answer<'a>(
+    handled: impl Future<Output = Result<Response, ApiError>> + Send + 'a,
+    backend: &'a str,
+    method: &'a str,
+) -> RouteFuture<'a> {
+    Box::pin(async move { handled.await.map_err(|e| e.at(backend, method)) })
+}
+
+/// A request with its body read (within its limit).
+pub struct ReadRequest {
+    pub parts: Parts,
+    pub params: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
+impl HttpRequest {
+    /// Reads the whole body, at most `body_limit` bytes (413 past it).
+    pub async fn read(self) -> Result<ReadRequest, ApiError> {
+        let body = crate::error::read_body(
+            &self.parts.headers,
+            self.body,
+            self.body_limit,
+            "request body",
+        )
+        .await?;
+        Ok(ReadRequest {
+            parts: self.parts,
+            params: self.params,
+            body,
+        })
+    }
 }
 
 /// A JSON response with status `status`.

@@ -217,6 +217,13 @@ impl ProtoRoute {
         Ok(Value::Object(msg))
     }
 
+    /// A read request (path variables, query, body) as protobuf bytes of
+    /// the method's input.
+    pub fn encode(&self, req: &super::ReadRequest) -> Result<Vec<u8>, ApiError> {
+        let json = self.request_body(&req.params, req.parts.uri.query(), &req.body)?;
+        self.encode_request(&json)
+    }
+
     /// The request JSON as protobuf bytes of the method's input.
     pub fn encode_request(&self, json: &[u8]) -> Result<Vec<u8>, ApiError> {
         let input = self.method.descriptor.input();

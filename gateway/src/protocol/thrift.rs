@@ -15,9 +15,12 @@ use idl::{Binding, Method, Schema};
 use serde_json::json;
 
 use super::thrift_http::{self, HttpValues};
-use super::{HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture, RouteSpec};
-use crate::backend::{BackendSpec, BuildContext, Idl};
-use crate::error::{ApiError, Failure, Remote, read_body, reply_status};
+use super::{
+    About, Build, Built, HttpRequest, IdlKind, Protocol, ProtocolBackend, Route, RouteFuture,
+    RouteSpec,
+};
+use crate::backend::{BackendSpec, BuildContext};
+use crate::error::{ApiError, Failure, Remote, reply_status};
 use crate::pipeline::{self, Client};
 use crate::transport::pool::{Exchange, PoolConfig, PoolEndpoint, Reply as FrameReply};
 
@@ -29,45 +32,38 @@ pub(super) const TRANSPORTS: &[&str] = &["framed", "buffered", "ttheader", "tthe
 
 /// Thrift in one of its two encodings.
 pub struct ThriftProtocol {
-    name: &'static str,
-    aliases: &'static [&'static str],
+    about: About,
     wire: Wire,
 }
 
 pub static THRIFT: ThriftProtocol = ThriftProtocol {
-    name: "thrift",
-    aliases: &["thrift-binary"],
+    about: About {
+        name: "thrift",
+        aliases: &["thrift-binary"],
+        idl: IdlKind::Thrift,
+        transports: TRANSPORTS,
+    },
     wire: Wire::Binary,
 };
 
 pub static THRIFT_COMPACT: ThriftProtocol = ThriftProtocol {
-    name: "thrift-compact",
-    aliases: &[],
+    about: About {
+        name: "thrift-compact",
+        aliases: &[],
+        idl: IdlKind::Thrift,
+        transports: TRANSPORTS,
+    },
     wire: Wire::Compact,
 };
 
 impl Protocol for ThriftProtocol {
-    fn name(&self) -> &'static str {
-        self.name
+    fn about(&self) -> &About {
+        &self.about
     }
-    fn aliases(&self) -> &'static [&'static str] {
-        self.aliases
-    }
-    fn idl(&self) -> IdlKind {
-        IdlKind::Thrift
-    }
-    fn transports(&self) -> &'static [&'static str] {
-        TRANSPORTS
-    }
-    fn build(
-        &self,
-        spec: &Arc<BackendSpec>,
-        idl: Idl,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn ProtocolBackend>, String> {
-        let Idl::Thrift(schema) = idl else {
-            return Err(format!("backend `{}`: no Thrift IDL", spec.name));
-        };
+
+    fn build(&self, b: Build<'_>) -> Built {
+        let (spec, ctx) = (b.spec, b.ctx);
+        let schema = b.idl.thrift(spec)?;
         let transport = transport_of(spec)?;
         if self.wire == Wire::Compact && transport.is_ttheader() {
             tracing::warn!(backend = %spec.name, "Kitex does not accept compact inside TTHeader");
@@ -228,32 +224,17 @@ struct ThriftRoute {
 
 impl Route for ThriftRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
-        Box::pin(async move {
-            self.handle(req)
-                .await
-                .map_err(|e| e.at(&self.backend.spec.name, &self.name))
-        })
+        super::answer(self.handle(req), &self.backend.spec.name, &self.name)
     }
 }
 
 impl ThriftRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let b = &self.backend;
-        let HttpRequest {
-            parts,
-            body,
-            params,
-            body_limit,
-        } = req;
-        let body = read_body(&parts.headers, body, body_limit, "request body").await?;
-        let http = HttpValues {
-            params: &params,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &body,
-        };
+        let req = req.read().await?;
+        let http = HttpValues::of(&req);
         let bound = thrift_http::bind(&self.bindings, &http);
-        let json = thrift_http::json_body(&self.bindings, &body);
+        let json = thrift_http::json_body(&self.bindings, &req.body);
         let seqid = b.seq.next();
         // Thrift is smaller than its JSON; the Vec grows if need be.
         let mut frame = Vec::with_capacity(json.len() / 2 + 256);
@@ -273,7 +254,7 @@ impl ThriftRoute {
         // The body is encoded: free it (and what borrows it) before the
         // reply, so waiting calls hold only their encoded request.
         drop(bound);
-        drop(body);
+        drop(req);
         let exchange = Exchange {
             frame: Bytes::from(frame),
             oneway: self.method.oneway,

@@ -93,6 +93,18 @@ pub struct HttpValues<'a> {
     pub body: &'a [u8],
 }
 
+impl<'a> HttpValues<'a> {
+    /// What a read request binds from.
+    pub fn of(req: &'a super::ReadRequest) -> Self {
+        HttpValues {
+            params: &req.params,
+            query: req.parts.uri.query(),
+            headers: &req.parts.headers,
+            body: &req.body,
+        }
+    }
+}
+
 /// The values bound to request fields, in field order; fields with no
 /// value in the request are left to the JSON body.
 pub fn bind<'a>(bindings: &[(usize, Binding)], http: &HttpValues<'a>) -> Vec<Bound<'a>> {

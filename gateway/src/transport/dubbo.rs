@@ -299,6 +299,17 @@ mod tests {
         }
     }
 
+    /// Reads one whole frame, as a provider does.
+    async fn read_frame(tcp: &mut TcpStream) -> (Header, Vec<u8>) {
+        let mut head = [0u8; HEADER_LEN];
+        tcp.read_exact(&mut head).await.unwrap();
+        let h = Header::read(&head, 1 << 20).unwrap().unwrap();
+        let mut frame = head.to_vec();
+        frame.resize(HEADER_LEN + h.body_len as usize, 0);
+        tcp.read_exact(&mut frame[HEADER_LEN..]).await.unwrap();
+        (h, frame)
+    }
+
     fn endpoint(addr: &str, cfg: DubboConfig) -> DubboEndpoint {
         DubboEndpoint::shared(&EndpointCache::default(), addr, cfg)
     }
@@ -315,12 +326,7 @@ mod tests {
             let mut frames = Vec::new();
             let mut heartbeat_answered = false;
             while frames.len() < 2 || !heartbeat_answered {
-                let mut head = [0u8; HEADER_LEN];
-                tcp.read_exact(&mut head).await.unwrap();
-                let h = Header::read(&head, 1 << 20).unwrap().unwrap();
-                let mut frame = head.to_vec();
-                frame.resize(HEADER_LEN + h.body_len as usize, 0);
-                tcp.read_exact(&mut frame[HEADER_LEN..]).await.unwrap();
+                let (h, frame) = read_frame(&mut tcp).await;
                 if h.is_event() && !h.is_request() {
                     assert_eq!(h.id, 900);
                     heartbeat_answered = true;
@@ -372,15 +378,10 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(500), client.oneshot(request("x"))).await
         });
         let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut head = [0u8; HEADER_LEN];
-        tcp.read_exact(&mut head).await.unwrap();
-        let h = Header::read(&head, 1 << 20).unwrap().unwrap();
-        let mut body = vec![0; h.body_len as usize];
-        tcp.read_exact(&mut body).await.unwrap();
+        let (h, _) = read_frame(&mut tcp).await;
         assert!(!h.is_event());
         // No reply: the next frame is a heartbeat.
-        tcp.read_exact(&mut head).await.unwrap();
-        let h = Header::read(&head, 1 << 20).unwrap().unwrap();
+        let (h, _) = read_frame(&mut tcp).await;
         assert!(h.is_event() && h.is_request() && h.is_two_way(), "{h:?}");
         assert!(call.await.unwrap().is_err(), "the call times out");
     }
@@ -394,12 +395,7 @@ mod tests {
         let cache = EndpointCache::default();
         let server = tokio::spawn(async move {
             let (mut tcp, _) = listener.accept().await.unwrap();
-            let mut head = [0u8; HEADER_LEN];
-            tcp.read_exact(&mut head).await.unwrap();
-            let h = Header::read(&head, 1 << 20).unwrap().unwrap();
-            let mut frame = head.to_vec();
-            frame.resize(HEADER_LEN + h.body_len as usize, 0);
-            tcp.read_exact(&mut frame[HEADER_LEN..]).await.unwrap();
+            let (h, _) = read_frame(&mut tcp).await;
             let mut out = Vec::new();
             codecs::dubbo::encode_response(h.id, true, &mut out, |w| w.write_string("ok"));
             tcp.write_all(&out).await.unwrap();
