@@ -19,6 +19,9 @@
 #                 (the HTTP server alone; it reads the request body)
 #   floor-direct  target/release/thrift_load: a native Thrift client calling
 #                 the backend's add directly (no gateway; add only)
+#   kitegate-base another kitegate binary, $KITEGATE_BASE_BIN (e.g. a release
+#                 build of an earlier commit), with the same config: before
+#                 and after a change in one run (skipped when unset)
 # Routes:
 #   add           POST /add {"first":512,"second":512} -> {"sum":1024}
 #   large         POST /items, a fixed 1,000-item ItemList (~100 KB), echoed
@@ -79,7 +82,7 @@ fi
 THREADS=${THREADS:-2}
 AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
-ALL_SYSTEMS="kitegate hertz-kitex grpc-gateway static-rust floor-axum floor-direct"
+ALL_SYSTEMS="kitegate hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base"
 ALL_ROUTES="add large grpc-add"
 SYSTEMS=${SYSTEMS:-$ALL_SYSTEMS}
 ROUTES=${ROUTES:-$ALL_ROUTES}
@@ -107,6 +110,9 @@ else
 fi
 
 declare -A NOTE=()   # system -> why it is skipped
+if [[ -z ${KITEGATE_BASE_BIN:-} || ! -x ${KITEGATE_BASE_BIN:-} ]]; then
+    NOTE[kitegate-base]="skipped: KITEGATE_BASE_BIN is not set to an executable"
+fi
 peer_bin() {         # system name, binary, build script candidates...
     local sys=$1 bin=$2; shift 2
     local script=""
@@ -203,7 +209,9 @@ launch() { # system
     local sys=$1 port addr
     port=$(free_port)
     case $sys in
-        kitegate)
+        kitegate | kitegate-base)
+            local bin=target/release/kitegate
+            [[ $sys == kitegate-base ]] && bin=$KITEGATE_BASE_BIN
             cat >"$tmp/kitegate.toml" <<TOML
 listen = "127.0.0.1:$port"
 builtin_hello = false
@@ -222,7 +230,7 @@ endpoints = ["$grpc_addr"]
 idl = "$PWD/examples/idl/hello.proto"
 prefix = "/grpc"
 TOML
-            env RUST_LOG=warn target/release/kitegate --config "$tmp/kitegate.toml" >"$tmp/$sys.out" 2>&1 & ;;
+            env RUST_LOG=warn "$bin" --config "$tmp/kitegate.toml" >"$tmp/$sys.out" 2>&1 & ;;
         static-rust) target/release/static_gateway "127.0.0.1:$port" "$backend_addr" >"$tmp/$sys.out" 2>&1 & ;;
         floor-axum) target/release/floor_axum "127.0.0.1:$port" >"$tmp/$sys.out" 2>&1 & ;;
         hertz-kitex)
@@ -232,7 +240,7 @@ TOML
         *) return 1 ;;
     esac
     PID[$sys]=$!
-    if [[ $sys == kitegate ]]; then
+    if [[ $sys == kitegate || $sys == kitegate-base ]]; then
         URL[$sys]="http://127.0.0.1:$port"
         for _ in $(seq 400); do curl -sf "${URL[$sys]}/healthz" >/dev/null && return 0; sleep 0.05; done
     elif addr=$(wait_ready "$tmp/$sys.out" 20); then
@@ -262,9 +270,9 @@ stop() { # system
 # path of a (system, route), empty when the pair does not apply
 path_of() {
     case "$1:$2" in
-        kitegate:add | static-rust:add | hertz-kitex:add | floor-axum:add) echo /add ;;
-        kitegate:large | static-rust:large | hertz-kitex:large | floor-axum:large) echo /items ;;
-        kitegate:grpc-add | floor-axum:grpc-add) echo /grpc/add ;;
+        kitegate*:add | static-rust:add | hertz-kitex:add | floor-axum:add) echo /add ;;
+        kitegate*:large | static-rust:large | hertz-kitex:large | floor-axum:large) echo /items ;;
+        kitegate*:grpc-add | floor-axum:grpc-add) echo /grpc/add ;;
         grpc-gateway:grpc-add) echo /add ;;
         floor-direct:add) echo direct ;;
         *) echo "" ;;

@@ -231,12 +231,123 @@ impl RouteTable {
 
 #[cfg(test)]
 mod tests {
-    use super::to_matchit;
+    use super::*;
+    use crate::backend::{BuildContext, Idl};
+    use crate::config::BackendConfig;
+    use crate::transport::EndpointCache;
 
     #[test]
     fn hertz_paths_become_matchit_paths() {
         assert_eq!(to_matchit("/a/:id/b"), "/a/{id}/b");
         assert_eq!(to_matchit("/files/*path"), "/files/{*path}");
         assert_eq!(to_matchit("/x/*"), "/x/{*rest}");
+    }
+
+    fn backend(name: &str, protocol: &str, prefix: &str, idl: Idl) -> Arc<Backend> {
+        let cfg = BackendConfig {
+            name: name.into(),
+            protocol: protocol.into(),
+            transport: "framed".into(),
+            // Never dialled: building a backend does not connect.
+            endpoints: vec!["127.0.0.1:9".into()],
+            idl: "x".into(),
+            prefix: prefix.into(),
+            ..Default::default()
+        };
+        let endpoints = EndpointCache::default();
+        let ctx = BuildContext {
+            endpoints: &endpoints,
+            timeout_ms: 1000,
+            connect_timeout_ms: 1000,
+        };
+        Arc::new(Backend::build(&cfg, idl, &ctx).unwrap())
+    }
+
+    fn thrift(name: &str, prefix: &str) -> Arc<Backend> {
+        backend(
+            name,
+            "thrift",
+            prefix,
+            Idl::Thrift(examples::hello_schema()),
+        )
+    }
+
+    fn listing(t: &RouteTable) -> Vec<String> {
+        t.listing
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}.{}.{}",
+                    r.http_method, r.path, r.backend, r.service, r.method
+                )
+            })
+            .collect()
+    }
+
+    fn found(t: &RouteTable, verb: HttpVerb, path: &str) -> Option<Vec<(String, String)>> {
+        match t.lookup(&verb, path) {
+            Lookup::Found(_, params) => Some(params),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_protocol_contributes_its_routes() {
+        let proto = Idl::Proto(examples::hello_proto());
+        let t = RouteTable::build(&[
+            thrift("hello", ""),
+            backend("pb", "kitex-protobuf", "/pb", proto.clone()),
+            backend("g", "grpc", "/g", proto),
+            backend("d", "dubbo", "/d", Idl::Thrift(examples::hello_schema())),
+        ])
+        .unwrap();
+        let l = listing(&t);
+        for want in [
+            "GET /hello hello.Hello.echo",
+            "POST /echo hello.Hello.echo",
+            "POST /add hello.Hello.add",
+            "POST /items hello.Hello.echoItems",
+            "GET /pb/hello pb.Hello.Echo",
+            "POST /pb/add pb.Hello.Add",
+            "GET /g/count g.Hello.Count",
+            "POST /d/$invoke d.kitegate.hello.HelloService.$invoke",
+            "POST /d/add d.Hello.add",
+        ] {
+            assert!(l.iter().any(|r| r == want), "{want} missing from {l:#?}");
+        }
+        // Kitex Protobuf serves no streaming method.
+        assert!(!l.iter().any(|r| r.contains("/pb/count")), "{l:#?}");
+        assert!(found(&t, HttpVerb::POST, "/pb/add").is_some());
+        assert!(found(&t, HttpVerb::GET, "/g/count").is_some());
+    }
+
+    #[test]
+    fn a_route_claimed_twice_names_both_owners() {
+        let e = RouteTable::build(&[thrift("one", "/x"), thrift("two", "/x")])
+            .err()
+            .expect("conflict");
+        assert!(e.contains("`two`") && e.contains("`one`"), "{e}");
+        let proto = Idl::Proto(examples::hello_proto());
+        let e = RouteTable::build(&[
+            backend("g1", "grpc", "", proto.clone()),
+            backend("g2", "grpc", "", proto),
+        ])
+        .err()
+        .expect("template conflict");
+        assert!(e.contains("`g2`") && e.contains("`g1`"), "{e}");
+    }
+
+    #[test]
+    fn lookups_wrong_methods_and_parameters() {
+        let t = RouteTable::build(&[thrift("hello", "/h")]).unwrap();
+        assert_eq!(found(&t, HttpVerb::GET, "/h/hello"), Some(Vec::new()));
+        match t.lookup(&HttpVerb::DELETE, "/h/hello") {
+            Lookup::WrongMethod(allowed) => assert_eq!(allowed, ["GET"]),
+            _ => panic!("DELETE /h/hello should be a wrong method"),
+        }
+        assert!(matches!(
+            t.lookup(&HttpVerb::GET, "/nowhere"),
+            Lookup::NotFound
+        ));
     }
 }

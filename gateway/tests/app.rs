@@ -30,9 +30,14 @@ struct Resp {
   2: string loc (api.header = "Location")
   3: Req echoed
 }
+exception Oops {
+  1: i64 status (api.http_code = "")
+  2: string why
+}
 service Items {
   Resp get(1: Req req) (api.get = "/items/:id/*rest")
   Resp put(1: Req req) (api.put = "/items/:id")
+  Resp fail(1: Req req) throws (1: Oops oops) (api.post = "/fail/:id")
 }
 "#;
 
@@ -59,7 +64,11 @@ async fn start_backend(schema: Arc<idl::Schema>) -> String {
         .unwrap();
         let args: Value = serde_json::from_slice(&args).unwrap();
         let req = &args["req"];
-        let result = json!({"success": {"code": 201, "loc": format!("/items/{}", req["id"]), "echoed": req}});
+        let result = if h.name == "fail" {
+            json!({"oops": {"status": req["id"], "why": "asked to"}})
+        } else {
+            json!({"success": {"code": 201, "loc": format!("/items/{}", req["id"]), "echoed": req}})
+        };
         let mut out = Vec::new();
         thrift::encode_reply(
             proto,
@@ -151,4 +160,27 @@ async fn put_route_with_body_and_none_field() {
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_eq!(headers["allow"], "PUT");
+}
+
+/// An exception's `api.http_code` field sets the status only when it is a
+/// status (100-599); anything else answers 500, never a wrapped-around code.
+#[tokio::test]
+async fn exception_http_codes_out_of_range_answer_500() {
+    let app = gateway().await;
+    for (code, want) in [
+        (404, 404),
+        (503, 503),
+        (65736, 500),
+        (600, 500),
+        (99, 500),
+        (-1, 500),
+    ] {
+        let req = Request::post(format!("/v1/fail/{code}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = send(&app, req).await;
+        assert_eq!(status.as_u16(), want, "{code}: {body}");
+        assert_eq!(body["error"]["code"], "backend_exception", "{body}");
+        assert_eq!(body["error"]["detail"]["status"], code, "{body}");
+    }
 }
