@@ -42,7 +42,10 @@ fn calls(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     g.bench_function("direct", |b| {
-        b.iter(|| rt.block_on(Instant.oneshot(black_box(request.clone()))).unwrap())
+        b.iter(|| {
+            rt.block_on(Instant.oneshot(black_box(request.clone())))
+                .unwrap()
+        })
     });
     for n in [1, 3] {
         let settings = Settings {
