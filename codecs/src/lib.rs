@@ -14,7 +14,9 @@ mod error;
 pub mod framing;
 pub mod hessian2;
 mod json_scan;
+mod json_text;
 pub mod protobuf;
+mod seen;
 pub mod thrift;
 
 pub use error::CodecError;

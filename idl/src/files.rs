@@ -47,7 +47,7 @@ impl FileSource for DiskFiles {
         candidates
             .into_iter()
             .find(|p| p.is_file())
-            .map(|p| normalize(&p).to_string_lossy().into_owned())
+            .map(|p| normalize_path(&p).to_string_lossy().into_owned())
     }
 
     fn read(&self, name: &str) -> std::io::Result<String> {
@@ -120,16 +120,20 @@ pub(crate) fn clean_relative(path: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-fn normalize(p: &Path) -> PathBuf {
+/// Lexically normalizes a path ("a/./b/../c" -> "a/c") without touching the
+/// file system: a leading ".." stays, and ".." at the root is the root.
+pub fn normalize_path(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
             other => out.push(other),
         }
     }
@@ -139,6 +143,19 @@ fn normalize(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalize_path_is_lexical() {
+        for (p, want) in [
+            ("a/./b/../c", "a/c"),
+            ("../../x", "../../x"),
+            ("a/../../x", "../x"),
+            ("/../x", "/x"),
+            ("./a/", "a"),
+        ] {
+            assert_eq!(normalize_path(Path::new(p)), Path::new(want), "{p}");
+        }
+    }
 
     #[test]
     fn memory_includes_stay_inside_the_upload() {

@@ -28,7 +28,7 @@ mod schema;
 pub mod thrift;
 
 pub use error::{IdlError, IdlErrors};
-pub use files::{DiskFiles, FileSource, MemoryFiles};
+pub use files::{DiskFiles, FileSource, MemoryFiles, normalize_path};
 pub use http::{Binding, HttpMethod, HttpRule};
 pub use schema::{
     Annotations, Constant, EnumDef, EnumId, Field, Method, Requiredness, Schema, Service,

@@ -20,7 +20,7 @@
 //! references to the previous list, repeated), so output size and nesting depth
 //! are bounded by [`JsonOptions`].
 
-use base64::Engine;
+use crate::json_text::{write_base64, write_str};
 
 use super::value::{RefTable, Value};
 use crate::CodecError;
@@ -206,51 +206,6 @@ fn composite_addr(v: &Value) -> usize {
         Value::Object(o) => std::sync::Arc::as_ptr(o) as *const () as usize,
         _ => 0,
     }
-}
-
-/// Appends `s` as a JSON string literal (escapes as serde_json does).
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    let start = out.len();
-    let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
-    out.resize(start + len, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .unwrap_or(0);
-    out.truncate(start + written);
-    out.push(b'"');
 }
 
 /// Appends `millis` (since the Unix epoch) as an RFC 3339 UTC timestamp with

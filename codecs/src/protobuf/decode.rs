@@ -33,15 +33,15 @@ use prost::Message;
 use prost_reflect::DynamicMessage;
 
 use super::json::{PROTOBUF, PbDecodeOptions, serialize_options};
-use super::json_text::{
-    write_base64, write_f32, write_f64, write_i64, write_quoted_i64, write_quoted_u64, write_str,
-    write_u64,
-};
 use super::plan::{Card, FieldPlan, Kind, MsgPlan, Plans};
 use super::wire::{
     FIXED32, FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, WireError, unzigzag32, unzigzag64,
 };
 use crate::CodecError;
+use crate::json_text::{
+    write_base64, write_f32, write_f64, write_i64, write_quoted_i64, write_quoted_u64, write_str,
+    write_u64,
+};
 
 /// Decodes `bytes` as the root message of `plans` and appends its JSON to
 /// `out` (left as it was on error).

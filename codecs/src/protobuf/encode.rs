@@ -35,6 +35,7 @@ use super::path::{State, Track};
 use super::plan::{Card, EnumPlan, FieldPlan, Kind, MsgPlan, Plans};
 use super::wire::{Key, begin_len, end_len, put_varint, zigzag32, zigzag64};
 use crate::CodecError;
+use crate::seen::Seen;
 
 /// Whether the one-pass encoder did the work.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,8 +152,8 @@ impl<'p> Enc<'p, '_> {
         self.enter()?;
         let plans = self.plans;
         let m: &'p MsgPlan = &plans.msgs[msg as usize];
-        let mut seen = Bits::new(m.fields.len());
-        let mut oneofs = Bits::new(m.oneofs.len());
+        let mut seen = Seen::new(m.fields.len());
+        let mut oneofs = Seen::new(m.oneofs.len());
         while let Some(key) = map.next_key_seed(KeySeed {
             m,
             ignore: self.ignore_unknown,
@@ -520,37 +521,6 @@ fn put_num(out: &mut Vec<u8>, kind: Kind, n: Num) {
         (Kind::Fixed64, Num::U64(v)) => out.extend_from_slice(&v.to_le_bytes()),
         (Kind::Bool, Num::Bool(v)) => out.push(u8::from(v)),
         _ => unreachable!("read_num reads the kind's number"),
-    }
-}
-
-/// Which of up to 128 things (fields, oneofs) were seen; allocates past that.
-enum Bits {
-    Small(u128),
-    Large(Vec<bool>),
-}
-
-impl Bits {
-    #[inline]
-    fn new(n: usize) -> Self {
-        if n <= 128 {
-            Bits::Small(0)
-        } else {
-            Bits::Large(vec![false; n])
-        }
-    }
-    #[inline]
-    fn set(&mut self, i: usize) {
-        match self {
-            Bits::Small(b) => *b |= 1 << i,
-            Bits::Large(v) => v[i] = true,
-        }
-    }
-    #[inline]
-    fn get(&self, i: usize) -> bool {
-        match self {
-            Bits::Small(b) => *b & (1 << i) != 0,
-            Bits::Large(v) => v[i],
-        }
     }
 }
 

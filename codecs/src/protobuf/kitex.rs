@@ -33,26 +33,9 @@ pub const KITEX_PB: &str = "kitex protobuf";
 /// name length, seqid.
 const FIXED: usize = 12;
 
-/// Message types (`remote.MessageType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageType {
-    Call = 1,
-    Reply = 2,
-    Exception = 3,
-    Oneway = 4,
-}
-
-impl MessageType {
-    fn from_u16(v: u16) -> Option<MessageType> {
-        Some(match v {
-            1 => MessageType::Call,
-            2 => MessageType::Reply,
-            3 => MessageType::Exception,
-            4 => MessageType::Oneway,
-            _ => return None,
-        })
-    }
-}
+/// Kitex's `remote.MessageType` has Thrift's values; the header carries it
+/// in two bytes.
+pub use crate::thrift::MessageType;
 
 /// `ErrorProto` of Kitex's `error.proto`, the body of an EXCEPTION.
 #[derive(Clone, PartialEq, Message)]
@@ -202,7 +185,9 @@ pub fn decode_message(buf: &[u8]) -> Result<KitexPbMessage<'_>, CodecError> {
         return Err(truncated());
     }
     let ty = u16::from_be_bytes([buf[at + 2], buf[at + 3]]);
-    let ty = MessageType::from_u16(ty)
+    let ty = u8::try_from(ty)
+        .ok()
+        .and_then(MessageType::from_u8)
         .ok_or_else(|| CodecError::wire(KITEX_PB, format!("unknown message type {ty}")))?;
     let n = u32::from_be_bytes([buf[at + 4], buf[at + 5], buf[at + 6], buf[at + 7]]) as usize;
     at += 8;

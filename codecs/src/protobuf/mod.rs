@@ -9,7 +9,6 @@ mod decode;
 mod encode;
 mod grpc;
 mod json;
-mod json_text;
 pub mod kitex;
 mod path;
 mod plan;

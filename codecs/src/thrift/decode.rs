@@ -6,9 +6,9 @@
 use idl::{Binding, Schema, StructId, Type};
 
 use super::encode::ttype;
-use super::json;
 use super::protocol::{Reader, TType};
 use crate::CodecError;
+use crate::json_text as json;
 
 /// How Thrift is turned into JSON.
 #[derive(Debug, Clone)]

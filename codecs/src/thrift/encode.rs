@@ -15,6 +15,7 @@ use idl::{Field, Requiredness, Schema, StructDef, StructId, StructKind, Type};
 use super::protocol::{TType, Writer};
 use crate::CodecError;
 use crate::json_scan::{Num, Scan, SyntaxError};
+use crate::seen::Seen;
 
 /// How JSON is turned into Thrift.
 #[derive(Debug, Clone)]
@@ -738,34 +739,4 @@ pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
         out[i] = (hi * 16 + lo) as u8;
     }
     Some(out)
-}
-
-/// Which fields of a struct were written; no allocation up to 128 fields.
-enum Seen {
-    Small(u128),
-    Large(Vec<bool>),
-}
-
-impl Seen {
-    fn new(n: usize) -> Self {
-        if n <= 128 {
-            Seen::Small(0)
-        } else {
-            Seen::Large(vec![false; n])
-        }
-    }
-    #[inline]
-    fn set(&mut self, i: usize) {
-        match self {
-            Seen::Small(b) => *b |= 1 << i,
-            Seen::Large(v) => v[i] = true,
-        }
-    }
-    #[inline]
-    fn get(&self, i: usize) -> bool {
-        match self {
-            Seen::Small(b) => *b & (1 << i) != 0,
-            Seen::Large(v) => v[i],
-        }
-    }
 }

@@ -4,7 +4,6 @@
 mod decode;
 mod encode;
 mod envelope;
-mod json;
 pub mod protocol;
 
 pub use decode::{DecodeOptions, ResponseMeta, skip};

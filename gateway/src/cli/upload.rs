@@ -139,7 +139,7 @@ impl Collector {
                 tried: self
                     .candidates(Some(&e.from), &e.include)
                     .into_iter()
-                    .map(|(p, _)| normalize(&p).to_string_lossy().into_owned())
+                    .map(|(p, _)| idl::normalize_path(&p).to_string_lossy().into_owned())
                     .collect(),
             })
             .collect()
@@ -152,7 +152,7 @@ impl FileSource for Collector {
             .candidates(from, include)
             .into_iter()
             .find(|(p, _)| p.is_file())
-            .map(|(p, via)| (normalize(&p).to_string_lossy().into_owned(), via));
+            .map(|(p, via)| (idl::normalize_path(&p).to_string_lossy().into_owned(), via));
         if let Some(from) = from {
             self.edges.borrow_mut().push(Edge {
                 from: from.to_string(),
@@ -173,24 +173,6 @@ impl FileSource for Collector {
 fn line_of(text: &str, needle: &str) -> usize {
     text.find(needle)
         .map_or(0, |at| text[..at].matches('\n').count() + 1)
-}
-
-/// Lexically normalizes a path ("a/./b/../c" -> "a/c"), keeping leading "..".
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !matches!(out.components().next_back(), Some(Component::Normal(_))) || !out.pop()
-                {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// What `register` uploads: the main file's name and every file by its name in the upload.
@@ -259,7 +241,9 @@ pub(super) fn collect_upload(idl: &Path, include_dirs: &[PathBuf]) -> Result<Upl
     }
     let edges = source.edges.into_inner();
     let texts = source.texts.into_inner();
-    let main_disk = normalize(Path::new(&main)).to_string_lossy().into_owned();
+    let main_disk = idl::normalize_path(Path::new(&main))
+        .to_string_lossy()
+        .into_owned();
     if !texts.contains_key(&main_disk) {
         return Err(Failure::Usage(format!("cannot read {main}")));
     }
@@ -329,7 +313,7 @@ pub(super) fn collect_upload(idl: &Path, include_dirs: &[PathBuf]) -> Result<Upl
     if up > 0 {
         let abs = std::path::absolute(&main_disk)
             .map_err(|e| Failure::Usage(format!("cannot resolve {main}: {e}")))?;
-        let dirs: Vec<String> = normalize(abs.parent().unwrap_or(Path::new("/")))
+        let dirs: Vec<String> = idl::normalize_path(abs.parent().unwrap_or(Path::new("/")))
             .components()
             .filter_map(|c| match c {
                 Component::Normal(s) => Some(s.to_string_lossy().into_owned()),

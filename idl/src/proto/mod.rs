@@ -142,7 +142,10 @@ pub fn load_path(
         .find_map(|d| relative_name(main, d))
         .or_else(|| main.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| display.clone());
-    if !dirs.iter().any(|d| normalize(d) == normalize(&parent)) {
+    if !dirs
+        .iter()
+        .any(|d| crate::normalize_path(d) == crate::normalize_path(&parent))
+    {
         dirs.push(parent);
     }
 
@@ -153,7 +156,7 @@ pub fn load_path(
                 .iter()
                 .map(|d| d.join(import))
                 .find(|p| p.is_file())
-                .map(|p| normalize(&p).to_string_lossy().into_owned())
+                .map(|p| crate::normalize_path(&p).to_string_lossy().into_owned())
         }
         fn read(&self, found: &str) -> std::io::Result<String> {
             std::fs::read_to_string(found)
@@ -165,8 +168,8 @@ pub fn load_path(
 
 /// `main`'s proto name under import path `dir`, if it lies there.
 fn relative_name(main: &Path, dir: &Path) -> Option<String> {
-    let rel = normalize(main)
-        .strip_prefix(normalize(dir))
+    let rel = crate::normalize_path(main)
+        .strip_prefix(crate::normalize_path(dir))
         .ok()
         .map(Path::to_path_buf)
         .or_else(|| {
@@ -183,22 +186,6 @@ fn relative_name(main: &Path, dir: &Path) -> Option<String> {
         .collect();
     let parts = parts?;
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Lists the main file's services and reads their HTTP rules.

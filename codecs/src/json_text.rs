@@ -1,6 +1,6 @@
-//! JSON text writers for the one-pass decoder, producing the very text
-//! `serde_json::Serializer` writes for the same values (escapes, number
-//! formats), so that both decoders give byte-equal output.
+//! The JSON text writers every decoder shares (Thrift, Protobuf, Hessian),
+//! producing the very text `serde_json::Serializer` writes for the same
+//! values (escapes, number formats).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,7 +27,7 @@ static ESCAPE: [u8; 256] = {
 
 /// Appends `s` as a JSON string literal.
 #[inline]
-pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -59,7 +59,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `bytes` as a quoted standard base64 string (with padding).
 #[inline]
-pub(super) fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let start = out.len();
     let n = base64::encoded_len(bytes.len(), true).expect("length of a message field");
@@ -72,24 +72,24 @@ pub(super) fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 #[inline]
-pub(super) fn write_i64(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[inline]
-pub(super) fn write_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[inline]
-pub(super) fn write_quoted_i64(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn write_quoted_i64(out: &mut Vec<u8>, v: i64) {
     out.push(b'"');
     write_i64(out, v);
     out.push(b'"');
 }
 
 #[inline]
-pub(super) fn write_quoted_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn write_quoted_u64(out: &mut Vec<u8>, v: u64) {
     out.push(b'"');
     write_u64(out, v);
     out.push(b'"');
@@ -98,7 +98,7 @@ pub(super) fn write_quoted_u64(out: &mut Vec<u8>, v: u64) {
 /// Finite floats are formatted by serde_json's own formatter (the shortest
 /// text that reads back to the same value, in serde_json's exponent style).
 #[inline]
-pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
+pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
         // Writing to a Vec cannot fail.
         let _ = CompactFormatter.write_f64(out, v);
@@ -108,12 +108,26 @@ pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
 }
 
 #[inline]
-pub(super) fn write_f32(out: &mut Vec<u8>, v: f32) {
+pub(crate) fn write_f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
         let _ = CompactFormatter.write_f32(out, v);
     } else {
         write_non_finite(out, v.is_nan(), v > 0.0);
     }
+}
+
+/// Appends a 16-byte UUID in its canonical hyphenated lowercase form, quoted.
+pub(crate) fn write_uuid(out: &mut Vec<u8>, b: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[(x >> 4) as usize]);
+        out.push(HEX[(x & 0xf) as usize]);
+    }
+    out.push(b'"');
 }
 
 #[cold]
