@@ -17,6 +17,8 @@ mod json_scan;
 mod json_text;
 pub mod protobuf;
 mod seen;
+#[cfg(test)]
+mod test_rng;
 pub mod thrift;
 
 pub use error::CodecError;

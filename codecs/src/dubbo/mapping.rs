@@ -827,21 +827,12 @@ impl JsonOut<'_> {
 
     fn map(&mut self, m: &crate::hessian2::Map, ty: Option<&Type>) -> Result<(), CodecError> {
         let refs = self.refs;
-        let (kt, vt) = match ty {
-            Some(Type::Map(k, v)) => (Some(&**k), Some(&**v)),
-            _ => (None, None),
-        };
-        // A map standing for a struct (generic results) keeps its keys.
-        let struct_fields = match ty {
-            Some(Type::Struct(id)) => Some(*id),
-            _ => None,
-        };
-        let keys_are_text = m.entries.iter().all(|(k, _)| {
-            matches!(
-                k.resolve(refs),
-                Some(Value::String(_) | Value::Int(_) | Value::Long(_) | Value::Bool(_))
-            )
-        }) && kt.is_none_or(Type::is_object_key);
+        let MapShape {
+            kt,
+            vt,
+            struct_fields,
+            keys_are_text,
+        } = MapShape::of(m, ty, refs);
         if !keys_are_text {
             self.open(b'[')?;
             for (i, (k, val)) in m.entries.iter().enumerate() {
@@ -858,31 +849,19 @@ impl JsonOut<'_> {
         }
         let mut members = Vec::with_capacity(m.entries.len());
         for (k, val) in &m.entries {
-            let key = match k.resolve(refs) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Int(n)) => n.to_string(),
-                Some(Value::Long(n)) => n.to_string(),
-                Some(Value::Bool(b)) => b.to_string(),
-                _ => continue,
+            let Some(key) = text_key(k, refs) else {
+                continue;
             };
-            let member = match struct_fields {
-                Some(id) => {
-                    let (ty, java, key) = field_of(self.schema, id, &key);
-                    Member {
-                        key,
-                        value: val,
-                        ty,
-                        java,
-                    }
-                }
-                None => Member {
-                    key,
-                    value: val,
-                    ty: vt.cloned(),
-                    java: None,
-                },
+            let (ty, java, key) = match struct_fields {
+                Some(id) => field_of(self.schema, id, &key),
+                None => (vt.cloned(), None, key),
             };
-            members.push(member);
+            members.push(Member {
+                key,
+                value: val,
+                ty,
+                java,
+            });
         }
         self.members(members, false)
     }
@@ -920,27 +899,20 @@ impl JsonOut<'_> {
         };
         let mut members = Vec::with_capacity(o.values.len());
         for (name, val) in o.fields() {
-            let member = match sid {
-                Some(id) => {
-                    let (ty, java, key) = field_of(self.schema, id, name);
-                    if ty.is_none() {
-                        continue; // a Java field the IDL does not describe
-                    }
-                    Member {
-                        key,
-                        value: val,
-                        ty,
-                        java,
-                    }
-                }
-                None => Member {
-                    key: name.to_string(),
-                    value: val,
-                    ty: None,
-                    java: None,
+            let (ty, java, key) = match sid {
+                Some(id) => match field_of(self.schema, id, name) {
+                    // A Java field the IDL does not describe.
+                    (None, ..) => continue,
+                    known => known,
                 },
+                None => (None, None, name.to_string()),
             };
-            members.push(member);
+            members.push(Member {
+                key,
+                value: val,
+                ty,
+                java,
+            });
         }
         // Absent, as Thrift routes leave unset fields out.
         self.members(members, sid.is_some())
@@ -1089,30 +1061,17 @@ fn convert(
             )
         }
         Value::Map(m) => {
-            let (kt, vt) = match ty {
-                Some(Type::Map(k, v)) => (Some(&**k), Some(&**v)),
-                _ => (None, None),
-            };
-            // A map standing for a struct (generic results) keeps its keys.
-            let struct_fields = match ty {
-                Some(Type::Struct(id)) => Some(*id),
-                _ => None,
-            };
-            let keys_are_text = m.entries.iter().all(|(k, _)| {
-                matches!(
-                    k.resolve(refs),
-                    Some(Value::String(_) | Value::Int(_) | Value::Long(_) | Value::Bool(_))
-                )
-            }) && kt.is_none_or(Type::is_object_key);
+            let MapShape {
+                kt,
+                vt,
+                struct_fields,
+                keys_are_text,
+            } = MapShape::of(m, ty, refs);
             if keys_are_text {
                 let mut obj = serde_json::Map::new();
                 for (k, val) in &m.entries {
-                    let key = match k.resolve(refs) {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(Value::Int(n)) => n.to_string(),
-                        Some(Value::Long(n)) => n.to_string(),
-                        Some(Value::Bool(b)) => b.to_string(),
-                        _ => continue,
+                    let Some(key) = text_key(k, refs) else {
+                        continue;
                     };
                     let (fty, fjava, jkey) = match struct_fields {
                         Some(id) => field_of(schema, id, &key),
@@ -1214,6 +1173,52 @@ fn looks_like_enum(o: &crate::hessian2::Object) -> bool {
 }
 
 /// A struct field's type, Java type and JSON key by Java field name.
+/// How a Hessian map is shown: its key and value types, the struct it
+/// stands for (generic results keep their keys), and whether every key can
+/// be a JSON object member name (else it is a list of `[key, value]` pairs).
+struct MapShape<'t> {
+    kt: Option<&'t Type>,
+    vt: Option<&'t Type>,
+    struct_fields: Option<StructId>,
+    keys_are_text: bool,
+}
+
+impl<'t> MapShape<'t> {
+    fn of(m: &crate::hessian2::Map, ty: Option<&'t Type>, refs: &RefTable) -> Self {
+        let (kt, vt) = match ty {
+            Some(Type::Map(k, v)) => (Some(&**k), Some(&**v)),
+            _ => (None, None),
+        };
+        let struct_fields = match ty {
+            Some(Type::Struct(id)) => Some(*id),
+            _ => None,
+        };
+        let keys_are_text = m.entries.iter().all(|(k, _)| {
+            matches!(
+                k.resolve(refs),
+                Some(Value::String(_) | Value::Int(_) | Value::Long(_) | Value::Bool(_))
+            )
+        }) && kt.is_none_or(Type::is_object_key);
+        MapShape {
+            kt,
+            vt,
+            struct_fields,
+            keys_are_text,
+        }
+    }
+}
+
+/// A map key as a JSON member name, when it is text, a number or a bool.
+fn text_key(k: &Value, refs: &RefTable) -> Option<String> {
+    Some(match k.resolve(refs)? {
+        Value::String(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        Value::Long(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    })
+}
+
 fn field_of(schema: &Schema, id: StructId, name: &str) -> (Option<Type>, Option<String>, String) {
     let def = schema.struct_def(id);
     match def.fields.iter().find(|f| f.name == name) {

@@ -3,6 +3,7 @@
 use super::mapping::*;
 use super::*;
 use crate::hessian2::Limits;
+use crate::test_rng::Rng;
 use idl::Type;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -354,22 +355,6 @@ pub(super) fn rendered(
     tree
 }
 
-/// splitmix64: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Writes a random value: every Hessian form the mapping distinguishes,
 /// objects of the IDL's classes (with fields it does not know, repeated
 /// names and nulls), maps with duplicate and non-text keys, and references
@@ -379,9 +364,9 @@ fn random_value(rng: &mut Rng, w: &mut Writer, depth: usize) {
         "id", "amount", "items", "status", "sku", "name", "k", "value",
     ];
     let top = if depth >= 4 { 9 } else { 16 };
-    match rng.below(top) {
+    match rng.index(top) {
         0 => w.write_null(),
-        1 => w.write_bool(rng.below(2) == 0),
+        1 => w.write_bool(rng.index(2) == 0),
         2 => w.write_int(rng.next() as i32 % 5),
         3 => w.write_long(rng.next() as i64),
         4 => w.write_double(
@@ -394,15 +379,15 @@ fn random_value(rng: &mut Rng, w: &mut Writer, depth: usize) {
                 f64::INFINITY,
                 1e-7,
                 123456789.0,
-            ][rng.below(8)],
+            ][rng.index(8)],
         ),
-        5 => w.write_string(["PAID", "NEW", "x\"\n\u{1}é", "", "13.50"][rng.below(5)]),
-        6 => w.write_binary(&[1, 2, 3, 250][..rng.below(5)]),
+        5 => w.write_string(["PAID", "NEW", "x\"\n\u{1}é", "", "13.50"][rng.index(5)]),
+        6 => w.write_binary(&[1, 2, 3, 250][..rng.index(5)]),
         7 => w.write_date_millis(rng.next() as i64 % 4_000_000_000_000),
-        8 if w.ref_count() > 0 => w.write_ref(rng.below(w.ref_count())),
+        8 if w.ref_count() > 0 => w.write_ref(rng.index(w.ref_count())),
         8 => w.write_null(),
         9 | 10 => {
-            let n = rng.below(4);
+            let n = rng.index(4);
             w.begin_list(None, Some(n));
             for _ in 0..n {
                 random_value(rng, w, depth + 1);
@@ -410,11 +395,11 @@ fn random_value(rng: &mut Rng, w: &mut Writer, depth: usize) {
         }
         11 | 12 => {
             w.begin_map(None);
-            for _ in 0..rng.below(4) {
-                match rng.below(4) {
-                    0 => w.write_int(rng.below(3) as i32),
+            for _ in 0..rng.index(4) {
+                match rng.index(4) {
+                    0 => w.write_int(rng.index(3) as i32),
                     1 if depth < 3 => random_value(rng, w, depth + 1),
-                    _ => w.write_string(KEYS[rng.below(KEYS.len())]),
+                    _ => w.write_string(KEYS[rng.index(KEYS.len())]),
                 }
                 random_value(rng, w, depth + 1);
             }
@@ -426,14 +411,14 @@ fn random_value(rng: &mut Rng, w: &mut Writer, depth: usize) {
         }
         14 => {
             w.write_object_start("com.example.Status", &["name"]);
-            w.write_string(["PAID", "GONE"][rng.below(2)]);
+            w.write_string(["PAID", "GONE"][rng.index(2)]);
         }
         _ => {
-            let fields: Vec<&str> = (0..rng.below(5))
-                .map(|_| KEYS[rng.below(KEYS.len())])
+            let fields: Vec<&str> = (0..rng.index(5))
+                .map(|_| KEYS[rng.index(KEYS.len())])
                 .collect();
             w.write_object_start(
-                ["com.example.Order", "com.example.Item"][rng.below(2)],
+                ["com.example.Order", "com.example.Item"][rng.index(2)],
                 &fields,
             );
             for _ in &fields {
@@ -652,16 +637,16 @@ fn dubbo_decoders_never_panic_on_truncated_or_mutated_frames() {
         }
         for _ in 0..2000 {
             let mut m = f.clone();
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(m.len());
-                m[i] = match rng.below(3) {
+            for _ in 0..1 + rng.index(3) {
+                let i = rng.index(m.len());
+                m[i] = match rng.index(3) {
                     0 => rng.next() as u8,
-                    1 => m[i] ^ (1 << rng.below(8)),
-                    _ => [0x00, 0xff, b'Q', b'Z', 0x7f][rng.below(5)],
+                    1 => m[i] ^ (1 << rng.index(8)),
+                    _ => [0x00, 0xff, b'Q', b'Z', 0x7f][rng.index(5)],
                 };
             }
-            if rng.below(4) == 0 {
-                m.truncate(rng.below(m.len() + 1));
+            if rng.index(4) == 0 {
+                m.truncate(rng.index(m.len() + 1));
             }
             chew(&m);
         }

@@ -1,3 +1,4 @@
+use crate::test_rng::Rng;
 use std::borrow::Cow;
 
 use super::ttheader::{TTHeaderMeta, header_block, int_key, str_key};
@@ -197,21 +198,6 @@ fn short_ttheader_starts_wait_for_the_header_size() {
     }
 }
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn mutated_frames_never_panic() {
     let mut rng = Rng(0x7777_1234_abcd_0001);
@@ -219,17 +205,17 @@ fn mutated_frames_never_panic() {
     for round in 0..20_000 {
         let (_, _, bytes) = &frames[round % frames.len()];
         let mut m = bytes.clone();
-        for _ in 0..1 + rng.below(3) {
-            let i = rng.below(m.len());
-            m[i] = match rng.below(4) {
+        for _ in 0..1 + rng.index(3) {
+            let i = rng.index(m.len());
+            m[i] = match rng.index(4) {
                 0 => rng.next() as u8,
                 1 => 0xff,
                 2 => 0x00,
-                _ => m[i] ^ (1 << rng.below(8)),
+                _ => m[i] ^ (1 << rng.index(8)),
             };
         }
         if round % 3 == 0 {
-            m.truncate(rng.below(m.len() + 1));
+            m.truncate(rng.index(m.len() + 1));
         }
         let _ = detect(&m);
         for t in ALL_TRANSPORTS {

@@ -2,6 +2,7 @@
 //! `shared/specs/vectors/hessian_java_vectors.txt`), decoding of the forms Java
 //! does not write, limits, JSON rendering, and randomized round trips.
 
+use crate::test_rng::Rng;
 use std::sync::Arc;
 
 use super::*;
@@ -1225,27 +1226,6 @@ fn json_mutual_cycle() {
 
 // === randomized ===
 
-/// splitmix64: small, deterministic, good enough to drive generators.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-}
-
 struct Gen {
     rng: Rng,
     /// Lists, maps and objects started so far in the stream.
@@ -1307,14 +1287,14 @@ impl Gen {
     }
 
     fn string(&mut self) -> String {
-        let len = if self.rng.chance(300) {
+        let len = if self.rng.one_in(300) {
             0x8000 + self.rng.below(40) as usize - 20
-        } else if self.rng.chance(20) {
+        } else if self.rng.one_in(20) {
             1000 + self.rng.below(50) as usize
         } else {
             self.rng.below(40) as usize
         };
-        let ascii_only = self.rng.chance(2);
+        let ascii_only = self.rng.one_in(2);
         (0..len)
             .map(|_| {
                 if ascii_only {
@@ -1327,9 +1307,9 @@ impl Gen {
     }
 
     fn binary(&mut self) -> Vec<u8> {
-        let len = if self.rng.chance(300) {
+        let len = if self.rng.one_in(300) {
             0x8000 + self.rng.below(40) as usize - 20
-        } else if self.rng.chance(20) {
+        } else if self.rng.one_in(20) {
             1000 + self.rng.below(50) as usize
         } else {
             self.rng.below(40) as usize
@@ -1338,7 +1318,7 @@ impl Gen {
     }
 
     fn type_name(&mut self) -> Option<&'static str> {
-        if self.rng.chance(2) {
+        if self.rng.one_in(2) {
             None
         } else {
             Some(TYPES[self.rng.below(TYPES.len() as u64) as usize])
@@ -1348,20 +1328,20 @@ impl Gen {
     fn value(&mut self, depth: usize) -> Value {
         let kind = if depth >= 5 {
             self.rng.below(9)
-        } else if depth < 3 && self.rng.chance(2) {
+        } else if depth < 3 && self.rng.one_in(2) {
             9 + self.rng.below(3)
         } else {
             self.rng.below(12)
         };
         match kind {
             0 => Value::Null,
-            1 => Value::Bool(self.rng.chance(2)),
+            1 => Value::Bool(self.rng.one_in(2)),
             2 => Value::Int(self.int()),
             3 => Value::Long(self.long()),
             4 => Value::Double(self.double()),
             5 => Value::String(self.string()),
             6 => Value::Binary(self.binary()),
-            7 => Value::Date(if self.rng.chance(2) {
+            7 => Value::Date(if self.rng.one_in(2) {
                 60_000 * self.long().clamp(-(1 << 40), 1 << 40)
             } else {
                 self.long()
@@ -1371,7 +1351,7 @@ impl Gen {
             9 => {
                 self.started += 1;
                 let t = self.type_name();
-                let n = if self.rng.chance(10) {
+                let n = if self.rng.one_in(10) {
                     self.rng.below(20)
                 } else {
                     self.rng.below(5)
@@ -1496,7 +1476,7 @@ fn random_garbage_never_panics() {
         let len = rng.below(64) as usize;
         let bytes: Vec<u8> = (0..len)
             .map(|_| {
-                if rng.chance(2) {
+                if rng.one_in(2) {
                     TAGS[rng.below(TAGS.len() as u64) as usize]
                 } else {
                     rng.next() as u8

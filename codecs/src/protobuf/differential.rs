@@ -10,6 +10,7 @@
 //!   -> both encoders -> bytes that decode to the same message, or the same
 //!   error (path and message).
 
+use crate::test_rng::Rng;
 use std::collections::HashMap;
 
 use idl::MemoryFiles;
@@ -233,28 +234,6 @@ fn roots(pool: &DescriptorPool, package: &str) -> Vec<MessageDescriptor> {
 
 // --------------------------------------------------------------------- PRNG
 
-/// splitmix64: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
 // ---------------------------------------------------------- random messages
 
 struct Gen {
@@ -333,11 +312,11 @@ impl Gen {
             Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(self.i64()),
             Kind::Uint32 | Kind::Fixed32 => Value::U32(self.i32() as u32),
             Kind::Uint64 | Kind::Fixed64 => Value::U64(self.i64() as u64),
-            Kind::Bool => Value::Bool(self.rng.chance(50)),
+            Kind::Bool => Value::Bool(self.rng.percent(50)),
             Kind::String => Value::String(self.string()),
             Kind::Bytes => Value::Bytes(self.bytes().into()),
             Kind::Enum(e) => {
-                if self.rng.chance(85) {
+                if self.rng.percent(85) {
                     let values: Vec<i32> = e.values().map(|v| v.number()).collect();
                     Value::EnumNumber(*self.rng.pick(&values))
                 } else {
@@ -352,28 +331,28 @@ impl Gen {
         // A small key space, so that merged bytes repeat keys.
         let small = self.rng.below(4) as i64 - 1;
         match kind {
-            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => MapKey::I32(if self.rng.chance(70) {
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => MapKey::I32(if self.rng.percent(70) {
                 small as i32
             } else {
                 self.i32()
             }),
-            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => MapKey::I64(if self.rng.chance(70) {
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => MapKey::I64(if self.rng.percent(70) {
                 small
             } else {
                 self.i64()
             }),
-            Kind::Uint32 | Kind::Fixed32 => MapKey::U32(if self.rng.chance(70) {
+            Kind::Uint32 | Kind::Fixed32 => MapKey::U32(if self.rng.percent(70) {
                 small as u32
             } else {
                 self.i32() as u32
             }),
-            Kind::Uint64 | Kind::Fixed64 => MapKey::U64(if self.rng.chance(70) {
+            Kind::Uint64 | Kind::Fixed64 => MapKey::U64(if self.rng.percent(70) {
                 small as u64
             } else {
                 self.i64() as u64
             }),
-            Kind::Bool => MapKey::Bool(self.rng.chance(50)),
-            Kind::String => MapKey::String(if self.rng.chance(70) {
+            Kind::Bool => MapKey::Bool(self.rng.percent(50)),
+            Kind::String => MapKey::String(if self.rng.percent(70) {
                 ["", "k", "é\"", "0"][(small + 1) as usize].to_string()
             } else {
                 self.string()
@@ -416,7 +395,7 @@ impl Gen {
             if nested && depth >= self.max_depth {
                 continue;
             }
-            if self.rng.chance(if nested { 35 } else { 55 }) {
+            if self.rng.percent(if nested { 35 } else { 55 }) {
                 let v = self.field_value(&f, depth);
                 msg.set_field(&f, v);
             }
@@ -466,7 +445,7 @@ impl Gen {
                         set(&mut msg, "number_value", Value::F64(v))
                     }
                     2 => set(&mut msg, "string_value", Value::String(self.string())),
-                    3 => set(&mut msg, "bool_value", Value::Bool(self.rng.chance(50))),
+                    3 => set(&mut msg, "bool_value", Value::Bool(self.rng.percent(50))),
                     4 => {
                         let f = desc.get_field_by_name("struct_value").unwrap();
                         let m = self.message(f.kind().as_message().unwrap(), depth + 1);
@@ -573,13 +552,13 @@ fn scramble(rng: &mut Rng, msg: &DynamicMessage) -> Vec<u8> {
                 chunks.push(single(Value::List(items[..cut].to_vec())));
                 chunks.push(single(Value::List(items[cut..].to_vec())));
             }
-            Value::Message(m) if f.containing_oneof().is_none() && rng.chance(50) => {
+            Value::Message(m) if f.containing_oneof().is_none() && rng.percent(50) => {
                 let (mut a, mut b) = (
                     DynamicMessage::new(m.descriptor()),
                     DynamicMessage::new(m.descriptor()),
                 );
                 for (g, w) in m.fields() {
-                    if rng.chance(50) {
+                    if rng.percent(50) {
                         a.set_field(&g, w.clone());
                     } else {
                         b.set_field(&g, w.clone());
@@ -917,10 +896,10 @@ fn random_json(rng: &mut Rng) -> Json {
 /// Changes one value somewhere in `v` (or adds a key).
 fn mutate_json(rng: &mut Rng, v: &mut Json) {
     match v {
-        Json::Object(map) if !map.is_empty() && rng.chance(75) => {
+        Json::Object(map) if !map.is_empty() && rng.percent(75) => {
             let keys: Vec<String> = map.keys().cloned().collect();
             let k = rng.pick(&keys).clone();
-            if rng.chance(15) {
+            if rng.percent(15) {
                 let new = random_json(rng);
                 map.insert(
                     rng.pick(&["zzz", "", "fInt32", "f_int32", "choiceText"])
@@ -931,11 +910,11 @@ fn mutate_json(rng: &mut Rng, v: &mut Json) {
                 mutate_json(rng, map.get_mut(&k).unwrap());
             }
         }
-        Json::Array(items) if !items.is_empty() && rng.chance(75) => {
+        Json::Array(items) if !items.is_empty() && rng.percent(75) => {
             let i = rng.below(items.len() as u64) as usize;
             mutate_json(rng, &mut items[i]);
         }
-        Json::String(s) if rng.chance(30) => s.push('Q'),
+        Json::String(s) if rng.percent(30) => s.push('Q'),
         _ => *v = random_json(rng),
     }
 }

@@ -1,3 +1,4 @@
+use crate::test_rng::Rng;
 use idl::{MemoryFiles, Schema};
 
 use super::*;
@@ -618,21 +619,6 @@ fn message_len_finds_the_end_of_unframed_messages() {
     assert!(message_len(Protocol::Binary, b"GET / HTTP/1.1\r\n", 64).is_err());
 }
 
-/// xorshift64*: a tiny deterministic generator, so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn decoders_never_panic_on_mutated_or_random_input() {
     let s = schema(RICH);
@@ -654,16 +640,16 @@ fn decoders_never_panic_on_mutated_or_random_input() {
         let body = enc(p, &s, "Rich", json).unwrap();
         for round in 0..4000 {
             let mut input = if round % 4 == 0 {
-                (0..rng.below(64)).map(|_| rng.next() as u8).collect()
+                (0..rng.index(64)).map(|_| rng.next() as u8).collect()
             } else {
                 let mut v = if round % 2 == 0 {
                     reply.clone()
                 } else {
                     body.clone()
                 };
-                for _ in 0..1 + rng.below(4) {
-                    let i = rng.below(v.len());
-                    v[i] = match rng.below(3) {
+                for _ in 0..1 + rng.index(4) {
+                    let i = rng.index(v.len());
+                    v[i] = match rng.index(3) {
                         0 => rng.next() as u8,
                         1 => 0xff,
                         _ => 0x7f,
@@ -672,7 +658,7 @@ fn decoders_never_panic_on_mutated_or_random_input() {
                 v
             };
             if round % 7 == 0 {
-                let cut = rng.below(input.len() + 1);
+                let cut = rng.index(input.len() + 1);
                 input.truncate(cut);
             }
             let mut out = Vec::new();
@@ -730,8 +716,8 @@ fn random_json_never_panics_the_encoder() {
     ];
     let mut rng = Rng(42);
     for _ in 0..5000 {
-        let n = 1 + rng.below(24);
-        let json: String = (0..n).map(|_| pieces[rng.below(pieces.len())]).collect();
+        let n = 1 + rng.index(24);
+        let json: String = (0..n).map(|_| pieces[rng.index(pieces.len())]).collect();
         for p in [Protocol::Binary, Protocol::Compact] {
             let _ = enc(p, &s, "Rich", &json);
         }

@@ -80,22 +80,31 @@ pub(super) fn register(a: RegisterArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub(super) fn backends(a: ListArgs) -> Result<(), Failure> {
+/// Fetches the list `key` at `path` for a table; `None` when it was printed
+/// as JSON (`--json`) or was empty (said so).
+fn list(a: &ListArgs, path: &str, key: &str) -> Result<Option<Vec<Value>>, Failure> {
     let admin = Admin::new(&a.admin)?;
-    let (_, v) = admin.send("GET", "/admin/backends", None)?;
+    let (_, v) = admin.send("GET", path, None)?;
     if a.admin.json {
         print_json(&v);
-        return Ok(());
+        return Ok(None);
     }
     let list = v
-        .get("backends")
+        .get(key)
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     if list.is_empty() {
-        println!("no backends");
-        return Ok(());
+        println!("no {key}");
+        return Ok(None);
     }
+    Ok(Some(list))
+}
+
+pub(super) fn backends(a: ListArgs) -> Result<(), Failure> {
+    let Some(list) = list(&a, "/admin/backends", "backends")? else {
+        return Ok(());
+    };
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|b| {
@@ -148,21 +157,9 @@ pub(super) fn backends(a: ListArgs) -> Result<(), Failure> {
 }
 
 pub(super) fn routes(a: ListArgs) -> Result<(), Failure> {
-    let admin = Admin::new(&a.admin)?;
-    let (_, v) = admin.send("GET", "/admin/routes", None)?;
-    if a.admin.json {
-        print_json(&v);
+    let Some(list) = list(&a, "/admin/routes", "routes")? else {
         return Ok(());
-    }
-    let list = v
-        .get("routes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if list.is_empty() {
-        println!("no routes");
-        return Ok(());
-    }
+    };
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
