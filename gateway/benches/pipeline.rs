@@ -1,10 +1,13 @@
 //! What the call pipeline costs when none of its layers fires: one call
-//! through the whole client stack (timeout, failover, balance) to an
-//! endpoint that answers at once, against calling that endpoint directly.
-//! Both run on one current-thread runtime, so the difference is the stack.
+//! through the whole client stack (limit, breaker, retry, failover,
+//! balance) to an endpoint that answers at once, against calling that
+//! endpoint directly. All run on one current-thread runtime, so the
+//! difference is the stack.
 //!
 //! `cargo bench -p gateway --bench pipeline`: prints criterion's times for
-//! `direct` and `stack` with 1 and 3 endpoints.
+//! `direct`, the default stack with 1 and 3 endpoints, and the stack with
+//! every layer configured (breakers, ejection, limits, retries with a
+//! budget, least in flight) over 3 endpoints.
 
 use std::hint::black_box;
 use std::task::{Context, Poll};
@@ -12,7 +15,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use gateway::pipeline::{self, Settings};
+use gateway::config::BackendConfig;
+use gateway::pipeline::{self, CallMeta, Traffic};
 use gateway::transport::TransportError;
 use tower::ServiceExt as _;
 
@@ -47,15 +51,34 @@ fn calls(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    for n in [1, 3] {
-        let settings = Settings {
-            timeout: Duration::from_secs(3),
-        };
-        let client = pipeline::client(&settings, vec![Instant; n]);
-        g.bench_function(format!("stack_{n}_endpoints"), |b| {
+    let every_layer = "[balance]\npolicy = \"least_inflight\"\n\
+        [retry]\nmax_attempts = 2\n[breaker]\n[outlier]\n\
+        [limit]\nmax_concurrency = 100000\nrate_per_s = 1000000000";
+    for (name, n, sections) in [
+        ("stack_1_endpoints", 1, ""),
+        ("stack_3_endpoints", 3, ""),
+        ("every_layer_3_endpoints", 3, every_layer),
+    ] {
+        let endpoints: Vec<String> = (0..n).map(|i| format!("\"10.0.0.{i}:1\"")).collect();
+        let cfg: BackendConfig = toml::from_str(&format!(
+            "name = \"b\"\nendpoints = [{}]\n{sections}",
+            endpoints.join(", ")
+        ))
+        .unwrap();
+        let timeout = Duration::from_secs(3);
+        let traffic = rt.block_on(async { Traffic::new(&cfg, timeout, timeout) });
+        let client = pipeline::client(&traffic, vec![Instant; n]);
+        let policy = traffic.method("Svc", "m", false);
+        g.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(pipeline::send(&client, black_box(request.clone()), false))
-                    .unwrap()
+                let meta = CallMeta::after(timeout);
+                rt.block_on(pipeline::send(
+                    &client,
+                    black_box(request.clone()),
+                    &policy,
+                    meta,
+                ))
+                .unwrap()
             })
         });
     }

@@ -65,12 +65,7 @@ fn table(n: usize) -> RouteTable {
         // Never dialled: building a backend does not connect.
         endpoints: vec!["127.0.0.1:9".into()],
         idl: "svc.thrift".into(),
-        include_dirs: Vec::new(),
-        services: Vec::new(),
-        prefix: String::new(),
-        timeout_ms: None,
-        connect_timeout_ms: None,
-        options: Default::default(),
+        ..Default::default()
     };
     let backend = Arc::new(Backend::new(&cfg, schema, 3000, 1000).expect("backend builds"));
     let t = RouteTable::build(&[backend]).expect("routes build");

@@ -161,7 +161,7 @@ async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Res
     let entry = entry.ok_or_else(|| no_backend(&name))?;
     let mut v = summary(&entry);
     let mut health = Vec::new();
-    for addr in &entry.backend.settings.endpoints {
+    for addr in entry.backend.settings.endpoints.iter().map(|e| &e.addr) {
         let t0 = Instant::now();
         let r = tokio::time::timeout(
             Duration::from_millis(500),
@@ -175,6 +175,13 @@ async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Res
         });
     }
     v["endpoint_health"] = json!(health);
+    // What the call pipeline knows of each endpoint: state, calls in
+    // flight, recent error rate, breaker.
+    let traffic = &entry.backend.spec.traffic;
+    v["endpoint_state"] = json!(traffic.health.snapshot());
+    if let Some(b) = &traffic.health.backend_breaker {
+        v["breaker"] = b.json();
+    }
     Ok(axum::Json(v).into_response())
 }
 

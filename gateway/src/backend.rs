@@ -26,14 +26,20 @@ pub struct BackendSpec {
     pub services: Vec<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Its traffic management: balancing, retries, breakers, limits, and
+    /// the endpoints' health.
+    pub traffic: pipeline::Traffic,
 }
 
 impl BackendSpec {
-    /// What the call pipeline's layers read of this backend.
-    pub fn pipeline(&self) -> pipeline::Settings {
-        pipeline::Settings {
-            timeout: self.timeout,
-        }
+    /// The call policy of one method of the backend's IDL.
+    pub fn policy(
+        &self,
+        service: &str,
+        method: &str,
+        idl_idempotent: bool,
+    ) -> Arc<pipeline::CallPolicy> {
+        self.traffic.method(service, method, idl_idempotent)
     }
 
     /// `Service.method`, as errors name a method.
@@ -173,6 +179,7 @@ pub fn check_settings(cfg: &BackendConfig) -> Result<&'static dyn Protocol, Stri
     if cfg.endpoints.is_empty() {
         return Err(format!("backend `{name}`: no endpoints"));
     }
+    pipeline::settings::check(cfg).map_err(|e| format!("backend `{name}`: {e}"))?;
     Ok(protocol)
 }
 
@@ -228,15 +235,17 @@ impl Backend {
         if services.is_empty() && !matches!(idl, Idl::None) {
             return Err(format!("backend `{name}`: the IDL declares no service"));
         }
+        let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(ctx.timeout_ms));
+        let connect_timeout =
+            Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(ctx.connect_timeout_ms));
         let spec = Arc::new(BackendSpec {
             name: name.clone(),
             settings: cfg.clone(),
             prefix: cfg.prefix.trim_end_matches('/').to_string(),
             services,
-            timeout: Duration::from_millis(cfg.timeout_ms.unwrap_or(ctx.timeout_ms)),
-            connect_timeout: Duration::from_millis(
-                cfg.connect_timeout_ms.unwrap_or(ctx.connect_timeout_ms),
-            ),
+            timeout,
+            connect_timeout,
+            traffic: pipeline::Traffic::new(cfg, timeout, connect_timeout),
         });
         let imp = protocol.build(protocol::Build {
             spec: &spec,

@@ -17,7 +17,7 @@
 //!                               # (.proto files: kitex-protobuf | grpc)
 //! transport = "framed"          # buffered | framed | ttheader | ttheader-framed
 //!                               # (grpc: http2; dubbo: dubbo)
-//! endpoints = ["127.0.0.1:9090"]
+//! endpoints = ["127.0.0.1:9090"] # or { addr = "…", weight = 3 }
 //! idl = "idl/rich.thrift"       # relative to this file
 //! include_dirs = ["idl/common"]
 //! services = ["RichService"]    # default: every service of the main file
@@ -35,10 +35,21 @@
 //! dubbo_version = "1.0.0"       # Dubbo: service version
 //! dubbo_group = "blue"          # Dubbo: service group
 //! ```
+//!
+//! Traffic sections (`[backends.balance]`, `retry`, `breaker`, `outlier`,
+//! `limit`, `health`, `methods.NAME`) are described in
+//! [`crate::pipeline::settings`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::pipeline::settings::Endpoint;
+use crate::pipeline::settings::{
+    BalanceConfig, BreakerConfig, HealthConfig, LimitConfig, MethodConfig, OutlierConfig,
+    RetryConfig, is_default,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +93,7 @@ pub struct BackendConfig {
     pub protocol: String,
     #[serde(default = "default_transport")]
     pub transport: String,
-    pub endpoints: Vec<String>,
+    pub endpoints: Vec<Endpoint>,
     /// The IDL file; may be left out only by a Dubbo backend with
     /// `options.java_interface`, which then offers generic calls alone.
     #[serde(default, skip_serializing_if = "is_empty_path")]
@@ -97,6 +108,24 @@ pub struct BackendConfig {
     pub connect_timeout_ms: Option<u64>,
     #[serde(default)]
     pub options: BackendOptions,
+    // Traffic management (`pipeline::settings`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub balance: BalanceConfig,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub retry: RetryConfig,
+    /// Present: per-endpoint and per-backend breakers are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerConfig>,
+    /// Present: passive ejection of failing endpoints is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier: Option<OutlierConfig>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limit: LimitConfig,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub health: HealthConfig,
+    /// Per-method overrides, by method name (`echo`, or `Service.echo`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub methods: BTreeMap<String, MethodConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -157,8 +186,10 @@ fn default_body_limit() -> usize {
 fn default_timeout_ms() -> u64 {
     3000
 }
+/// Kitex's default: a loopback or LAN peer connects well within it, and a
+/// dead one is left for the next endpoint quickly.
 fn default_connect_timeout_ms() -> u64 {
-    1000
+    50
 }
 fn yes() -> bool {
     true

@@ -20,7 +20,10 @@
 //! | `backend_unavailable` | 502 | [`Failure::Unavailable`]: no endpoint accepted a connection |
 //! | `bad_gateway` | 502 | [`Failure::BadReply`]: the connection broke, or the reply is not valid (or too large) |
 //! | `backend_timeout` | 504 | [`Failure::Timeout`] |
-//! | `overloaded` | 503 | [`Failure::Overload`] |
+//! | `overloaded` | 503 | [`Failure::Overload`]: the backend's `limit.max_concurrency` calls are in flight |
+//! | `rate_limited` | 429 (see `Retry-After`) | [`Failure::RateLimited`]: the route's token bucket is empty |
+//! | `circuit_open` | 503 | [`Failure::CircuitOpen`]: the backend's breaker, or every endpoint's, is open |
+//! | `no_healthy_endpoint` | 503 | [`Failure::NoHealthy`]: every endpoint is ejected or failed its probe |
 //! | `invalid_settings`, `invalid_idl`, `route_conflict`, `unauthorized`, `forbidden`, `internal` | 400, 422, 409, 401, 403, 500 | admin API answers |
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -48,6 +51,15 @@ pub enum Failure {
     Timeout(String),
     /// Too many calls: a limit of the gateway's or the backend's.
     Overload(String),
+    /// The route's rate limit; the client may try again after `retry_after_s`.
+    RateLimited {
+        message: String,
+        retry_after_s: u64,
+    },
+    /// A circuit breaker is open.
+    CircuitOpen(String),
+    /// No endpoint is healthy.
+    NoHealthy(String),
     /// The backend answered with a failure of its protocol.
     Remote(Remote),
     // The admin API's own answers.
@@ -93,6 +105,9 @@ impl Failure {
             Failure::BadReply(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
             Failure::Overload(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Failure::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Failure::CircuitOpen(_) => (StatusCode::SERVICE_UNAVAILABLE, "circuit_open"),
+            Failure::NoHealthy(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_healthy_endpoint"),
             Failure::Remote(r) => r.status(),
             Failure::InvalidSettings(_) => (StatusCode::BAD_REQUEST, "invalid_settings"),
             Failure::InvalidIdl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_idl"),
@@ -114,6 +129,9 @@ impl Failure {
             | Failure::BadReply(m)
             | Failure::Timeout(m)
             | Failure::Overload(m)
+            | Failure::RateLimited { message: m, .. }
+            | Failure::CircuitOpen(m)
+            | Failure::NoHealthy(m)
             | Failure::InvalidSettings(m)
             | Failure::InvalidIdl(m)
             | Failure::Conflict(m)
@@ -196,6 +214,13 @@ impl From<TransportError> for Failure {
                 Failure::Unavailable(e.to_string())
             }
             TransportError::Timeout(_) => Failure::Timeout(e.to_string()),
+            TransportError::CircuitOpen => Failure::CircuitOpen(e.to_string()),
+            TransportError::NoHealthy => Failure::NoHealthy(e.to_string()),
+            TransportError::Overloaded { .. } => Failure::Overload(e.to_string()),
+            TransportError::RateLimited { retry_after } => Failure::RateLimited {
+                message: e.to_string(),
+                retry_after_s: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+            },
             TransportError::Io { .. }
             | TransportError::Closed { .. }
             | TransportError::Protocol { .. } => Failure::BadReply(e.to_string()),
@@ -255,6 +280,9 @@ impl ApiError {
             | Failure::BadReply(s)
             | Failure::Timeout(s)
             | Failure::Overload(s)
+            | Failure::RateLimited { message: s, .. }
+            | Failure::CircuitOpen(s)
+            | Failure::NoHealthy(s)
             | Failure::InvalidSettings(s)
             | Failure::InvalidIdl(s)
             | Failure::Conflict(s)
@@ -320,6 +348,10 @@ impl IntoResponse for ApiError {
                 resp.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            Failure::RateLimited { retry_after_s, .. } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
             _ => {}
         }
         resp
@@ -375,6 +407,16 @@ mod tests {
             (Failure::NotImplemented("x".into()), 501, "not_implemented"),
             (Failure::InvalidIdl("x".into()), 422, "invalid_idl"),
             (Failure::Conflict("x".into()), 409, "route_conflict"),
+            (Failure::CircuitOpen("x".into()), 503, "circuit_open"),
+            (Failure::NoHealthy("x".into()), 503, "no_healthy_endpoint"),
+            (
+                Failure::RateLimited {
+                    message: "x".into(),
+                    retry_after_s: 1,
+                },
+                429,
+                "rate_limited",
+            ),
         ];
         for (f, status, code) in cases {
             assert_eq!(
@@ -403,6 +445,16 @@ mod tests {
         assert_eq!(
             Failure::from(TransportError::Closed { addr }).status().1,
             "bad_gateway"
+        );
+        let limited = ApiError::from(TransportError::RateLimited {
+            retry_after: std::time::Duration::from_millis(1200),
+        })
+        .into_response();
+        assert_eq!(limited.status(), 429);
+        assert_eq!(limited.headers()["retry-after"], "2");
+        assert_eq!(
+            Failure::from(TransportError::Overloaded { limit: 4 }).message(),
+            "more than 4 calls in flight to this backend"
         );
     }
 

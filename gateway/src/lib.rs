@@ -235,7 +235,7 @@ pub async fn start_builtin(
             name: name.into(),
             protocol: protocol.into(),
             transport: transport.into(),
-            endpoints: vec![addr.to_string()],
+            endpoints: vec![addr.to_string().into()],
             idl: (*file).into(),
             include_dirs: Vec::new(),
             services: Vec::new(),
@@ -243,6 +243,7 @@ pub async fn start_builtin(
             timeout_ms: None,
             connect_timeout_ms: None,
             options: Default::default(),
+            ..Default::default()
         };
         out.push((
             Arc::new(Backend::build(&settings, idl.clone(), &ctx)?),

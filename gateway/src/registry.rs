@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use idl::{IdlErrors, MemoryFiles};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::backend::{Backend, BuildContext, Idl};
-use crate::config::{BackendConfig, BackendOptions};
+use crate::config::BackendConfig;
 use crate::error::{ApiError, Failure};
 use crate::routes::RouteTable;
 use crate::transport::EndpointCache;
@@ -36,37 +36,67 @@ pub enum Source {
 }
 
 /// A backend as registered through the admin API: settings and IDL files.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// Its JSON is a backend's settings (the keys of a config file's
+/// `[[backends]]`, but `name`, `idl` and `include_dirs`) plus `main` and
+/// `files`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
-    #[serde(default = "default_protocol")]
-    pub protocol: String,
-    #[serde(default = "default_transport")]
-    pub transport: String,
-    pub endpoints: Vec<String>,
     /// The main IDL file: a key of `files` (default: the only file, or the first uploaded).
-    #[serde(default)]
     pub main: String,
     /// Relative file name -> contents, exactly as uploaded.
-    #[serde(default)]
     pub files: BTreeMap<String, String>,
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connect_timeout_ms: Option<u64>,
-    #[serde(default)]
-    pub options: BackendOptions,
+    /// The settings; `name` and `idl` are set when it is built.
+    pub settings: BackendConfig,
 }
 
-fn default_protocol() -> String {
-    "thrift".into()
+/// Keys of a backend's settings that an upload does not give.
+const NOT_UPLOADED: &[&str] = &["name", "idl", "include_dirs"];
+
+impl<'de> Deserialize<'de> for Registration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut map = serde_json::Map::<String, Value>::deserialize(d)?;
+        if let Some(k) = NOT_UPLOADED.iter().find(|k| map.contains_key(**k)) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{k}`: a registration names its backend in the path and uploads its IDL files"
+            )));
+        }
+        let main = match map.remove("main") {
+            None | Some(Value::Null) => String::new(),
+            Some(v) => serde_json::from_value(v).map_err(D::Error::custom)?,
+        };
+        let files = match map.remove("files") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(v) => serde_json::from_value(v).map_err(D::Error::custom)?,
+        };
+        map.insert("name".into(), Value::String(String::new()));
+        let settings = serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)?;
+        Ok(Registration {
+            main,
+            files,
+            settings,
+        })
+    }
 }
-fn default_transport() -> String {
-    "framed".into()
+
+impl Serialize for Registration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let Value::Object(mut map) =
+            serde_json::to_value(&self.settings).map_err(S::Error::custom)?
+        else {
+            return Err(S::Error::custom("settings are an object"));
+        };
+        for k in NOT_UPLOADED {
+            map.remove(*k);
+        }
+        map.insert("main".into(), Value::String(self.main.clone()));
+        map.insert(
+            "files".into(),
+            serde_json::to_value(&self.files).map_err(S::Error::custom)?,
+        );
+        map.serialize(s)
+    }
 }
 
 /// One registered backend.
@@ -169,16 +199,9 @@ impl Registry {
         check_name(name).map_err(bad_request)?;
         let settings = BackendConfig {
             name: name.to_string(),
-            protocol: reg.protocol.clone(),
-            transport: reg.transport.clone(),
-            endpoints: reg.endpoints.clone(),
             idl: PathBuf::from(&reg.main),
             include_dirs: Vec::new(),
-            services: reg.services.clone(),
-            prefix: reg.prefix.clone(),
-            timeout_ms: reg.timeout_ms,
-            connect_timeout_ms: reg.connect_timeout_ms,
-            options: reg.options.clone(),
+            ..reg.settings.clone()
         };
         // Settings first (cheap), then the IDL.
         let protocol = crate::backend::check_settings(&settings)

@@ -4,52 +4,143 @@
 //! [`client`] from the same layers for every protocol:
 //!
 //! ```text
-//! timeout ▸ failover ▸ balance ▸ endpoint (the protocol's connection)
+//! limit ▸ breaker ▸ retry (budget, backup) ▸ failover ▸ balance ▸ endpoint
 //! ```
 //!
-//! - [`timeout`]: the backend's call timeout over the whole call, every
-//!   attempt included;
-//! - [`failover`]: a call that cannot have reached a server (no connection
+//! - [`limit`]: the route's token bucket (429) and the backend's
+//!   concurrency limit (503 `overloaded`);
+//! - [`breaker`]: the backend's circuit breaker (503 `circuit_open`);
+//! - [`retry`]: another try after a failure of a class the settings name,
+//!   within a budget, and only if nothing was sent or the method is
+//!   idempotent; a backup try of an idempotent call that is slow to answer;
+//! - [`failover`]: a try that cannot have reached a server (no connection
 //!   could be made) goes to the next endpoint, until each was tried once;
-//! - [`balance`]: the endpoint of each attempt, round robin, skipping the
-//!   endpoints this call already failed on.
+//! - [`balance`]: the endpoint of each try (round robin, weighted round
+//!   robin, least in flight, consistent hash), skipping the endpoints that
+//!   are ejected, whose breaker is open or that failed this call; it bounds
+//!   each try by its deadline and records its outcome in [`health`].
 //!
-//! A new concern (retries, breakers, limits, metrics) is one more layer
+//! A call's deadline is the method's timeout (or the client's
+//! `x-kitegate-timeout-ms`, capped by it); what is left of it travels to the
+//! backend in the protocol's own field. A new concern is one more layer
 //! file here and one line in [`client`]; the protocol modules do not change.
 
 pub mod balance;
+pub mod breaker;
 pub mod failover;
-pub mod timeout;
+pub mod health;
+pub mod limit;
+mod probe;
+pub mod retry;
+pub mod settings;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
+use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt as _};
 
+use crate::config::BackendConfig;
+use crate::error::{ApiError, Failure};
 use crate::transport::TransportError;
+use health::Health;
+use settings::{KeySource, Policy, RetryOn};
+
+/// The request header with which a client shortens a call's deadline.
+pub const TIMEOUT_HEADER: &str = "x-kitegate-timeout-ms";
 
 /// One call on its way through the stack: the protocol's request (cloned
-/// when an attempt is made again), and what the layers need to know of it.
+/// when a try is made again), and what the layers need to know of it.
 #[derive(Debug, Clone)]
 pub struct Call<R> {
     pub request: R,
-    /// Safe to run twice (the next layers' retries may resend it).
-    pub idempotent: bool,
+    pub policy: Arc<CallPolicy>,
+    /// When the whole call must end.
+    pub deadline: Instant,
+    /// When the current try must end (set by the retry layer).
+    pub try_deadline: Instant,
+    /// The consistent-hash key, when the policy uses one.
+    pub hash: Option<u64>,
+    /// The rate-limit bucket, when buckets are keyed.
+    pub rate_key: Option<Box<str>>,
     /// Endpoints (by index) this call already failed on.
     pub failed: Vec<usize>,
+    /// Endpoints (as bits) its tries were sent to, while a backup try may
+    /// need to avoid them.
+    pub picked: Option<Arc<AtomicU64>>,
 }
 
-impl<R> Call<R> {
-    pub fn new(request: R, idempotent: bool) -> Self {
-        Call {
-            request,
+/// What the layers read of one method, resolved once when routes are built.
+#[derive(Debug)]
+pub struct CallPolicy {
+    /// `Service.method`.
+    pub name: String,
+    /// Safe to run twice.
+    pub idempotent: bool,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub retry_on: Vec<RetryOn>,
+    pub try_timeout: Option<Duration>,
+    pub backup_after: Option<Duration>,
+    pub rate: Option<Arc<limit::RateLimit>>,
+}
+
+impl CallPolicy {
+    /// A policy with no retries, no backup and no rate limit (tests, tools).
+    pub fn plain(name: &str, timeout: Duration, idempotent: bool) -> Arc<CallPolicy> {
+        Arc::new(CallPolicy {
+            name: name.to_string(),
             idempotent,
-            failed: Vec::new(),
-        }
+            timeout,
+            max_attempts: 1,
+            retry_on: Vec::new(),
+            try_timeout: None,
+            backup_after: None,
+            rate: None,
+        })
+    }
+
+    /// The timeout in whole milliseconds, as protocols write it.
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout.as_millis() as u64
     }
 }
 
-/// How an attempt failed, and on which endpoint.
+/// What a call carries besides its request, read from the HTTP request.
+#[derive(Debug, Clone)]
+pub struct CallMeta {
+    pub deadline: Instant,
+    pub hash: Option<u64>,
+    pub rate_key: Option<Box<str>>,
+}
+
+impl CallMeta {
+    /// A call with `timeout` from now, no hash and no rate bucket.
+    pub fn after(timeout: Duration) -> CallMeta {
+        CallMeta {
+            deadline: Instant::now() + timeout,
+            hash: None,
+            rate_key: None,
+        }
+    }
+
+    /// What is left of the deadline, at least 1 ms (for the wire).
+    pub fn remaining(&self) -> Duration {
+        self.deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    }
+
+    /// [`CallMeta::remaining`] in whole milliseconds.
+    pub fn remaining_ms(&self) -> u64 {
+        self.remaining().as_millis().max(1) as u64
+    }
+}
+
+/// How a try failed, and on which endpoint.
 #[derive(Debug, Clone)]
 pub struct CallError {
     pub error: TransportError,
@@ -70,14 +161,167 @@ impl From<TransportError> for CallError {
 /// counts).
 pub type Client<R, S> = BoxCloneSyncService<Call<R>, S, CallError>;
 
-/// The settings every layer reads, from the backend's configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub timeout: Duration,
+/// A backend's traffic management: its settings, resolved, and the state
+/// its layers share (endpoint health, retry budget, limits).
+pub struct Traffic {
+    pub health: Arc<Health>,
+    /// `None` when no method of the backend retries or backs up.
+    pub(crate) budget: Option<Arc<retry::Budget>>,
+    pub(crate) concurrency: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) policy: Policy,
+    pub(crate) weights: Vec<u32>,
+    pub(crate) addrs: Vec<String>,
+    hash_key: Option<KeySource>,
+    rate_key: Option<KeySource>,
+    settings: BackendConfig,
+    timeout: Duration,
+    /// Stops the active probes when the backend goes.
+    _probe: Option<probe::Probe>,
 }
 
-/// Builds the client stack over `endpoints` (one protocol connection each).
-pub fn client<R, E>(settings: &Settings, endpoints: Vec<E>) -> Client<R, E::Response>
+impl std::fmt::Debug for Traffic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traffic")
+            .field("policy", &self.policy)
+            .field("endpoints", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Traffic {
+    /// Resolves a backend's checked settings (see [`settings::check`]).
+    pub fn new(cfg: &BackendConfig, timeout: Duration, connect_timeout: Duration) -> Traffic {
+        let health = Arc::new(Health::new(
+            &cfg.endpoints,
+            cfg.breaker.as_ref(),
+            cfg.outlier.as_ref(),
+        ));
+        let probe = (cfg.health.interval_ms > 0).then(|| {
+            probe::Probe::start(
+                &health,
+                Duration::from_millis(cfg.health.interval_ms),
+                connect_timeout,
+            )
+        });
+        let parse = |s: &str, fields| (!s.is_empty()).then(|| KeySource::parse(s, fields).ok())?;
+        Traffic {
+            budget: retries(cfg).then(|| Arc::new(retry::Budget::new(&cfg.retry))),
+            concurrency: (cfg.limit.max_concurrency > 0).then(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    cfg.limit.max_concurrency as usize,
+                ))
+            }),
+            policy: cfg.balance.policy,
+            weights: cfg.endpoints.iter().map(|e| e.weight).collect(),
+            addrs: cfg.endpoints.iter().map(|e| e.addr.clone()).collect(),
+            hash_key: parse(&cfg.balance.hash_key, true),
+            rate_key: parse(&cfg.limit.rate_key, false),
+            health,
+            settings: cfg.clone(),
+            timeout,
+            _probe: probe,
+        }
+    }
+
+    /// The policy of one method: the backend's settings, the method's
+    /// overrides (`methods.NAME` or `methods."Service.NAME"`), and whether
+    /// its IDL marks it idempotent.
+    pub fn method(&self, service: &str, method: &str, idl_idempotent: bool) -> Arc<CallPolicy> {
+        let s = &self.settings;
+        let over = s
+            .methods
+            .get(&format!("{service}.{method}"))
+            .or_else(|| s.methods.get(method));
+        let retry = over.and_then(|m| m.retry.as_ref()).unwrap_or(&s.retry);
+        let idempotent = over.and_then(|m| m.idempotent).unwrap_or_else(|| {
+            idl_idempotent || settings::matches_method(&retry.idempotent, service, method)
+        });
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        let rate = (s.limit.rate_per_s > 0).then(|| Arc::new(limit::RateLimit::new(&s.limit)));
+        Arc::new(CallPolicy {
+            name: format!("{service}.{method}"),
+            idempotent,
+            timeout: over
+                .and_then(|m| m.timeout_ms)
+                .map_or(self.timeout, Duration::from_millis),
+            max_attempts: retry.max_attempts,
+            retry_on: retry.on.clone(),
+            try_timeout: ms(retry.attempt_timeout_ms),
+            backup_after: ms(retry.backup_after_ms).filter(|_| idempotent),
+            rate,
+        })
+    }
+
+    /// What a call of `policy` carries, from the HTTP request's headers and
+    /// JSON body (empty when the body is a stream).
+    pub fn meta(
+        &self,
+        policy: &CallPolicy,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<CallMeta, ApiError> {
+        let mut timeout = policy.timeout;
+        if let Some(v) = headers.get(TIMEOUT_HEADER) {
+            let ms = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    ApiError::from(Failure::Input(format!(
+                        "{TIMEOUT_HEADER} must be a whole number of milliseconds above 0"
+                    )))
+                })?;
+            timeout = timeout.min(Duration::from_millis(ms));
+        }
+        Ok(CallMeta {
+            deadline: Instant::now() + timeout,
+            hash: self
+                .hash_key
+                .as_ref()
+                .and_then(|k| key_of(k, headers, body))
+                .map(|k| balance::hash_bytes(k.as_bytes())),
+            rate_key: self
+                .rate_key
+                .as_ref()
+                .map(|k| key_of(k, headers, body).unwrap_or_default().into()),
+        })
+    }
+}
+
+/// Whether any method of the backend may be tried more than once.
+fn retries(cfg: &BackendConfig) -> bool {
+    let tries = |r: &settings::RetryConfig| r.max_attempts > 1 || r.backup_after_ms > 0;
+    tries(&cfg.retry)
+        || cfg
+            .methods
+            .values()
+            .any(|m| m.retry.as_ref().is_some_and(tries))
+}
+
+/// The value a key source names in a request, as text.
+fn key_of(k: &KeySource, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    match k {
+        KeySource::Header(name) => headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        KeySource::Field(path) => {
+            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let mut at = &v;
+            for p in path {
+                at = at.get(p)?;
+            }
+            Some(match at {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        }
+    }
+}
+
+/// Builds the client stack over `endpoints` (one protocol connection each,
+/// in the order of the backend's settings).
+pub fn client<R, E>(traffic: &Traffic, endpoints: Vec<E>) -> Client<R, E::Response>
 where
     R: Clone + Send + Sync + 'static,
     E: tower::Service<R, Error = TransportError> + Clone + Send + Sync + 'static,
@@ -85,23 +329,36 @@ where
     E::Future: Send + 'static,
 {
     let stack = ServiceBuilder::new()
-        .layer(timeout::TimeoutLayer::new(settings.timeout))
+        .layer(limit::LimitLayer::new(traffic))
+        .layer(breaker::BreakerLayer::new(traffic))
+        .layer(retry::RetryLayer::new(traffic))
         .layer(failover::FailoverLayer::new(endpoints.len()))
-        .service(balance::Balance::new(endpoints));
+        .service(balance::Balance::new(traffic, endpoints));
     BoxCloneSyncService::new(stack)
 }
 
-/// Sends one call through `client`.
+/// Sends one call of `policy` through `client`.
 pub async fn send<R, S>(
     client: &Client<R, S>,
     request: R,
-    idempotent: bool,
-) -> Result<S, TransportError> {
+    policy: &Arc<CallPolicy>,
+    meta: CallMeta,
+) -> Result<S, ApiError> {
+    let call = Call {
+        request,
+        policy: policy.clone(),
+        deadline: meta.deadline,
+        try_deadline: meta.deadline,
+        hash: meta.hash,
+        rate_key: meta.rate_key,
+        failed: Vec::new(),
+        picked: None,
+    };
     client
         .clone()
-        .oneshot(Call::new(request, idempotent))
+        .oneshot(call)
         .await
-        .map_err(|e| e.error)
+        .map_err(|e| ApiError::from(e.error))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use super::{
 use crate::backend::{BackendSpec, Idl};
 use crate::config::BackendConfig;
 use crate::error::{ApiError, Failure, Remote};
-use crate::pipeline::{self, Client};
+use crate::pipeline::{self, CallMeta, CallPolicy, Client};
 use crate::transport::dubbo::{DubboCall, DubboConfig, DubboEndpoint, DubboReply, next_request_id};
 
 /// How much larger than the largest reply body (`max_frame`) its JSON may
@@ -75,7 +75,7 @@ impl Protocol for Dubbo {
             .settings
             .endpoints
             .iter()
-            .map(|a| DubboEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+            .map(|e| DubboEndpoint::shared(ctx.endpoints, &e.addr, cfg.clone()))
             .collect();
         // The Java interface: `options.java_interface`, else that of the first service.
         let interface = opts.java_interface.clone().or_else(|| {
@@ -84,7 +84,7 @@ impl Protocol for Dubbo {
         });
         Ok(Arc::new(DubboBackend {
             spec: spec.clone(),
-            client: pipeline::client(&spec.pipeline(), endpoints),
+            client: pipeline::client(&spec.traffic, endpoints),
             max_json: cfg.max_body.saturating_mul(JSON_PER_BODY_BYTE),
             interface,
             json: DubboJsonOptions {
@@ -117,6 +117,9 @@ impl ProtocolBackend for DubboBackend {
                 service: interface.clone(),
                 method: codecs::dubbo::generic::GENERIC_METHOD.into(),
                 handler: Arc::new(GenericRoute {
+                    policy: b
+                        .spec
+                        .policy(interface, codecs::dubbo::generic::GENERIC_METHOD, false),
                     backend: b.clone(),
                     name: format!("{interface}.{}", codecs::dubbo::generic::GENERIC_METHOD),
                     interface: interface.clone(),
@@ -141,6 +144,9 @@ impl ProtocolBackend for DubboBackend {
                     })
                     .unwrap_or_else(|| service.to_string());
                 Arc::new(DubboRoute {
+                    policy: b
+                        .spec
+                        .policy(service, &m.name, super::thrift::idl_idempotent(m)),
                     bindings: thrift_http::bindings(&b.schema, m),
                     signature: mapping::signature(&b.schema, m),
                     interface,
@@ -173,6 +179,7 @@ impl DubboBackend {
         interface: &'a str,
         method: &'a str,
         descriptor: &'a str,
+        meta: &CallMeta,
     ) -> Invocation<'a> {
         let opts = &self.spec.settings.options;
         Invocation {
@@ -181,7 +188,8 @@ impl DubboBackend {
             group: opts.dubbo_group.as_deref().unwrap_or(""),
             method,
             descriptor,
-            timeout_ms: Some(self.spec.timeout.as_millis() as u64),
+            // What is left of the call's deadline (Dubbo's `timeout`).
+            timeout_ms: Some(meta.remaining_ms()),
         }
     }
 
@@ -192,12 +200,14 @@ impl DubboBackend {
         id: u64,
         frame: Vec<u8>,
         method: Option<&Method>,
+        policy: &Arc<CallPolicy>,
+        meta: CallMeta,
     ) -> Result<axum::response::Response, ApiError> {
         let call = DubboCall {
             id,
             frame: Bytes::from(frame),
         };
-        let reply = pipeline::send(&self.client, call, false).await?;
+        let reply = pipeline::send(&self.client, call, policy, meta).await?;
         let resp = codecs::dubbo::decode_response(&reply.frame, Limits::default())
             .map_err(|e| Failure::BadReply(format!("bad reply from {}: {e}", reply.addr)))?;
         match resp.outcome {
@@ -240,6 +250,7 @@ impl DubboBackend {
 /// One method of a Dubbo backend.
 struct DubboRoute {
     backend: Arc<DubboBackend>,
+    policy: Arc<CallPolicy>,
     method: Method,
     name: String,
     interface: String,
@@ -256,14 +267,22 @@ impl Route for DubboRoute {
 impl DubboRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let req = req.read().await?;
-        let (id, frame) = self.encode(&req.body, &HttpValues::of(&req))?;
+        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts.headers, &req.body)?;
+        let (id, frame) = self.encode(&req.body, &HttpValues::of(&req), &meta)?;
         drop(req);
-        self.backend.exchange(id, frame, Some(&self.method)).await
+        (self.backend)
+            .exchange(id, frame, Some(&self.method), &self.policy, meta)
+            .await
     }
 
     /// The request JSON (body, then bound values) as the Hessian2
     /// arguments of the Java method, in a whole request frame.
-    fn encode(&self, body: &[u8], http: &HttpValues<'_>) -> Result<(u64, Vec<u8>), ApiError> {
+    fn encode(
+        &self,
+        body: &[u8],
+        http: &HttpValues<'_>,
+        meta: &CallMeta,
+    ) -> Result<(u64, Vec<u8>), ApiError> {
         let b = &self.backend;
         let schema = &b.schema;
         let bad = |m: String| ApiError::from(Failure::Input(m));
@@ -295,7 +314,7 @@ impl DubboRoute {
             obj.insert(f.json_name.clone(), v);
         }
         let sig = &self.signature;
-        let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor);
+        let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor, meta);
         let id = next_request_id();
         let mut req = Vec::with_capacity(body.len() + 256);
         let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut req);
@@ -337,6 +356,7 @@ impl DubboRoute {
 /// service does, for methods no IDL describes.
 struct GenericRoute {
     backend: Arc<DubboBackend>,
+    policy: Arc<CallPolicy>,
     interface: String,
     /// `interface.$invoke`.
     name: String,
@@ -350,13 +370,16 @@ impl Route for GenericRoute {
 
 impl GenericRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
-        let body = req.read().await?.body;
-        let (id, frame) = self.encode(&body)?;
-        drop(body);
-        self.backend.exchange(id, frame, None).await
+        let req = req.read().await?;
+        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts.headers, &req.body)?;
+        let (id, frame) = self.encode(&req.body, &meta)?;
+        drop(req);
+        (self.backend)
+            .exchange(id, frame, None, &self.policy, meta)
+            .await
     }
 
-    fn encode(&self, body: &[u8]) -> Result<(u64, Vec<u8>), ApiError> {
+    fn encode(&self, body: &[u8], meta: &CallMeta) -> Result<(u64, Vec<u8>), ApiError> {
         let bad = |m: String| ApiError::from(Failure::Input(m));
         let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))?;
         let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
@@ -390,7 +413,7 @@ impl GenericRoute {
                 args.len()
             )));
         }
-        let inv = self.backend.invocation(&self.interface, "", "");
+        let inv = self.backend.invocation(&self.interface, "", "", meta);
         let id = next_request_id();
         let mut frame = Vec::with_capacity(body.len() + 256);
         let call = GenericCall {

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::backend::BackendSpec;
 use crate::error::{ApiError, Failure, Remote, reply_status};
-use crate::pipeline::{self, Client};
+use crate::pipeline::{self, CallMeta, Client};
 use crate::transport::TransportError;
 use crate::transport::grpc::{
     GrpcCall, GrpcCallKind, GrpcConfig, GrpcEndpoint, GrpcOutcome, GrpcReply, GrpcResponse,
@@ -61,12 +61,12 @@ impl Protocol for Grpc {
             .settings
             .endpoints
             .iter()
-            .map(|a| GrpcEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+            .map(|e| GrpcEndpoint::shared(ctx.endpoints, &e.addr, cfg.clone()))
             .collect();
         Ok(Arc::new(GrpcBackend {
             spec: spec.clone(),
             proto,
-            client: pipeline::client(&spec.pipeline(), endpoints),
+            client: pipeline::client(&spec.traffic, endpoints),
         }))
     }
 }
@@ -113,13 +113,18 @@ impl Route for GrpcRoute {
 }
 
 impl GrpcRoute {
-    fn call_of(&self, headers: &HeaderMap, kind: GrpcCallKind) -> GrpcCall {
+    /// The call, with what is left of its deadline as its `grpc-timeout`.
+    fn call_of(&self, headers: &HeaderMap, kind: GrpcCallKind, meta: &CallMeta) -> GrpcCall {
         GrpcCall {
             path: self.path.clone(),
             metadata: self.outgoing_metadata(headers),
-            timeout: self.backend.spec.timeout,
+            timeout: meta.remaining(),
             kind,
         }
+    }
+
+    fn meta(&self, headers: &HeaderMap, body: &[u8]) -> Result<CallMeta, ApiError> {
+        (self.backend.spec.traffic).meta(&self.route.policy, headers, body)
     }
 
     async fn handle(&self, req: HttpRequest) -> Result<Response, ApiError> {
@@ -129,12 +134,14 @@ impl GrpcRoute {
             return self.client_stream(req, sse).await;
         }
         let req = req.read().await?;
+        let meta = self.meta(&req.parts.headers, &req.body)?;
         let message = Bytes::from(self.route.encode(&req)?);
         let headers = &req.parts.headers;
+        let policy = &self.route.policy;
         if m.server_streaming {
-            let call = self.call_of(headers, GrpcCallKind::ServerStream(message));
+            let call = self.call_of(headers, GrpcCallKind::ServerStream(message), &meta);
             let GrpcOutcome::Stream(stream) =
-                pipeline::send(&self.backend.client, call, false).await?
+                pipeline::send(&self.backend.client, call, policy, meta).await?
             else {
                 unreachable!("a server-stream call answers a stream")
             };
@@ -142,8 +149,9 @@ impl GrpcRoute {
             self.incoming_metadata(&stream.headers, &HeaderMap::new(), &mut resp_headers);
             return Ok(self.streamed(Pending::Open(stream), None, sse, resp_headers));
         }
-        let call = self.call_of(headers, GrpcCallKind::Unary(message));
-        let GrpcOutcome::Reply(reply) = pipeline::send(&self.backend.client, call, false).await?
+        let call = self.call_of(headers, GrpcCallKind::Unary(message), &meta);
+        let GrpcOutcome::Reply(reply) =
+            pipeline::send(&self.backend.client, call, policy, meta).await?
         else {
             unreachable!("a unary call answers a reply")
         };
@@ -171,8 +179,11 @@ impl GrpcRoute {
     /// one streams its replies while the request body is still being read.
     async fn client_stream(&self, req: HttpRequest, sse: bool) -> Result<Response, ApiError> {
         let b = &self.backend;
-        let call = self.call_of(&req.parts.headers, GrpcCallKind::Open);
-        let GrpcOutcome::Open(sender, response) = pipeline::send(&b.client, call, false).await?
+        let meta = self.meta(&req.parts.headers, b"")?;
+        let deadline = meta.deadline;
+        let call = self.call_of(&req.parts.headers, GrpcCallKind::Open, &meta);
+        let GrpcOutcome::Open(sender, response) =
+            pipeline::send(&b.client, call, &self.route.policy, meta).await?
         else {
             unreachable!("an open call answers its two halves")
         };
@@ -200,8 +211,7 @@ impl GrpcRoute {
             ));
         }
         // Client streaming: every request goes first, then the one reply.
-        let timeout = b.spec.timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let timeout = self.route.policy.timeout;
         let expired = || ApiError::from(TransportError::Timeout(timeout));
         let sent = tokio::time::timeout_at(deadline, pump)
             .await

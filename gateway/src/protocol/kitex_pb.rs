@@ -61,20 +61,27 @@ pub struct KitexPbBackend {
     seq: SeqIds,
 }
 
+impl KitexPbBackend {
+    /// The TTHeader info block of a call of `route` with `timeout_ms` left.
+    fn header_block(&self, route: &ProtoRoute, timeout_ms: u64) -> Vec<u8> {
+        ttheader::call_block(&ttheader::CallHeader {
+            protocol: ttheader::PROTOCOL_BINARY,
+            framed_payload: true,
+            idl_service: &route.service,
+            from_service: "kitegate",
+            to_service: &self.spec.name,
+            method: &route.method.name,
+            oneway: false,
+            timeout_ms,
+        })
+    }
+}
+
 impl ProtocolBackend for KitexPbBackend {
     fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
         let b = &self;
         proto::routes(&b.spec, &b.proto, false, |route| {
-            let header_block = ttheader::call_block(&ttheader::CallHeader {
-                protocol: ttheader::PROTOCOL_BINARY,
-                framed_payload: true,
-                idl_service: &route.service,
-                from_service: "kitegate",
-                to_service: &b.spec.name,
-                method: &route.method.name,
-                oneway: false,
-                timeout_ms: b.spec.timeout.as_millis() as u64,
-            });
+            let header_block = b.header_block(&route, route.policy.timeout_ms());
             Arc::new(KitexPbRoute {
                 route,
                 header_block,
@@ -105,13 +112,20 @@ impl KitexPbRoute {
         let b = &self.backend;
         let r = &self.route;
         let req = req.read().await?;
+        let meta = b
+            .spec
+            .traffic
+            .meta(&r.policy, &req.parts.headers, &req.body)?;
         let message = r.encode(&req)?;
         drop(req);
         let seqid = b.seq.next();
         let mut frame = Vec::with_capacity(message.len() + 128);
         if b.ttheader {
+            // A client's shorter deadline travels in the header's timeout.
+            let shorter = (meta.remaining() < r.policy.timeout)
+                .then(|| b.header_block(r, meta.remaining_ms()));
             kitex::encode_call_ttheader(
-                &self.header_block,
+                shorter.as_deref().unwrap_or(&self.header_block),
                 &r.method.name,
                 seqid,
                 &message,
@@ -123,9 +137,9 @@ impl KitexPbRoute {
         let exchange = Exchange {
             frame: Bytes::from(frame),
             oneway: false,
-            idempotent: false,
+            idempotent: r.policy.idempotent,
         };
-        let Some(reply) = pipeline::send(&b.client, exchange, false).await? else {
+        let Some(reply) = pipeline::send(&b.client, exchange, &r.policy, meta).await? else {
             return Err(Failure::BadReply("no reply".into()).into());
         };
         if let Some(e) = biz_error(reply.frame.header.as_ref()) {

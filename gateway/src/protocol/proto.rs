@@ -16,6 +16,7 @@ use super::{Route, RoutePath, RouteSpec};
 use crate::backend::BackendSpec;
 use crate::config::BackendOptions;
 use crate::error::{ApiError, Failure};
+use crate::pipeline::CallPolicy;
 
 /// The JSON options of a protobuf backend.
 pub fn encode_options(opts: &BackendOptions) -> PbEncodeOptions {
@@ -45,6 +46,19 @@ pub struct ProtoRoute {
     pub name: String,
     pub encode: PbEncodeOptions,
     pub decode: PbDecodeOptions,
+    /// What the call pipeline reads of the method.
+    pub policy: Arc<CallPolicy>,
+}
+
+/// Whether a method's options say it may run twice
+/// (`idempotency_level = IDEMPOTENT` or `NO_SIDE_EFFECTS`).
+pub fn idempotent(m: &ProtoMethod) -> bool {
+    m.descriptor
+        .method_descriptor_proto()
+        .options
+        .as_ref()
+        .and_then(|o| o.idempotency_level)
+        .is_some_and(|level| level == 1 || level == 2)
 }
 
 /// The routes of every method of the backend's services; `streaming`
@@ -95,6 +109,7 @@ pub fn routes(
                     name: spec.method_name(&svc.name, &m.name),
                     encode: encode_options(opts),
                     decode: decode_options(opts),
+                    policy: spec.policy(&svc.name, &m.name, idempotent(m)),
                 });
                 out.push(RouteSpec {
                     verb,

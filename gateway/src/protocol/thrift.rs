@@ -122,9 +122,9 @@ pub(super) fn pool_client(
         .settings
         .endpoints
         .iter()
-        .map(|a| PoolEndpoint::shared(ctx.endpoints, a, cfg.clone()))
+        .map(|e| PoolEndpoint::shared(ctx.endpoints, &e.addr, cfg.clone()))
         .collect();
-    pipeline::client(&spec.pipeline(), endpoints)
+    pipeline::client(&spec.traffic, endpoints)
 }
 
 /// Sequence ids of a backend's calls (never 0).
@@ -162,6 +162,14 @@ pub(super) fn biz_error(header: Option<&HeaderInfo>) -> Option<ApiError> {
     Some(e)
 }
 
+/// Whether a method's Kitex annotations mark it idempotent
+/// (`kitegate.idempotent = "true"`).
+pub(super) fn idl_idempotent(m: &Method) -> bool {
+    m.annotations
+        .get("kitegate.idempotent")
+        .is_some_and(|v| v == "true")
+}
+
 pub struct ThriftBackend {
     spec: Arc<BackendSpec>,
     schema: Arc<Schema>,
@@ -173,6 +181,22 @@ pub struct ThriftBackend {
     seq: SeqIds,
 }
 
+impl ThriftBackend {
+    /// The TTHeader info block of a call of `m` with `timeout_ms` left.
+    fn header_block(&self, service: &str, m: &Method, timeout_ms: u64) -> Vec<u8> {
+        ttheader::call_block(&ttheader::CallHeader {
+            protocol: ttheader::protocol_id(self.wire),
+            framed_payload: self.transport == Transport::TTHeaderFramed,
+            idl_service: service,
+            from_service: "kitegate",
+            to_service: &self.spec.name,
+            method: &m.name,
+            oneway: m.oneway,
+            timeout_ms,
+        })
+    }
+}
+
 impl ProtocolBackend for ThriftBackend {
     fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
         let b = &self;
@@ -181,17 +205,11 @@ impl ProtocolBackend for ThriftBackend {
             &b.schema,
             &b.spec.services,
             |service, m| {
+                let policy = b.spec.policy(service, &m.name, idl_idempotent(m));
                 Arc::new(ThriftRoute {
-                    header_block: ttheader::call_block(&ttheader::CallHeader {
-                        protocol: ttheader::protocol_id(b.wire),
-                        framed_payload: b.transport == Transport::TTHeaderFramed,
-                        idl_service: service,
-                        from_service: "kitegate",
-                        to_service: &b.spec.name,
-                        method: &m.name,
-                        oneway: m.oneway,
-                        timeout_ms: b.spec.timeout.as_millis() as u64,
-                    }),
+                    header_block: b.header_block(service, m, policy.timeout_ms()),
+                    policy,
+                    service: service.to_string(),
                     bindings: thrift_http::bindings(&b.schema, m),
                     name: b.spec.method_name(service, &m.name),
                     method: m.clone(),
@@ -216,8 +234,12 @@ struct ThriftRoute {
     method: Method,
     /// `Service.method`.
     name: String,
-    /// TTHeader info block (service and method names) for this method.
+    /// The IDL service.
+    service: String,
+    /// TTHeader info block (service and method names, the method's
+    /// timeout) for this method.
     header_block: Vec<u8>,
+    policy: Arc<pipeline::CallPolicy>,
     /// Fields of the request struct bound to path, query, header, cookie or raw body.
     bindings: Vec<(usize, Binding)>,
 }
@@ -232,13 +254,21 @@ impl ThriftRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let b = &self.backend;
         let req = req.read().await?;
+        let meta = b
+            .spec
+            .traffic
+            .meta(&self.policy, &req.parts.headers, &req.body)?;
         let http = HttpValues::of(&req);
         let bound = thrift_http::bind(&self.bindings, &http);
         let json = thrift_http::json_body(&self.bindings, &req.body);
         let seqid = b.seq.next();
         // Thrift is smaller than its JSON; the Vec grows if need be.
         let mut frame = Vec::with_capacity(json.len() / 2 + 256);
-        let mark = framing::begin_frame(b.transport, &mut frame, seqid, &self.header_block);
+        // A client's shorter deadline travels in the header's timeout.
+        let shorter = (b.transport.is_ttheader() && meta.remaining() < self.policy.timeout)
+            .then(|| b.header_block(&self.service, &self.method, meta.remaining_ms()));
+        let block = shorter.as_deref().unwrap_or(&self.header_block);
+        let mark = framing::begin_frame(b.transport, &mut frame, seqid, block);
         thrift::encode_call(
             b.wire,
             &b.schema,
@@ -258,9 +288,9 @@ impl ThriftRoute {
         let exchange = Exchange {
             frame: Bytes::from(frame),
             oneway: self.method.oneway,
-            idempotent: false,
+            idempotent: self.policy.idempotent,
         };
-        let Some(reply) = pipeline::send(&b.client, exchange, false).await? else {
+        let Some(reply) = pipeline::send(&b.client, exchange, &self.policy, meta).await? else {
             return Ok(super::json_response(
                 reply_status(Some(202)),
                 b"null".to_vec(),

@@ -36,6 +36,18 @@ pub enum TransportError {
     Protocol { addr: Arc<str>, message: String },
     #[error("no endpoints configured")]
     NoEndpoints,
+    /// Every endpoint left has its circuit breaker open (or the backend's is).
+    #[error("circuit open: the backend's recent calls failed too often")]
+    CircuitOpen,
+    /// Every endpoint left is ejected or failed its health probe.
+    #[error("no healthy endpoint: every endpoint is ejected or failed its probe")]
+    NoHealthy,
+    /// The backend's limit of calls in flight is reached.
+    #[error("more than {limit} calls in flight to this backend")]
+    Overloaded { limit: u32 },
+    /// The route's token bucket is empty.
+    #[error("rate limit reached; retry in {} ms", .retry_after.as_millis())]
+    RateLimited { retry_after: Duration },
     /// No reply within the call's timeout.
     #[error("no reply within {} ms", .0.as_millis())]
     Timeout(Duration),
@@ -47,7 +59,12 @@ impl TransportError {
     pub fn nothing_sent(&self) -> bool {
         matches!(
             self,
-            TransportError::Connect { .. } | TransportError::NoEndpoints
+            TransportError::Connect { .. }
+                | TransportError::NoEndpoints
+                | TransportError::CircuitOpen
+                | TransportError::NoHealthy
+                | TransportError::Overloaded { .. }
+                | TransportError::RateLimited { .. }
         )
     }
 }

@@ -26,7 +26,8 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
 use codecs::framing::{self, DEFAULT_MAX_FRAME_SIZE, Transport, ttheader};
 use codecs::thrift::Protocol;
-use gateway::pipeline::{self, Client};
+use gateway::config::BackendConfig;
+use gateway::pipeline::{self, CallMeta, CallPolicy, Client, Traffic};
 use gateway::transport::EndpointCache;
 use gateway::transport::pool::{Exchange, PoolConfig, PoolEndpoint, Reply};
 use pilota::thrift::binary::TBinaryProtocol;
@@ -79,6 +80,7 @@ impl Method {
 
 struct Upstream {
     client: Client<Exchange, Option<Reply>>,
+    policy: Arc<CallPolicy>,
     seq: AtomicI32,
     echo: Method,
     add: Method,
@@ -137,15 +139,9 @@ impl Upstream {
             oneway: false,
             idempotent: false,
         };
-        let resp = match pipeline::send(&self.client, exchange, false).await {
-            Err(e @ gateway::transport::TransportError::Timeout(_)) => {
-                return Err(Fail(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "backend_timeout",
-                    e.to_string(),
-                ));
-            }
-            Err(e) => return Err(Fail(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string())),
+        let meta = CallMeta::after(TIMEOUT);
+        let resp = match pipeline::send(&self.client, exchange, &self.policy, meta).await {
+            Err(e) => return Err(Fail(e.status(), e.code(), e.message().to_string())),
             Ok(None) => unreachable!("not oneway"),
             Ok(Some(r)) => r,
         };
@@ -259,9 +255,16 @@ async fn main() {
             max_idle: MAX_IDLE,
         },
     );
-    let client = pipeline::client(&pipeline::Settings { timeout: TIMEOUT }, vec![endpoint]);
+    let settings = BackendConfig {
+        name: "hello".into(),
+        endpoints: vec![backend.as_str().into()],
+        ..Default::default()
+    };
+    let traffic = Traffic::new(&settings, TIMEOUT, Duration::from_millis(1000));
+    let client = pipeline::client(&traffic, vec![endpoint]);
     let up = Arc::new(Upstream {
         client,
+        policy: CallPolicy::plain("Hello.call", TIMEOUT, false),
         seq: AtomicI32::new(0),
         echo: Method::new("echo"),
         add: Method::new("add"),

@@ -1,0 +1,137 @@
+//! Limits, checked before anything is sent: the route's token bucket
+//! (`limit.rate_per_s`, `burst`, one bucket per value of `rate_key`; past
+//! it 429 with `Retry-After`) and the backend's calls in flight
+//! (`limit.max_concurrency`; past it 503 `overloaded` at once, never a
+//! queue). Buckets are `governor`'s; the in-flight limit is a semaphore
+//! taken without waiting, which `tower::limit` does not offer (it waits).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tower::Layer;
+
+use super::settings::LimitConfig;
+use super::{Call, CallError, Traffic};
+use crate::transport::TransportError;
+
+/// Keyed buckets past this many are pruned of the ones that are full again.
+const MAX_BUCKETS: usize = 10_000;
+
+/// One route's token buckets.
+pub struct RateLimit {
+    buckets: DefaultKeyedRateLimiter<Box<str>>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateLimit")
+    }
+}
+
+impl RateLimit {
+    /// Buckets of `rate_per_s` (which must be above 0) holding `burst`
+    /// tokens (at least one second's worth when 0).
+    pub fn new(cfg: &LimitConfig) -> Self {
+        let rate = NonZeroU32::new(cfg.rate_per_s).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(cfg.burst).unwrap_or(rate);
+        RateLimit {
+            buckets: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes a token from `key`'s bucket, or says how long until one.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        if self.buckets.len() > MAX_BUCKETS {
+            self.buckets.retain_recent();
+        }
+        // An empty key (no `rate_key`) does not allocate.
+        let key: Box<str> = key.into();
+        self.buckets
+            .check_key(&key)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+#[derive(Clone)]
+pub struct LimitLayer {
+    concurrency: Option<(Arc<Semaphore>, u32)>,
+}
+
+impl LimitLayer {
+    pub fn new(traffic: &Traffic) -> Self {
+        LimitLayer {
+            concurrency: traffic
+                .concurrency
+                .clone()
+                .map(|s| (s, traffic.settings.limit.max_concurrency)),
+        }
+    }
+}
+
+impl<S> Layer<S> for LimitLayer {
+    type Service = Limit<S>;
+    fn layer(&self, inner: S) -> Limit<S> {
+        Limit {
+            inner,
+            concurrency: self.concurrency.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Limit<S> {
+    inner: S,
+    concurrency: Option<(Arc<Semaphore>, u32)>,
+}
+
+impl<R, S> tower::Service<Call<R>> for Limit<S>
+where
+    S: tower::Service<Call<R>, Error = CallError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = CallError;
+    type Future = BoxFuture<'static, Result<S::Response, CallError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, call: Call<R>) -> Self::Future {
+        if let Some(rate) = &call.policy.rate
+            && let Err(wait) = rate.take(call.rate_key.as_deref().unwrap_or(""))
+        {
+            return Box::pin(std::future::ready(Err(TransportError::RateLimited {
+                retry_after: wait,
+            }
+            .into())));
+        }
+        let permit = match &self.concurrency {
+            None => None,
+            Some((s, limit)) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return Box::pin(std::future::ready(Err(TransportError::Overloaded {
+                        limit: *limit,
+                    }
+                    .into())));
+                }
+            },
+        };
+        let fut = self.inner.call(call);
+        Box::pin(async move {
+            let out = fut.await;
+            drop(permit);
+            out
+        })
+    }
+}
