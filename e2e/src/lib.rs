@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod toxic;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -420,4 +422,19 @@ pub fn rich_server(protocol: &str, transport: &str) -> (Proc, String) {
 /// A path inside the repository, as a string for configs.
 pub fn repo_path(rel: &str) -> String {
     root().join(rel).to_string_lossy().into_owned()
+}
+
+/// Starts the thriftpy2 counter peer (`rich_server.py --service Counter`,
+/// binary, framed) named `name` on `port` (0: any); returns it and its
+/// `127.0.0.1:PORT`.
+pub fn counter_server(name: &str, port: u16) -> (Proc, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("e2e/peers/python/rich_server.py"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--protocol", "binary", "--transport", "framed"])
+        .args(["--service", "Counter", "--name", name])
+        .arg("--idl")
+        .arg(root().join("e2e/idl/counter.thrift"));
+    let (p, line) = Proc::start(&format!("counter {name}"), cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }

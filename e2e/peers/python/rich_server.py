@@ -19,6 +19,13 @@ SIGINT. Handlers (see the comments in rich.thrift):
     lastFired()          -> msg of the latest fire(), "" before any
     fail(msg)            -> raises RichError(message=msg, code=4242, status=DISABLED)
 
+With --service Counter --idl e2e/idl/counter.thrift it serves the counter
+instead (every call it ran is counted):
+
+    bump(key)            -> the key's count after adding one
+    count(key)           -> the key's count
+    whoami(sleep_ms)     -> --name, after sleeping sleep_ms
+
 Any other handler error is sent as TApplicationException INTERNAL_ERROR
 (thriftpy2 alone would drop the connection).
 """
@@ -29,6 +36,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
@@ -89,11 +97,30 @@ class ServerSocket(TServerSocket):
 
 
 class Handler(object):
-    def __init__(self, mod, verbose):
+    def __init__(self, mod, verbose, name=""):
         self.m = mod
         self.verbose = verbose
+        self.name = name
         self._lock = threading.Lock()
         self._last_fired = ""
+        self._counts = {}
+
+    # Counter (counter.thrift)
+    def bump(self, key):
+        with self._lock:
+            n = self._counts.get(key, 0) + 1
+            self._counts[key] = n
+        self.log("bump", key, n)
+        return n
+
+    def count(self, key):
+        with self._lock:
+            return self._counts.get(key, 0)
+
+    def whoami(self, sleep_ms):
+        if sleep_ms:
+            time.sleep(sleep_ms / 1000.0)
+        return self.name
 
     def log(self, *a):
         if self.verbose:
@@ -201,6 +228,7 @@ def main():
     ap.add_argument("--client-timeout-ms", type=int, default=0,
                     help="close a connection idle this long (0 = never; thriftpy2's own default is 3000)")
     ap.add_argument("--verbose", "-v", action="store_true", help="log each call to stderr")
+    ap.add_argument("--name", default="", help="what whoami() answers (Counter)")
     args = ap.parse_args()
 
     mod = load_idl(args.idl, args.include_dir)
@@ -215,7 +243,7 @@ def main():
     sock = ServerSocket(host=args.host, port=args.port,
                         client_timeout=args.client_timeout_ms or None)
     sock.listen()
-    server = TThreadedServer(TProcessor(service, SafeHandler(Handler(mod, args.verbose))),
+    server = TThreadedServer(TProcessor(service, SafeHandler(Handler(mod, args.verbose, args.name))),
                              sock,
                              iprot_factory=protocol_factory(args.protocol),
                              itrans_factory=transport_factory(args.transport),
