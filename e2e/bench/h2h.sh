@@ -19,6 +19,10 @@
 #                 (the HTTP server alone; it reads the request body)
 #   floor-direct  target/release/thrift_load: a native Thrift client calling
 #                 the backend's add directly (no gateway; add only)
+#   kitegate-layers the same kitegate with every traffic layer configured
+#                 and none firing: least-in-flight balancing, retries with a
+#                 budget, breakers, outlier ejection, concurrency and rate
+#                 limits (far above the load), health probes
 #   kitegate-base another kitegate binary, $KITEGATE_BASE_BIN (e.g. a release
 #                 build of an earlier commit), with the same config: before
 #                 and after a change in one run (skipped when unset)
@@ -82,7 +86,7 @@ fi
 THREADS=${THREADS:-2}
 AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
-ALL_SYSTEMS="kitegate hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base"
+ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base"
 ALL_ROUTES="add large grpc-add"
 SYSTEMS=${SYSTEMS:-$ALL_SYSTEMS}
 ROUTES=${ROUTES:-$ALL_ROUTES}
@@ -204,14 +208,29 @@ backend_addr=$(wait_ready "$tmp/backend.out" 10) || { cat "$tmp/backend.out"; ex
 for _ in $(seq 100); do grep -q '^GRPC ' "$tmp/backend.out" && break; sleep 0.05; done
 grpc_addr=$(awk '/^GRPC / {print $2}' "$tmp/backend.out")
 
+# kitegate-layers: every traffic section, none firing at this load.
+LAYERS='[SECTION.balance]
+policy = "least_inflight"
+[SECTION.retry]
+max_attempts = 2
+on = ["connect", "unavailable", "timeout"]
+[SECTION.breaker]
+[SECTION.outlier]
+[SECTION.limit]
+max_concurrency = 1000000
+rate_per_s = 1000000000
+[SECTION.health]
+interval_ms = 1000'
+
 # Starts a system's gateway on a free port: sets PID and URL; 1 if it did not come up.
 launch() { # system
     local sys=$1 port addr
     port=$(free_port)
     case $sys in
-        kitegate | kitegate-base)
-            local bin=target/release/kitegate
+        kitegate | kitegate-base | kitegate-layers)
+            local bin=target/release/kitegate layers=""
             [[ $sys == kitegate-base ]] && bin=$KITEGATE_BASE_BIN
+            [[ $sys == kitegate-layers ]] && layers=$LAYERS
             cat >"$tmp/kitegate.toml" <<TOML
 listen = "127.0.0.1:$port"
 builtin_hello = false
@@ -223,12 +242,14 @@ protocol = "thrift"
 transport = "ttheader"
 endpoints = ["$backend_addr"]
 idl = "$PWD/examples/idl/hello.thrift"
+${layers//SECTION/backends}
 [[backends]]
 name = "hello-grpc"
 protocol = "grpc"
 endpoints = ["$grpc_addr"]
 idl = "$PWD/examples/idl/hello.proto"
 prefix = "/grpc"
+${layers//SECTION/backends}
 TOML
             env RUST_LOG=warn "$bin" --config "$tmp/kitegate.toml" >"$tmp/$sys.out" 2>&1 & ;;
         static-rust) target/release/static_gateway "127.0.0.1:$port" "$backend_addr" >"$tmp/$sys.out" 2>&1 & ;;
@@ -240,7 +261,7 @@ TOML
         *) return 1 ;;
     esac
     PID[$sys]=$!
-    if [[ $sys == kitegate || $sys == kitegate-base ]]; then
+    if [[ $sys == kitegate* ]]; then
         URL[$sys]="http://127.0.0.1:$port"
         for _ in $(seq 400); do curl -sf "${URL[$sys]}/healthz" >/dev/null && return 0; sleep 0.05; done
     elif addr=$(wait_ready "$tmp/$sys.out" 20); then

@@ -125,17 +125,12 @@ fn serve(client: TcpStream, upstream: &str, s: Arc<Shared>) {
     let _ = back.join();
 }
 
-/// Client to peer.
-fn requests(
-    mut client: TcpStream,
-    mut server: TcpStream,
-    s: &Shared,
-    mute: &AtomicBool,
-    done: &AtomicBool,
-) {
+/// Reads chunks from `from` until it closes or fails, the proxy stops or
+/// the connection is done; hands each to `each`, which says whether to go on.
+fn pump(mut from: &TcpStream, s: &Shared, done: &AtomicBool, mut each: impl FnMut(&[u8]) -> bool) {
     let mut buf = vec![0u8; 64 * 1024];
     while !s.stop.load(Ordering::SeqCst) && !done.load(Ordering::SeqCst) {
-        let n = match client.read(&mut buf) {
+        let n = match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e)
@@ -148,85 +143,78 @@ fn requests(
             }
             Err(_) => break,
         };
-        match fault(s) {
-            Fault::None | Fault::Latency(_) | Fault::SlowDrip(_) => {
-                if server.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            Fault::ResetBefore => {
-                reset(&client);
-                break;
-            }
-            Fault::ResetAfter => {
-                let _ = server.write_all(&buf[..n]);
-                mute.store(true, Ordering::SeqCst);
-                // Let the peer read it before the client's side goes.
-                std::thread::sleep(Duration::from_millis(20));
-                reset(&client);
-                break;
-            }
-            Fault::HalfOpen => {
-                mute.store(true, Ordering::SeqCst);
-                let _ = server.write_all(&buf[..n]);
-            }
-            Fault::Blackhole => {}
-            Fault::Garbage => {
-                let _ = client.write_all(b"\xde\xad\xbe\xefnot a reply of any protocol\r\n");
-                let _ = client.shutdown(Shutdown::Both);
-                break;
-            }
+        if !each(&buf[..n]) {
+            break;
         }
     }
+}
+
+/// Client to peer.
+fn requests(
+    client: TcpStream,
+    mut server: TcpStream,
+    s: &Shared,
+    mute: &AtomicBool,
+    done: &AtomicBool,
+) {
+    pump(&client, s, done, |chunk| match fault(s) {
+        Fault::None | Fault::Latency(_) | Fault::SlowDrip(_) => server.write_all(chunk).is_ok(),
+        Fault::ResetBefore => {
+            reset(&client);
+            false
+        }
+        Fault::ResetAfter => {
+            let _ = server.write_all(chunk);
+            mute.store(true, Ordering::SeqCst);
+            // Let the peer read it before the client's side goes.
+            std::thread::sleep(Duration::from_millis(20));
+            reset(&client);
+            false
+        }
+        Fault::HalfOpen => {
+            mute.store(true, Ordering::SeqCst);
+            let _ = server.write_all(chunk);
+            true
+        }
+        Fault::Blackhole => true,
+        Fault::Garbage => {
+            let _ = (&client).write_all(b"\xde\xad\xbe\xefnot a reply of any protocol\r\n");
+            let _ = client.shutdown(Shutdown::Both);
+            false
+        }
+    });
     done.store(true, Ordering::SeqCst);
     let _ = server.shutdown(Shutdown::Both);
 }
 
 /// Peer to client.
 fn replies(
-    mut server: TcpStream,
+    server: TcpStream,
     mut client: TcpStream,
     s: &Shared,
     mute: &AtomicBool,
     done: &AtomicBool,
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while !s.stop.load(Ordering::SeqCst) && !done.load(Ordering::SeqCst) {
-        let n = match server.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(_) => break,
-        };
+    pump(&server, s, done, |chunk| {
         if mute.load(Ordering::SeqCst) {
-            continue;
+            return true;
         }
-        let ok = match fault(s) {
+        match fault(s) {
             Fault::HalfOpen | Fault::Blackhole => {
                 mute.store(true, Ordering::SeqCst);
                 true
             }
             Fault::Latency(d) => {
                 std::thread::sleep(d);
-                client.write_all(&buf[..n]).is_ok()
+                client.write_all(chunk).is_ok()
             }
-            Fault::SlowDrip(d) => buf[..n].iter().all(|b| {
+            Fault::SlowDrip(d) => chunk.iter().all(|b| {
                 std::thread::sleep(d);
                 client.write_all(std::slice::from_ref(b)).is_ok()
             }),
-            _ => client.write_all(&buf[..n]).is_ok(),
-        };
-        if !ok {
-            break;
+            _ => client.write_all(chunk).is_ok(),
         }
-    }
+    });
     if !mute.load(Ordering::SeqCst) {
         done.store(true, Ordering::SeqCst);
         let _ = client.shutdown(Shutdown::Both);

@@ -1061,13 +1061,9 @@ fn convert(
             )
         }
         Value::Map(m) => {
-            let MapShape {
-                kt,
-                vt,
-                struct_fields,
-                keys_are_text,
-            } = MapShape::of(m, ty, refs);
-            if keys_are_text {
+            let shape = MapShape::of(m, ty, refs);
+            let (kt, vt, struct_fields) = (shape.kt, shape.vt, shape.struct_fields);
+            if shape.keys_are_text {
                 let mut obj = serde_json::Map::new();
                 for (k, val) in &m.entries {
                     let Some(key) = text_key(k, refs) else {

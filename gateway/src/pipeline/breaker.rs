@@ -7,24 +7,20 @@
 //!
 //! [`health::Breaker`]: super::health::Breaker
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use futures_util::future::BoxFuture;
-use tower::Layer;
-
 use super::health::Health;
-use super::{Call, CallError, Traffic};
+use super::stage::{Next, Step, StepFuture, now};
+use super::{Call, Traffic};
 use crate::transport::TransportError;
+use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct BreakerLayer {
+pub struct Breaker {
     health: Option<Arc<Health>>,
 }
 
-impl BreakerLayer {
+impl Breaker {
     pub fn new(traffic: &Traffic) -> Self {
-        BreakerLayer {
+        Breaker {
             health: traffic
                 .health
                 .backend_breaker
@@ -32,22 +28,6 @@ impl BreakerLayer {
                 .then(|| traffic.health.clone()),
         }
     }
-}
-
-impl<S> Layer<S> for BreakerLayer {
-    type Service = Breaker<S>;
-    fn layer(&self, inner: S) -> Breaker<S> {
-        Breaker {
-            inner,
-            health: self.health.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Breaker<S> {
-    inner: S,
-    health: Option<Arc<Health>>,
 }
 
 /// Whether a failure says the backend did not answer (what breakers count).
@@ -62,29 +42,19 @@ fn counts(e: &TransportError) -> bool {
     )
 }
 
-impl<R, S> tower::Service<Call<R>> for Breaker<S>
+impl<R, S> Step<R, S> for Breaker
 where
-    S: tower::Service<Call<R>, Error = CallError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
+    S: Next<R>,
 {
-    type Response = S::Response;
-    type Error = CallError;
-    type Future = BoxFuture<'static, Result<S::Response, CallError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call<R>) -> Self::Future {
+    fn step(&self, next: &mut S, call: Call<R>) -> StepFuture<S::Response> {
         let Some(health) = self.health.clone() else {
-            return Box::pin(self.inner.call(call));
+            return Box::pin(next.call(call));
         };
         let breaker = health.backend_breaker.as_ref().expect("checked in new");
         if !breaker.allow() {
-            return Box::pin(std::future::ready(Err(TransportError::CircuitOpen.into())));
+            return now(Err(TransportError::CircuitOpen.into()));
         }
-        let fut = self.inner.call(call);
+        let fut = next.call(call);
         Box::pin(async move {
             let out = fut.await;
             let breaker = health.backend_breaker.as_ref().expect("checked in new");

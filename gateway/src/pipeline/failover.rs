@@ -3,57 +3,29 @@
 //! was tried once. Never resends a call that may have run: that is the
 //! retry layer's decision, which knows budgets and idempotency.
 
-use std::task::{Context, Poll};
+use tower::ServiceExt as _;
 
-use futures_util::future::BoxFuture;
-use tower::{Layer, ServiceExt as _};
-
+use super::stage::{Next, Step, StepFuture};
 use super::{Call, CallError};
 
 #[derive(Clone)]
-pub struct FailoverLayer {
+pub struct Failover {
     endpoints: usize,
 }
 
-impl FailoverLayer {
+impl Failover {
     pub fn new(endpoints: usize) -> Self {
-        FailoverLayer { endpoints }
+        Failover { endpoints }
     }
 }
 
-impl<S> Layer<S> for FailoverLayer {
-    type Service = Failover<S>;
-    fn layer(&self, inner: S) -> Failover<S> {
-        Failover {
-            inner,
-            endpoints: self.endpoints,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Failover<S> {
-    inner: S,
-    endpoints: usize,
-}
-
-impl<R, S> tower::Service<Call<R>> for Failover<S>
+impl<R, S> Step<R, S> for Failover
 where
     R: Clone + Send + 'static,
-    S: tower::Service<Call<R>, Error = CallError> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
+    S: Next<R> + Clone,
 {
-    type Response = S::Response;
-    type Error = CallError;
-    type Future = BoxFuture<'static, Result<S::Response, CallError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut call: Call<R>) -> Self::Future {
-        let inner = self.inner.clone();
+    fn step(&self, next: &mut S, mut call: Call<R>) -> StepFuture<S::Response> {
+        let inner = next.clone();
         let endpoints = self.endpoints;
         Box::pin(async move {
             loop {

@@ -7,17 +7,15 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
-use tower::Layer;
 
 use super::settings::LimitConfig;
-use super::{Call, CallError, Traffic};
+use super::stage::{Next, Step, StepFuture, now};
+use super::{Call, Traffic};
 use crate::transport::TransportError;
 
 /// Keyed buckets past this many are pruned of the ones that are full again.
@@ -61,13 +59,13 @@ impl RateLimit {
 }
 
 #[derive(Clone)]
-pub struct LimitLayer {
+pub struct Limit {
     concurrency: Option<(Arc<Semaphore>, u32)>,
 }
 
-impl LimitLayer {
+impl Limit {
     pub fn new(traffic: &Traffic) -> Self {
-        LimitLayer {
+        Limit {
             concurrency: traffic
                 .concurrency
                 .clone()
@@ -76,58 +74,24 @@ impl LimitLayer {
     }
 }
 
-impl<S> Layer<S> for LimitLayer {
-    type Service = Limit<S>;
-    fn layer(&self, inner: S) -> Limit<S> {
-        Limit {
-            inner,
-            concurrency: self.concurrency.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Limit<S> {
-    inner: S,
-    concurrency: Option<(Arc<Semaphore>, u32)>,
-}
-
-impl<R, S> tower::Service<Call<R>> for Limit<S>
+impl<R, S> Step<R, S> for Limit
 where
-    S: tower::Service<Call<R>, Error = CallError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
+    S: Next<R>,
 {
-    type Response = S::Response;
-    type Error = CallError;
-    type Future = BoxFuture<'static, Result<S::Response, CallError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call<R>) -> Self::Future {
+    fn step(&self, next: &mut S, call: Call<R>) -> StepFuture<S::Response> {
         if let Some(rate) = &call.policy.rate
             && let Err(wait) = rate.take(call.rate_key.as_deref().unwrap_or(""))
         {
-            return Box::pin(std::future::ready(Err(TransportError::RateLimited {
-                retry_after: wait,
-            }
-            .into())));
+            return now(Err(TransportError::RateLimited { retry_after: wait }.into()));
         }
         let permit = match &self.concurrency {
             None => None,
             Some((s, limit)) => match s.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
-                Err(_) => {
-                    return Box::pin(std::future::ready(Err(TransportError::Overloaded {
-                        limit: *limit,
-                    }
-                    .into())));
-                }
+                Err(_) => return now(Err(TransportError::Overloaded { limit: *limit }.into())),
             },
         };
-        let fut = self.inner.call(call);
+        let fut = next.call(call);
         Box::pin(async move {
             let out = fut.await;
             drop(permit);

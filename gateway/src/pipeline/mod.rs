@@ -22,8 +22,9 @@
 //!
 //! A call's deadline is the method's timeout (or the client's
 //! `x-kitegate-timeout-ms`, capped by it); what is left of it travels to the
-//! backend in the protocol's own field. A new concern is one more layer
-//! file here and one line in [`client`]; the protocol modules do not change.
+//! backend in the protocol's own field. A new concern is one more
+//! [`stage::Step`] in a file here and one line in [`client`]; the protocol
+//! modules do not change.
 
 pub mod balance;
 pub mod breaker;
@@ -33,6 +34,7 @@ pub mod limit;
 mod probe;
 pub mod retry;
 pub mod settings;
+pub mod stage;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -48,6 +50,7 @@ use crate::error::{ApiError, Failure};
 use crate::transport::TransportError;
 use health::Health;
 use settings::{KeySource, Policy, RetryOn};
+use stage::StageLayer;
 
 /// The request header with which a client shortens a call's deadline.
 pub const TIMEOUT_HEADER: &str = "x-kitegate-timeout-ms";
@@ -329,10 +332,10 @@ where
     E::Future: Send + 'static,
 {
     let stack = ServiceBuilder::new()
-        .layer(limit::LimitLayer::new(traffic))
-        .layer(breaker::BreakerLayer::new(traffic))
-        .layer(retry::RetryLayer::new(traffic))
-        .layer(failover::FailoverLayer::new(endpoints.len()))
+        .layer(StageLayer(limit::Limit::new(traffic)))
+        .layer(StageLayer(breaker::Breaker::new(traffic)))
+        .layer(StageLayer(retry::Retry::new(traffic)))
+        .layer(StageLayer(failover::Failover::new(endpoints.len())))
         .service(balance::Balance::new(traffic, endpoints));
     BoxCloneSyncService::new(stack)
 }

@@ -17,15 +17,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, Either, select};
+use futures_util::future::{Either, select};
 use tokio::time::Instant;
+use tower::ServiceExt as _;
 use tower::retry::budget::{Budget as _, TpsBudget};
-use tower::{Layer, ServiceExt as _};
 
 use super::settings::{RetryConfig, RetryOn};
+use super::stage::{Next, Step, StepFuture};
 use super::{Call, CallError, Traffic};
 use crate::transport::TransportError;
 
@@ -48,36 +48,18 @@ impl Budget {
 }
 
 #[derive(Clone)]
-pub struct RetryLayer {
+pub struct Retry {
     budget: Option<Arc<Budget>>,
     endpoints: usize,
 }
 
-impl RetryLayer {
+impl Retry {
     pub fn new(traffic: &Traffic) -> Self {
-        RetryLayer {
+        Retry {
             budget: traffic.budget.clone(),
             endpoints: traffic.addrs.len(),
         }
     }
-}
-
-impl<S> Layer<S> for RetryLayer {
-    type Service = Retry<S>;
-    fn layer(&self, inner: S) -> Retry<S> {
-        Retry {
-            inner,
-            budget: self.budget.clone(),
-            endpoints: self.endpoints,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Retry<S> {
-    inner: S,
-    budget: Option<Arc<Budget>>,
-    endpoints: usize,
 }
 
 /// The class of a failed try, as `retry.on` names it.
@@ -91,34 +73,24 @@ fn class(e: &TransportError) -> Option<RetryOn> {
     })
 }
 
-impl<R, S> tower::Service<Call<R>> for Retry<S>
+impl<R, S> Step<R, S> for Retry
 where
     R: Clone + Send + 'static,
-    S: tower::Service<Call<R>, Error = CallError> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
+    S: Next<R> + Clone,
 {
-    type Response = S::Response;
-    type Error = CallError;
-    type Future = BoxFuture<'static, Result<S::Response, CallError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut call: Call<R>) -> Self::Future {
+    fn step(&self, next: &mut S, mut call: Call<R>) -> StepFuture<S::Response> {
         let policy = &call.policy;
         let budget = match &self.budget {
             Some(b) => {
                 b.0.deposit();
                 b.clone()
             }
-            None if policy.try_timeout.is_none() => return Box::pin(self.inner.call(call)),
+            None if policy.try_timeout.is_none() => return Box::pin(next.call(call)),
             // A try timeout alone: tries are bounded, never repeated.
             None => Arc::new(Budget::empty()),
         };
         let policy = policy.clone();
-        let inner = self.inner.clone();
+        let inner = next.clone();
         if policy.max_attempts <= 1 && policy.backup_after.is_none() && policy.try_timeout.is_none()
         {
             // Nothing to decide: no copy of the request is kept.
