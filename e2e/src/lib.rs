@@ -438,3 +438,16 @@ pub fn counter_server(name: &str, port: u16) -> (Proc, String) {
     let (p, line) = Proc::start(&format!("counter {name}"), cmd, Some("READY "));
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
+
+/// Starts the grpcio counter peer (`grpc_server.py --service Counter`)
+/// named `name` on `port` (0: any); returns it and its `127.0.0.1:PORT`.
+pub fn grpc_counter_server(name: &str, port: u16) -> (Proc, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--service", "Counter", "--name", name])
+        .arg("--proto")
+        .arg(root().join("e2e/idl/counter.proto"));
+    let (p, line) = Proc::start(&format!("grpc counter {name}"), cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}

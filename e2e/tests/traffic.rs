@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e::toxic::{Fault, Toxic};
-use e2e::{Gateway, counter_server, free_port, repo_path};
+use e2e::{Gateway, counter_server, free_port, grpc_counter_server, repo_path};
 use serde_json::{Value, json};
 
 /// A config backend `name` of the counter IDL over `endpoints` (TOML
@@ -375,4 +375,97 @@ fn limits_and_open_breakers_answer_at_once() {
     assert_eq!(s, 200);
     assert_eq!(v["endpoint_state"][0]["state"], "breaker_open", "{v}");
     assert_eq!(v["breaker"]["state"], "open", "{v}");
+}
+
+/// The same faults between the gateway and a grpcio peer (one HTTP/2
+/// connection carries every call): the statuses, no call run twice, and
+/// recovery within 1 s, since a connection that stops answering is left.
+#[test]
+fn grpc_faults_get_their_status_and_no_call_runs_twice() {
+    let (_peer, peer) = grpc_counter_server("g", 0);
+    let toxic = Toxic::start(&peer);
+    let cfg = format!(
+        "[[backends]]\nname = \"g\"\nprotocol = \"grpc\"\ntransport = \"http2\"\n\
+         endpoints = [\"{}\"]\nidl = \"{}\"\nprefix = \"/g\"\ntimeout_ms = 600\n\
+         [backends.retry]\nmax_attempts = 3\nmin_retries_per_s = 100\n\
+         on = [\"connect\", \"unavailable\", \"timeout\", \"bad_reply\"]\n",
+        toxic.addr(),
+        repo_path("e2e/idl/counter.proto")
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let call = |method: &str, body: Value| {
+        gw.post(
+            &format!("/g/counter.v1.Counter/{method}"),
+            &body.to_string(),
+        )
+    };
+    let cases: &[(&str, Fault, &[&str])] = &[
+        ("none", Fault::None, &["200"]),
+        (
+            "latency",
+            Fault::Latency(Duration::from_millis(100)),
+            &["200"],
+        ),
+        (
+            "slow_drip",
+            Fault::SlowDrip(Duration::from_millis(1)),
+            &["200"],
+        ),
+        (
+            "reset_before",
+            Fault::ResetBefore,
+            &["bad_gateway", "backend_unavailable"],
+        ),
+        (
+            "reset_after",
+            Fault::ResetAfter,
+            &["bad_gateway", "backend_unavailable"],
+        ),
+        ("half_open", Fault::HalfOpen, &["backend_timeout"]),
+        ("blackhole", Fault::Blackhole, &["backend_timeout"]),
+        (
+            "garbage",
+            Fault::Garbage,
+            &["bad_gateway", "backend_unavailable"],
+        ),
+    ];
+    const N: i64 = 6;
+    for (name, fault, want) in cases {
+        toxic.set(*fault);
+        let mut ok = 0;
+        for i in 0..N {
+            let (s, v) = call("Bump", json!({ "key": name }));
+            let got = if s == 200 {
+                ok += 1;
+                "200".to_string()
+            } else {
+                v["error"]["code"].as_str().unwrap_or("?").to_string()
+            };
+            assert!(want.contains(&got.as_str()), "{name} call {i}: {s} {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        toxic.set(Fault::None);
+        let cleared = Instant::now();
+        loop {
+            let (s, v) = call("Whoami", json!({}));
+            if s == 200 {
+                break;
+            }
+            assert!(
+                cleared.elapsed() < Duration::from_secs(1),
+                "{name}: no recovery within 1 s: {s} {v}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (s, v) = call("Get", json!({ "key": name }));
+        assert_eq!(s, 200, "{v}");
+        // int64 is a JSON string in protojson; absent when 0.
+        let ran: i64 = match &v["n"] {
+            Value::String(n) => n.parse().unwrap(),
+            Value::Null => 0,
+            other => other.as_i64().unwrap(),
+        };
+        assert!(ran <= N, "{name}: the peer ran {ran} calls for {N} sent");
+        assert!(ran >= ok, "{name}: {ok} answered, {ran} ran");
+    }
 }

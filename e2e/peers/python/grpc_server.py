@@ -37,6 +37,10 @@ SIGINT. Handlers (see the comments in rich.proto):
     Chat(stream)           -> PingReply("chat: " + text, seq + 1, LEVEL_HIGH)
                               per request as it arrives; text "fail" aborts
                               with INVALID_ARGUMENT
+
+With --service Counter --proto e2e/idl/counter.proto it serves the counter
+(every call it ran is counted): Bump(key) -> the count after adding one,
+Get(key) -> the count, Whoami(sleep_ms) -> --name after sleeping.
 """
 
 import argparse
@@ -134,6 +138,28 @@ def compile_proto(proto, google_api_dir, workdir):
     return out
 
 
+def make_counter_servicer(base, pb2, name):
+    lock = threading.Lock()
+    counts = {}
+
+    class Servicer(base):
+        def Bump(self, request, context):
+            with lock:
+                counts[request.key] = counts.get(request.key, 0) + 1
+                return pb2.Count(n=counts[request.key])
+
+        def Get(self, request, context):
+            with lock:
+                return pb2.Count(n=counts.get(request.key, 0))
+
+        def Whoami(self, request, context):
+            if request.sleep_ms:
+                time.sleep(request.sleep_ms / 1000.0)
+            return pb2.Name(name=name)
+
+    return Servicer()
+
+
 def make_servicer(base, pb2):
     common = sys.modules.get("rich_common_pb2")
     level_high = common.LEVEL_HIGH if common is not None else 0
@@ -229,6 +255,7 @@ def main():
     ap.add_argument("--proto", default=DEFAULT_PROTO)
     ap.add_argument("--google-api-dir", default=DEFAULT_GOOGLE_API)
     ap.add_argument("--service", default="RichService")
+    ap.add_argument("--name", default="", help="what Counter.Whoami answers")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="kitegate-grpc-peer-")
@@ -242,7 +269,10 @@ def main():
         add = getattr(pb2_grpc, f"add_{args.service}Servicer_to_server")
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        add(make_servicer(base, pb2), server)
+        if args.service == "Counter":
+            add(make_counter_servicer(base, pb2, args.name), server)
+        else:
+            add(make_servicer(base, pb2), server)
         port = server.add_insecure_port(f"{args.host}:{args.port}")
         if port == 0:
             raise SystemExit(f"grpc_server.py: cannot listen on {args.host}:{args.port}")

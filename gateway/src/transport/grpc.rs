@@ -26,6 +26,12 @@ const SMALL_FRAME_BUDGET: usize = 16 << 20;
 /// The OK status code.
 const OK: u32 = 0;
 
+/// How long a connection suspected dead (a call on it got no reply in
+/// time) has to answer a PING before it is closed and dialled again. Pings
+/// are sent only then, never on a timer: grpc-go servers answer frequent
+/// pings with GOAWAY (`too_many_pings`).
+const PING_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The outcome of a unary call: a status and, when OK, the response message.
 #[derive(Debug)]
 pub struct GrpcReply {
@@ -57,10 +63,57 @@ struct Inner {
     addr: Arc<str>,
     cfg: GrpcConfig,
     /// The live connections (cloned per call under a short lock).
-    conns: std::sync::Mutex<Vec<Option<h2::client::SendRequest<Bytes>>>>,
+    conns: std::sync::Mutex<Vec<Option<Conn>>>,
     /// Held while connecting, so that one slot is dialled once.
     dialing: Mutex<()>,
     next: AtomicUsize,
+}
+
+/// One HTTP/2 connection: its request handle and its liveness probe.
+#[derive(Clone)]
+struct Conn {
+    send: h2::client::SendRequest<Bytes>,
+    probe: Arc<Probe>,
+}
+
+/// Checks that a connection still answers, and closes it if not.
+struct Probe {
+    addr: Arc<str>,
+    ping: Mutex<Option<h2::PingPong>>,
+    /// The task that drives the connection; aborting it closes the
+    /// connection, failing its streams and its handles' readiness.
+    task: tokio::task::AbortHandle,
+}
+
+impl Probe {
+    /// One PING at a time; no PONG within [`PING_TIMEOUT`] closes the
+    /// connection (its peer is gone without a FIN, or it is wedged).
+    fn check(self: &Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Ok(mut ping) = me.ping.try_lock() else {
+                return;
+            };
+            let Some(pp) = ping.as_mut() else { return };
+            let answered = tokio::time::timeout(PING_TIMEOUT, pp.ping(h2::Ping::opaque())).await;
+            if !matches!(answered, Ok(Ok(_))) {
+                tracing::warn!(addr = %me.addr, "HTTP/2 connection does not answer a PING; closing it");
+                me.task.abort();
+            }
+        });
+    }
+}
+
+/// Armed while a call waits for its reply: dropped armed (the call's time
+/// ran out), it has the connection probed.
+struct Unanswered(Option<Arc<Probe>>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            p.check();
+        }
+    }
 }
 
 /// One gRPC endpoint.
@@ -132,18 +185,28 @@ impl tower::Service<GrpcCall> for GrpcEndpoint {
     fn call(&mut self, call: GrpcCall) -> Self::Future {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let (mut send, resp) = inner.open(&call).await?;
-            match call.kind {
+            let (mut send, resp, probe) = inner.open(&call).await?;
+            let mut waiting = Unanswered(Some(probe));
+            let outcome = match call.kind {
                 GrpcCallKind::Open => Ok(GrpcOutcome::Open(send, resp)),
                 GrpcCallKind::ServerStream(m) => {
-                    send.send_last(&m)?;
-                    Ok(GrpcOutcome::Stream(Box::new(resp.stream().await?)))
+                    async {
+                        send.send_last(&m)?;
+                        Ok(GrpcOutcome::Stream(Box::new(resp.stream().await?)))
+                    }
+                    .await
                 }
                 GrpcCallKind::Unary(m) => {
-                    send.send_last(&m)?;
-                    Ok(GrpcOutcome::Reply(resp.stream().await?.single().await?))
+                    async {
+                        send.send_last(&m)?;
+                        Ok(GrpcOutcome::Reply(resp.stream().await?.single().await?))
+                    }
+                    .await
                 }
-            }
+            };
+            // An answer, or a failure the connection itself reported.
+            waiting.0 = None;
+            outcome
         })
     }
 }
@@ -156,7 +219,7 @@ impl Inner {
         }
     }
 
-    async fn sender(&self, slot: usize) -> Result<h2::client::SendRequest<Bytes>, TransportError> {
+    async fn sender(&self, slot: usize) -> Result<Conn, TransportError> {
         if let Some(s) = self.live(slot).await {
             return Ok(s);
         }
@@ -165,7 +228,7 @@ impl Inner {
             return Ok(s);
         }
         let tcp = connect(&self.addr, self.cfg.connect_timeout).await?;
-        let (send, conn) = h2::client::Builder::new()
+        let (send, mut conn) = h2::client::Builder::new()
             .max_frame_size(1 << 20)
             // Streams of many small messages (one DATA frame each) waiting
             // for a slow HTTP client must not exhaust h2's default budget
@@ -177,33 +240,46 @@ impl Inner {
                 addr: self.addr.clone(),
                 message: format!("HTTP/2 handshake: {e}"),
             })?;
+        let ping = conn.ping_pong();
         let addr = self.addr.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%addr, error = %e, "HTTP/2 connection closed");
             }
         });
-        self.conns.lock().expect("connections lock")[slot] = Some(send.clone());
-        Ok(send)
+        let c = Conn {
+            send,
+            probe: Arc::new(Probe {
+                addr: self.addr.clone(),
+                ping: Mutex::new(ping),
+                task: task.abort_handle(),
+            }),
+        };
+        self.conns.lock().expect("connections lock")[slot] = Some(c.clone());
+        Ok(c)
     }
 
     /// The connection in `slot` if it is still usable.
-    async fn live(&self, slot: usize) -> Option<h2::client::SendRequest<Bytes>> {
-        let mut s = self.conns.lock().expect("connections lock")[slot].clone()?;
+    async fn live(&self, slot: usize) -> Option<Conn> {
+        let mut c = self.conns.lock().expect("connections lock")[slot].clone()?;
+        let s = &mut c.send;
         let usable = std::future::poll_fn(|cx| match s.poll_ready(cx) {
             Poll::Ready(r) => Poll::Ready(r.is_ok()),
             Poll::Pending => Poll::Ready(true),
         })
         .await;
-        usable.then_some(s)
+        usable.then_some(c)
     }
 
     /// Opens the call's stream: request messages go through the returned
     /// sender, the response comes from [`GrpcResponse::stream`]. Both halves
     /// may be used at the same time (bidirectional streaming).
-    async fn open(&self, call: &GrpcCall) -> Result<(GrpcSender, GrpcResponse), TransportError> {
+    async fn open(
+        &self,
+        call: &GrpcCall,
+    ) -> Result<(GrpcSender, GrpcResponse, Arc<Probe>), TransportError> {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % CONNECTIONS_PER_ENDPOINT;
-        let send = self.sender(slot).await?;
+        let Conn { send, probe } = self.sender(slot).await?;
         let mut send = send.ready().await.map_err(|e| self.transport(e))?;
         let mut req = Request::post(format!("http://{}{}", self.addr, call.path))
             .header("content-type", "application/grpc")
@@ -237,6 +313,7 @@ impl Inner {
                 resp,
                 max_message: self.cfg.max_message,
             },
+            probe,
         ))
     }
 }
