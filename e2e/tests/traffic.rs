@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e::toxic::{Fault, Toxic};
-use e2e::{Gateway, counter_server, free_port, grpc_counter_server, repo_path};
+use e2e::{Gateway, counter_server, dubbo_provider, free_port, grpc_counter_server, repo_path};
 use serde_json::{Value, json};
 
 /// A config backend `name` of the counter IDL over `endpoints` (TOML
@@ -421,8 +421,18 @@ fn grpc_faults_get_their_status_and_no_call_runs_twice() {
             Fault::ResetAfter,
             &["bad_gateway", "backend_unavailable"],
         ),
-        ("half_open", Fault::HalfOpen, &["backend_timeout"]),
-        ("blackhole", Fault::Blackhole, &["backend_timeout"]),
+        // A multiplexed connection that stops answering is closed after a
+        // probe: a call still on it then ends 502.
+        (
+            "half_open",
+            Fault::HalfOpen,
+            &["backend_timeout", "bad_gateway"],
+        ),
+        (
+            "blackhole",
+            Fault::Blackhole,
+            &["backend_timeout", "bad_gateway"],
+        ),
         (
             "garbage",
             Fault::Garbage,
@@ -467,5 +477,104 @@ fn grpc_faults_get_their_status_and_no_call_runs_twice() {
         };
         assert!(ran <= N, "{name}: the peer ran {ran} calls for {N} sent");
         assert!(ran >= ok, "{name}: {ok} answered, {ran} ran");
+    }
+}
+
+/// The same faults between the gateway and an Apache Dubbo provider (calls
+/// multiplexed over one connection by request id): the statuses, no call
+/// lost or run twice, and recovery within 1 s.
+#[test]
+fn dubbo_faults_get_their_status_and_no_call_is_lost_or_run_twice() {
+    let (_peer, peer) = dubbo_provider(0);
+    let toxic = Toxic::start(&peer);
+    let cfg = format!(
+        "[[backends]]\nname = \"d\"\nprotocol = \"dubbo\"\n\
+         endpoints = [\"{}\"]\nidl = \"{}\"\nprefix = \"/d\"\ntimeout_ms = 600\n\
+         [backends.retry]\nmax_attempts = 3\nmin_retries_per_s = 100\n\
+         on = [\"connect\", \"unavailable\", \"timeout\", \"bad_reply\"]\n",
+        toxic.addr(),
+        repo_path("e2e/idl/counter_dubbo.thrift")
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let call =
+        |method: &str, body: Value| gw.post(&format!("/d/Counter/{method}"), &body.to_string());
+    let cases: &[(&str, Fault, &[&str], bool)] = &[
+        ("none", Fault::None, &["200"], true),
+        (
+            "latency",
+            Fault::Latency(Duration::from_millis(100)),
+            &["200"],
+            true,
+        ),
+        (
+            "slow_drip",
+            Fault::SlowDrip(Duration::from_millis(1)),
+            &["200"],
+            true,
+        ),
+        (
+            "reset_before",
+            Fault::ResetBefore,
+            &["bad_gateway", "backend_unavailable"],
+            false,
+        ),
+        (
+            "reset_after",
+            Fault::ResetAfter,
+            &["bad_gateway", "backend_unavailable"],
+            true,
+        ),
+        // A multiplexed connection that stops answering is closed after a
+        // probe: a call still on it then ends 502.
+        (
+            "half_open",
+            Fault::HalfOpen,
+            &["backend_timeout", "bad_gateway"],
+            true,
+        ),
+        (
+            "blackhole",
+            Fault::Blackhole,
+            &["backend_timeout", "bad_gateway"],
+            false,
+        ),
+        (
+            "garbage",
+            Fault::Garbage,
+            &["bad_gateway", "backend_unavailable"],
+            false,
+        ),
+    ];
+    const N: i64 = 6;
+    for (name, fault, want, reaches) in cases {
+        toxic.set(*fault);
+        for i in 0..N {
+            let (s, v) = call("bump", json!({ "key": name }));
+            let got = if s == 200 {
+                "200".to_string()
+            } else {
+                v["error"]["code"].as_str().unwrap_or("?").to_string()
+            };
+            assert!(want.contains(&got.as_str()), "{name} call {i}: {s} {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        toxic.set(Fault::None);
+        let cleared = Instant::now();
+        loop {
+            let (s, v) = call("whoami", json!({ "sleepMs": 0 }));
+            if s == 200 {
+                break;
+            }
+            assert!(
+                cleared.elapsed() < Duration::from_secs(1),
+                "{name}: no recovery within 1 s: {s} {v}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (s, v) = call("count", json!({ "key": name }));
+        assert_eq!(s, 200, "{v}");
+        let ran = v.as_i64().unwrap_or_else(|| panic!("a count: {v}"));
+        let expected = if *reaches { N } else { 0 };
+        assert_eq!(ran, expected, "{name}: the provider ran {ran} of {N} calls");
     }
 }

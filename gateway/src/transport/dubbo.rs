@@ -1,7 +1,9 @@
 //! Dubbo connections: many requests multiplexed over one TCP connection per
 //! endpoint, replies matched by request id, the provider's heartbeats
 //! answered and our own sent when idle. The connection closes once its
-//! endpoint is dropped (no backend uses it) and the calls on it finished.
+//! endpoint is dropped (no backend uses it) and the calls on it finished,
+//! and when a call on it got no reply in time and a heartbeat sent then is
+//! not answered either (the provider is gone without a FIN, or wedged).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,10 +31,46 @@ pub fn next_request_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// How long a connection suspected dead has to answer a heartbeat.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// One live connection: its queue of frames to write and its waiters.
 struct Conn {
     tx: mpsc::UnboundedSender<Bytes>,
     pending: Pending,
+    /// Ends the connection's task.
+    kill: Arc<tokio::sync::Notify>,
+    probing: std::sync::atomic::AtomicBool,
+    addr: Arc<str>,
+}
+
+impl Conn {
+    /// After a call got no reply in time: a heartbeat that is not answered
+    /// within [`PROBE_TIMEOUT`] closes the connection, so the next call
+    /// dials a new one. One probe at a time.
+    fn probe(self: &Arc<Self>) {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let id = next_request_id();
+            let (tx, rx) = oneshot::channel();
+            me.pending.lock().expect("pending lock").insert(id, tx);
+            let sent = me
+                .tx
+                .send(Bytes::from(dubbo::heartbeat_request(id)))
+                .is_ok();
+            let answered =
+                sent && matches!(tokio::time::timeout(PROBE_TIMEOUT, rx).await, Ok(Ok(_)));
+            me.pending.lock().expect("pending lock").remove(&id);
+            if !answered {
+                tracing::warn!(addr = %me.addr, "Dubbo connection does not answer a heartbeat; closing it");
+                me.kill.notify_one();
+            }
+            me.probing.store(false, Ordering::Release);
+        });
+    }
 }
 
 /// Settings of the connections to one endpoint.
@@ -129,7 +167,7 @@ impl Inner {
             .expect("pending lock")
             .insert(req.id, tx);
         let guard = Forget {
-            pending: &conn.pending,
+            conn: &conn,
             id: req.id,
         };
         let closed = || TransportError::Closed {
@@ -154,14 +192,19 @@ impl Inner {
         let tcp = connect(&self.addr, self.cfg.connect_timeout).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let pending: Pending = Arc::default();
+        let kill = Arc::new(tokio::sync::Notify::new());
         let conn = Arc::new(Conn {
             tx,
             pending: pending.clone(),
+            kill: kill.clone(),
+            probing: Default::default(),
+            addr: self.addr.clone(),
         });
         tokio::spawn(run_connection(
             tcp,
             rx,
             pending,
+            kill,
             self.cfg.clone(),
             self.addr.clone(),
         ));
@@ -170,15 +213,24 @@ impl Inner {
     }
 }
 
-/// Removes a waiter whose caller gave up (timeout, cancelled request).
+/// Removes a waiter whose caller gave up (timeout, cancelled request), and
+/// has the connection probed: it may be dead.
 struct Forget<'a> {
-    pending: &'a Pending,
+    conn: &'a Arc<Conn>,
     id: u64,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.pending.lock().expect("pending lock").remove(&self.id);
+        let waited = self
+            .conn
+            .pending
+            .lock()
+            .expect("pending lock")
+            .remove(&self.id);
+        if waited.is_some() && !self.conn.tx.is_closed() {
+            self.conn.probe();
+        }
     }
 }
 
@@ -190,6 +242,7 @@ async fn run_connection(
     tcp: TcpStream,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     pending: Pending,
+    kill: Arc<tokio::sync::Notify>,
     cfg: DubboConfig,
     addr: Arc<str>,
 ) {
@@ -267,6 +320,7 @@ async fn run_connection(
     tokio::select! {
         () = writer => {}
         () = reader => {}
+        () = kill.notified() => {}
     }
     // Waiters learn of the end when their senders drop.
     pending.lock().expect("pending lock").clear();

@@ -13,6 +13,7 @@ import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 
+import com.kitegate.e2e.api.Counter;
 import com.kitegate.e2e.api.RichService;
 
 import kitegate.hello.HelloService;
@@ -65,6 +66,10 @@ final class Provider {
         rich.setInterface(RichService.class);
         rich.setRef(new RichServiceImpl());
         bootstrap.service(rich);
+        ServiceConfig<Counter> counter = new ServiceConfig<>();
+        counter.setInterface(Counter.class);
+        counter.setRef(new CounterImpl(Integer.toString(port)));
+        bootstrap.service(counter);
         if (withHello) {
             ServiceConfig<HelloService> hello = new ServiceConfig<>();
             hello.setInterface(HelloService.class);
