@@ -2,6 +2,7 @@
 // (e2e/tests/traffic.rs): the peer (rich_server.py --service Counter) counts
 // every call it ran, so a test can prove that no call was lost or run twice.
 namespace py counter
+namespace go counter
 namespace java kitegate.e2e.counter
 
 service Counter {

@@ -463,3 +463,14 @@ pub fn dubbo_provider(port: u16) -> (Proc, String) {
     let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
+
+/// Starts the CloudWeGo Kitex counter peer (`e2e/.cache/bin/kitex-hello
+/// -service counter`, built by `e2e/peers/kitex/build.sh`) named `name` on
+/// `port` (0: any); returns it and its `127.0.0.1:PORT`.
+pub fn kitex_counter_server(name: &str, port: u16) -> (Proc, String) {
+    let mut cmd = Command::new(root().join("e2e/.cache/bin/kitex-hello"));
+    cmd.args(["-addr", &format!("127.0.0.1:{port}")])
+        .args(["-service", "counter", "-name", name]);
+    let (p, line) = Proc::start(&format!("kitex counter {name}"), cmd, Some("READY "));
+    (p, line["READY ".len()..].trim().to_string())
+}

@@ -9,15 +9,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e::toxic::{Fault, Toxic};
-use e2e::{Gateway, counter_server, dubbo_provider, free_port, grpc_counter_server, repo_path};
+use e2e::{
+    Gateway, counter_server, dubbo_provider, free_port, grpc_counter_server, kitex_counter_server,
+    repo_path,
+};
 use serde_json::{Value, json};
 
 /// A config backend `name` of the counter IDL over `endpoints` (TOML
 /// array items), with more TOML after it.
 fn backend(name: &str, endpoints: &[String], extra: &str) -> String {
+    backend_over(name, endpoints, "framed", extra)
+}
+
+/// [`backend`] over another Thrift transport.
+fn backend_over(name: &str, endpoints: &[String], transport: &str, extra: &str) -> String {
     let eps: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     format!(
-        "[[backends]]\nname = \"{name}\"\nprotocol = \"thrift\"\ntransport = \"framed\"\n\
+        "[[backends]]\nname = \"{name}\"\nprotocol = \"thrift\"\ntransport = \"{transport}\"\n\
          endpoints = [{}]\nidl = \"{}\"\nprefix = \"/{name}\"\ntimeout_ms = 600\n{extra}\n",
         eps.join(", "),
         repo_path("e2e/idl/counter.thrift")
@@ -53,12 +61,26 @@ fn whoami(gw: &Gateway, prefix: &str, sleep_ms: u32) -> (u16, Value) {
 #[test]
 fn every_fault_gets_its_status_and_no_call_is_lost_or_run_twice() {
     let (_peer, peer) = counter_server("solo", 0);
-    let toxic = Toxic::start(&peer);
+    thrift_fault_matrix(&peer, "framed");
+}
+
+/// The same against a CloudWeGo Kitex server, over TTHeader.
+#[test]
+fn kitex_faults_get_their_status_and_no_call_is_lost_or_run_twice() {
+    let (_peer, peer) = kitex_counter_server("kitex", 0);
+    thrift_fault_matrix(&peer, "ttheader");
+}
+
+fn thrift_fault_matrix(peer: &str, transport: &str) {
+    let toxic = Toxic::start(peer);
     // Retries are on for every class: a non-idempotent call must still
     // never be sent again once it may have reached the peer.
     let retries = "[backends.retry]\nmax_attempts = 3\nmin_retries_per_s = 100\n\
                    on = [\"connect\", \"unavailable\", \"timeout\", \"bad_reply\"]";
-    let gw = Gateway::start(&backend("c", &[toxic.addr().to_string()], retries), &[]);
+    let gw = Gateway::start(
+        &backend_over("c", &[toxic.addr().to_string()], transport, retries),
+        &[],
+    );
     // The statuses each fault may give, and whether the calls reach the peer.
     let cases: &[(&str, Fault, &[&str], bool)] = &[
         ("none", Fault::None, &["200"], true),

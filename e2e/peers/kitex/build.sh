@@ -20,6 +20,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/../../.cache"
 cache="$(cd "$here/../../.cache" && pwd)"
 idl="$(cd "$here/../../../examples/idl" && pwd)/hello.thrift"
+counter_idl="$(cd "$here/../../idl" && pwd)/counter.thrift"
 out="$cache/bin/kitex-hello"
 gen="$cache/kitex-gen"
 gobin="$cache/gobin"
@@ -28,7 +29,7 @@ ms() { date +%s%N | cut -c1-13; }
 t_start=$(ms)
 elapsed() { local t=$(( $(ms) - $1 )); printf '%d.%03ds' $((t / 1000)) $((t % 1000)); }
 
-sources=("$here/main.go" "$here/go.mod" "$here/go.sum" "$idl" "$here/build.sh")
+sources=("$here/main.go" "$here/go.mod" "$here/go.sum" "$idl" "$counter_idl" "$here/build.sh")
 for f in "${sources[@]}"; do
     [[ -f "$f" ]] || { echo "build.sh: missing source $f" >&2; exit 1; }
 done
@@ -77,12 +78,16 @@ echo "build.sh: kitex tool $("$gobin/kitex" --version 2>&1) ready ($(elapsed "$t
 # 2. Code generation (fresh every build; takes well under a second).
 t=$(ms)
 rm -rf "$gen/kitex_gen"
-if ! log="$(cd "$gen" && "$gobin/kitex" -module kitegate.test/kitexgen "$idl" 2>&1)"; then
-    printf '%s\n' "$log" >&2
-    echo "build.sh: kitex code generation failed" >&2
-    exit 1
-fi
-[[ -f "$gen/kitex_gen/api/hello/server.go" ]] || { echo "build.sh: kitex generated no server code" >&2; exit 1; }
+for f in "$idl" "$counter_idl"; do
+    if ! log="$(cd "$gen" && "$gobin/kitex" -module kitegate.test/kitexgen "$f" 2>&1)"; then
+        printf '%s\n' "$log" >&2
+        echo "build.sh: kitex code generation failed for $f" >&2
+        exit 1
+    fi
+done
+for f in api/hello/server.go counter/counter/server.go; do
+    [[ -f "$gen/kitex_gen/$f" ]] || { echo "build.sh: kitex generated no $f" >&2; exit 1; }
+done
 echo "build.sh: generated $gen/kitex_gen ($(elapsed "$t"))"
 
 # 3. The server binary (written atomically).

@@ -7,7 +7,10 @@
 // Kitex's default server transport detects TTHeader, TTHeaderFramed, Framed
 // and buffered (unframed) Thrift binary on the same port.
 //
-//	kitex-hello [-addr 127.0.0.1:8899]
+//	kitex-hello [-addr 127.0.0.1:8899] [-service hello|counter] [-name NAME]
+//
+// With -service counter it serves Counter of e2e/idl/counter.thrift instead,
+// which counts every call it ran (bump, count), and whoami answers -name.
 //
 // It prints one line "READY <addr>" on stdout once the listener is bound and
 // the Kitex server has started; Kitex's own logs go to stderr. SIGTERM/SIGINT
@@ -21,6 +24,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cloudwego/kitex/pkg/kerrors"
@@ -29,7 +33,36 @@ import (
 
 	"kitegate.test/kitexgen/kitex_gen/api"
 	"kitegate.test/kitexgen/kitex_gen/api/hello"
+	"kitegate.test/kitexgen/kitex_gen/counter/counter"
 )
+
+// counterImpl counts the calls it ran, per key.
+type counterImpl struct {
+	name   string
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// Bump adds one to the key's count and returns the new count.
+func (c *counterImpl) Bump(_ context.Context, key string) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[key]++
+	return c.counts[key], nil
+}
+
+// Count returns the key's count.
+func (c *counterImpl) Count(_ context.Context, key string) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key], nil
+}
+
+// Whoami returns -name after sleeping sleepMs.
+func (c *counterImpl) Whoami(_ context.Context, sleepMs int32) (string, error) {
+	time.Sleep(time.Duration(sleepMs) * time.Millisecond)
+	return c.name, nil
+}
 
 // helloImpl implements api.Hello (Kitex wants a pointer handler).
 type helloImpl struct{}
@@ -69,6 +102,8 @@ func (*helloImpl) EchoItems(_ context.Context, req *api.ItemList) (*api.ItemList
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8899", "TCP address to listen on (host:port; port 0 picks a free port)")
+	service := flag.String("service", "hello", "the service to serve: hello or counter")
+	name := flag.String("name", "", "what Counter.whoami answers")
 	flag.Parse()
 
 	// Bind the listener ourselves so that a bind error is reported at once and
@@ -86,7 +121,7 @@ func main() {
 		_ = os.Stdout.Sync()
 	})
 
-	svr := hello.NewServer(new(helloImpl),
+	opts := []server.Option{
 		server.WithListener(ln),
 		// The standard Kitex TTHeader setup (Kitex docs, bizstatuserr): without
 		// this handler TTHeader replies carry no int/string header info at all,
@@ -95,8 +130,18 @@ func main() {
 		server.WithMetaHandler(transmeta.ServerTTHeaderHandler),
 		// Tests stop the peer often: don't wait the default 5 s for idle
 		// connections on SIGTERM.
-		server.WithExitWaitTime(500*time.Millisecond),
-	)
+		server.WithExitWaitTime(500 * time.Millisecond),
+	}
+	var svr server.Server
+	switch *service {
+	case "hello":
+		svr = hello.NewServer(new(helloImpl), opts...)
+	case "counter":
+		svr = counter.NewServer(&counterImpl{name: *name, counts: map[string]int64{}}, opts...)
+	default:
+		fmt.Fprintf(os.Stderr, "kitex-hello: unknown -service %q\n", *service)
+		os.Exit(2)
+	}
 	// Run returns nil after SIGINT/SIGTERM/SIGHUP (Kitex's default exit signal).
 	if err := svr.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "kitex-hello: %v\n", err)
