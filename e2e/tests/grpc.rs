@@ -772,6 +772,30 @@ fn grpc_status_codes_deadlines_and_dead_backends() {
         (2000..=3000).contains(&left),
         "deadline seen by grpcio: {got}"
     );
+    // A client's shorter deadline (x-kitegate-timeout-ms) travels as
+    // grpc-timeout; a longer one is capped by the backend's timeout.
+    for (asked, range) in [("150", 50..=150), ("60000", 100..=300)] {
+        let ((status, got), _) = gw.call_h(
+            "POST",
+            "/gs/v1/slow",
+            Some(r#"{"millis":1}"#),
+            &[("x-kitegate-timeout-ms", asked)],
+        );
+        assert_eq!(status, 200, "{got}");
+        let left = got["deadlineMillis"].as_i64().unwrap_or(-1);
+        assert!(range.contains(&left), "asked {asked} ms, grpcio saw {got}");
+    }
+    let ((status, e), _) = gw.call_h(
+        "POST",
+        "/gs/v1/slow",
+        Some(r#"{"millis":1}"#),
+        &[("x-kitegate-timeout-ms", "soon")],
+    );
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{e}"
+    );
     let t = Instant::now();
     let (status, e) = gw.post("/gs/v1/slow", r#"{"millis":3000}"#);
     let took = t.elapsed();

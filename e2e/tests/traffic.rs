@@ -600,3 +600,107 @@ fn dubbo_faults_get_their_status_and_no_call_is_lost_or_run_twice() {
         assert_eq!(ran, expected, "{name}: the provider ran {ran} of {N} calls");
     }
 }
+
+/// least_inflight sends most calls to the fast endpoint when the other is
+/// slowed by 20 ms.
+#[test]
+fn least_inflight_prefers_the_fast_endpoint() {
+    let (_a, a) = counter_server("slow", 0);
+    let (_b, b) = counter_server("fast", 0);
+    let toxic = Toxic::start(&a);
+    toxic.set(Fault::Latency(Duration::from_millis(20)));
+    let gw = Arc::new(Gateway::start(
+        &backend(
+            "l",
+            &[toxic.addr().to_string(), b],
+            "[backends.balance]\npolicy = \"least_inflight\"",
+        ),
+        &[],
+    ));
+    let per = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (gw, per) = (gw.clone(), per.clone());
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let (s, v) = whoami(&gw, "l", 0);
+                    assert_eq!(s, 200, "{v}");
+                    *per.lock()
+                        .unwrap()
+                        .entry(v.as_str().unwrap().into())
+                        .or_default() += 1;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let per = per.lock().unwrap();
+    let (slow, fast) = (per.get("slow").copied().unwrap_or(0), per["fast"]);
+    assert!(fast > 2 * slow, "fast {fast}, slow {slow}");
+}
+
+/// When every call fails, the retry budget keeps retries near its share
+/// (10 % of calls, plus the per-second floor): each try is one connection
+/// to a proxy that answers garbage and closes.
+#[test]
+fn the_retry_budget_holds_when_every_call_fails() {
+    let (_p, peer) = counter_server("p", 0);
+    let toxic = Toxic::start(&peer);
+    toxic.set(Fault::Garbage);
+    let gw = Gateway::start(
+        &backend(
+            "r",
+            &[toxic.addr().to_string()],
+            "[backends.retry]\nmax_attempts = 3\nbudget_percent = 10\nmin_retries_per_s = 0\n\
+             on = [\"bad_reply\"]",
+        ),
+        &[],
+    );
+    let calls = 100;
+    for _ in 0..calls {
+        let (s, v) = whoami(&gw, "r", 0);
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (502, Some("bad_gateway")),
+            "{v}"
+        );
+    }
+    let tries = toxic.connections();
+    let retries = tries - calls;
+    assert!(
+        (5..=12).contains(&retries),
+        "{retries} retries for {calls} calls"
+    );
+}
+
+/// A backup try to another endpoint answers when the first is slow: the
+/// slowest answer is well under the slow endpoint's delay.
+#[test]
+fn backup_tries_cut_the_tail_when_one_endpoint_is_slow() {
+    let (_a, a) = counter_server("slow", 0);
+    let (_b, b) = counter_server("fast", 0);
+    let toxic = Toxic::start(&a);
+    toxic.set(Fault::Latency(Duration::from_millis(400)));
+    let gw = Gateway::start(
+        &backend(
+            "b",
+            &[toxic.addr().to_string(), b],
+            "[backends.balance]\npolicy = \"round_robin\"\n\
+             [backends.retry]\nbackup_after_ms = 50\nmin_retries_per_s = 100",
+        ),
+        &[],
+    );
+    let mut took = Vec::new();
+    for _ in 0..20 {
+        let t0 = Instant::now();
+        let (s, v) = whoami(&gw, "b", 0);
+        took.push(t0.elapsed());
+        assert_eq!((s, v.as_str()), (200, Some("fast")), "{v}");
+    }
+    took.sort();
+    let worst = *took.last().unwrap();
+    eprintln!("backup tries: median {:?}, worst {worst:?}", took[10]);
+    assert!(worst < Duration::from_millis(400), "worst {worst:?}");
+}
