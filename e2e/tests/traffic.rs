@@ -397,6 +397,14 @@ fn limits_and_open_breakers_answer_at_once() {
     assert_eq!(s, 200);
     assert_eq!(v["endpoint_state"][0]["state"], "breaker_open", "{v}");
     assert_eq!(v["breaker"]["state"], "open", "{v}");
+    // The settings as given, defaults filled in.
+    assert_eq!(v["traffic"]["breaker"]["min_requests"], 4, "{v}");
+    assert_eq!(v["traffic"]["breaker"]["window_ms"], 10000, "{v}");
+    assert_eq!(v["endpoint_state"][0]["inflight"], 0, "{v}");
+    assert!(
+        v["endpoint_state"][0]["recent_error_rate"].as_f64() > Some(0.9),
+        "{v}"
+    );
 }
 
 /// The same faults between the gateway and a grpcio peer (one HTTP/2

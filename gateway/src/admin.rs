@@ -128,7 +128,7 @@ pub fn summary(e: &Entry) -> Value {
             m
         })
         .collect();
-    json!({
+    let mut v = json!({
         "name": b.name,
         "source": e.source,
         "protocol": s.protocol,
@@ -140,8 +140,22 @@ pub fn summary(e: &Entry) -> Value {
         "options": s.options,
         "files": e.files,
         "methods": methods,
-    })
+    });
+    // The traffic sections that differ from the defaults, as they were given.
+    if let Ok(Value::Object(all)) = serde_json::to_value(s) {
+        for k in TRAFFIC_KEYS {
+            if let Some(section) = all.get(*k) {
+                v["traffic"][*k] = section.clone();
+            }
+        }
+    }
+    v
 }
+
+/// The keys of a backend's traffic settings (`pipeline::settings`).
+const TRAFFIC_KEYS: &[&str] = &[
+    "balance", "retry", "breaker", "outlier", "limit", "health", "methods",
+];
 
 async fn list(State(gw): State<Gateway>) -> Response {
     let reg = gw.inner.registry.lock().await;
