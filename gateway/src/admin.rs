@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `PUT /admin/backends/{name}` | 201 created / 200 replaced; body: JSON `Registration` (files inline) or `multipart/form-data` (a `settings` JSON part plus one part per IDL file, named by its filename) |
 //! | `GET /admin/backends` | every backend |
-//! | `GET /admin/backends/{name}` | one backend, with endpoint health |
+//! | `GET /admin/backends/{name}` | one backend, with endpoint health, the pipeline's endpoint state and its traffic settings |
 //! | `DELETE /admin/backends/{name}` | 200 `{"deleted": name}` |
 //! | `GET /admin/routes` | every route with its backend and method |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
