@@ -79,6 +79,9 @@ where
     S: Next<R>,
 {
     fn step(&self, next: &mut S, call: Call<R>) -> StepFuture<S::Response> {
+        if self.concurrency.is_none() && call.policy.rate.is_none() {
+            return Box::pin(next.call(call));
+        }
         if let Some(rate) = &call.policy.rate
             && let Err(wait) = rate.take(call.rate_key.as_deref().unwrap_or(""))
         {
