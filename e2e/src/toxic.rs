@@ -164,8 +164,9 @@ fn requests(
             false
         }
         Fault::ResetAfter => {
-            let _ = server.write_all(chunk);
+            // Muted first: a fast peer's reply must not slip through.
             mute.store(true, Ordering::SeqCst);
+            let _ = server.write_all(chunk);
             // Let the peer read it before the client's side goes.
             std::thread::sleep(Duration::from_millis(20));
             reset(&client);
