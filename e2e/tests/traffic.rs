@@ -81,8 +81,36 @@ fn thrift_fault_matrix(peer: &str, transport: &str) {
         &backend_over("c", &[toxic.addr().to_string()], transport, retries),
         &[],
     );
-    // The statuses each fault may give, and whether the calls reach the peer.
-    let cases: &[(&str, Fault, &[&str], Option<bool>)] = &[
+    let cases = fault_cases(false, true);
+    let peer = Peer {
+        bump: &|key| bump(&gw, "c", key),
+        ping: &|| whoami(&gw, "c", 0),
+        count: &|key| count(&gw, "c", key),
+    };
+    run_faults(&toxic, &cases, 8, &peer);
+}
+
+/// A fault case: its name, the fault, the statuses it may give (`"200"` or
+/// error codes), and whether the calls reach the peer (`None`: either).
+type Case = (&'static str, Fault, &'static [&'static str], Option<bool>);
+
+/// The fault matrix. `multiplexed`: one connection carries every call
+/// (gRPC, Dubbo), and one that stops answering is closed after a probe, so
+/// a call still on it may end 502. `exact`: whether the peer's count is
+/// known (a grpcio server may or may not run a call whose connection is
+/// reset right after it).
+fn fault_cases(multiplexed: bool, exact: bool) -> Vec<Case> {
+    let (gone, silent): (&'static [&'static str], &'static [&'static str]) = if multiplexed {
+        (
+            &["bad_gateway", "backend_unavailable"],
+            &["backend_timeout", "bad_gateway"],
+        )
+    } else {
+        (&["bad_gateway"], &["backend_timeout"])
+    };
+    let reach = |r: bool| exact.then_some(r);
+    let drip = Duration::from_millis(if multiplexed { 1 } else { 3 });
+    vec![
         ("none", Fault::None, &["200"], Some(true)),
         (
             "latency",
@@ -90,44 +118,18 @@ fn thrift_fault_matrix(peer: &str, transport: &str) {
             &["200"],
             Some(true),
         ),
-        (
-            "slow_drip",
-            Fault::SlowDrip(Duration::from_millis(3)),
-            &["200"],
-            Some(true),
-        ),
+        ("slow_drip", Fault::SlowDrip(drip), &["200"], Some(true)),
         (
             "reset_before",
             Fault::ResetBefore,
             &["bad_gateway", "backend_unavailable"],
-            Some(false),
+            reach(false),
         ),
-        (
-            "reset_after",
-            Fault::ResetAfter,
-            &["bad_gateway"],
-            Some(true),
-        ),
-        (
-            "half_open",
-            Fault::HalfOpen,
-            &["backend_timeout"],
-            Some(true),
-        ),
-        (
-            "blackhole",
-            Fault::Blackhole,
-            &["backend_timeout"],
-            Some(false),
-        ),
-        ("garbage", Fault::Garbage, &["bad_gateway"], Some(false)),
-    ];
-    let peer = Peer {
-        bump: &|key| bump(&gw, "c", key),
-        ping: &|| whoami(&gw, "c", 0),
-        count: &|key| count(&gw, "c", key),
-    };
-    run_faults(&toxic, cases, 8, &peer);
+        ("reset_after", Fault::ResetAfter, gone, reach(true)),
+        ("half_open", Fault::HalfOpen, silent, reach(true)),
+        ("blackhole", Fault::Blackhole, silent, reach(false)),
+        ("garbage", Fault::Garbage, gone, reach(false)),
+    ]
 }
 
 /// How a fault matrix reaches a counter peer through the gateway.
@@ -146,7 +148,7 @@ struct Peer<'a> {
 /// calls reach it, 0 when not, and when that may go either way (a
 /// multiplexed connection closed under a call) at most `n` and at least the
 /// calls answered 200. Never more: no call ran twice.
-fn run_faults(toxic: &Toxic, cases: &[(&str, Fault, &[&str], Option<bool>)], n: i64, peer: &Peer) {
+fn run_faults(toxic: &Toxic, cases: &[Case], n: i64, peer: &Peer) {
     // The peer answers before any fault (a JVM's first calls can be slow).
     let up = Instant::now();
     while (peer.ping)().0 != 200 {
@@ -484,53 +486,7 @@ fn grpc_faults_get_their_status_and_no_call_runs_twice() {
             &body.to_string(),
         )
     };
-    let cases: &[(&str, Fault, &[&str], Option<bool>)] = &[
-        ("none", Fault::None, &["200"], Some(true)),
-        (
-            "latency",
-            Fault::Latency(Duration::from_millis(100)),
-            &["200"],
-            Some(true),
-        ),
-        (
-            "slow_drip",
-            Fault::SlowDrip(Duration::from_millis(1)),
-            &["200"],
-            Some(true),
-        ),
-        (
-            "reset_before",
-            Fault::ResetBefore,
-            &["bad_gateway", "backend_unavailable"],
-            None,
-        ),
-        (
-            "reset_after",
-            Fault::ResetAfter,
-            &["bad_gateway", "backend_unavailable"],
-            None,
-        ),
-        // A multiplexed connection that stops answering is closed after a
-        // probe: a call still on it then ends 502.
-        (
-            "half_open",
-            Fault::HalfOpen,
-            &["backend_timeout", "bad_gateway"],
-            None,
-        ),
-        (
-            "blackhole",
-            Fault::Blackhole,
-            &["backend_timeout", "bad_gateway"],
-            None,
-        ),
-        (
-            "garbage",
-            Fault::Garbage,
-            &["bad_gateway", "backend_unavailable"],
-            None,
-        ),
-    ];
+    let cases = fault_cases(true, false);
     let peer = Peer {
         bump: &|key| call("Bump", json!({ "key": key })),
         ping: &|| call("Whoami", json!({})),
@@ -545,7 +501,7 @@ fn grpc_faults_get_their_status_and_no_call_runs_twice() {
             }
         },
     };
-    run_faults(&toxic, cases, 6, &peer);
+    run_faults(&toxic, &cases, 6, &peer);
 }
 
 /// The same faults between the gateway and an Apache Dubbo provider (calls
@@ -566,53 +522,7 @@ fn dubbo_faults_get_their_status_and_no_call_is_lost_or_run_twice() {
     let gw = Gateway::start(&cfg, &[]);
     let call =
         |method: &str, body: Value| gw.post(&format!("/d/Counter/{method}"), &body.to_string());
-    let cases: &[(&str, Fault, &[&str], Option<bool>)] = &[
-        ("none", Fault::None, &["200"], Some(true)),
-        (
-            "latency",
-            Fault::Latency(Duration::from_millis(100)),
-            &["200"],
-            Some(true),
-        ),
-        (
-            "slow_drip",
-            Fault::SlowDrip(Duration::from_millis(1)),
-            &["200"],
-            Some(true),
-        ),
-        (
-            "reset_before",
-            Fault::ResetBefore,
-            &["bad_gateway", "backend_unavailable"],
-            Some(false),
-        ),
-        (
-            "reset_after",
-            Fault::ResetAfter,
-            &["bad_gateway", "backend_unavailable"],
-            Some(true),
-        ),
-        // A multiplexed connection that stops answering is closed after a
-        // probe: a call still on it then ends 502.
-        (
-            "half_open",
-            Fault::HalfOpen,
-            &["backend_timeout", "bad_gateway"],
-            Some(true),
-        ),
-        (
-            "blackhole",
-            Fault::Blackhole,
-            &["backend_timeout", "bad_gateway"],
-            Some(false),
-        ),
-        (
-            "garbage",
-            Fault::Garbage,
-            &["bad_gateway", "backend_unavailable"],
-            Some(false),
-        ),
-    ];
+    let cases = fault_cases(true, true);
     let peer = Peer {
         bump: &|key| call("bump", json!({ "key": key })),
         ping: &|| call("whoami", json!({ "sleepMs": 0 })),
@@ -622,7 +532,7 @@ fn dubbo_faults_get_their_status_and_no_call_is_lost_or_run_twice() {
             v.as_i64().unwrap_or_else(|| panic!("a count: {v}"))
         },
     };
-    run_faults(&toxic, cases, 6, &peer);
+    run_faults(&toxic, &cases, 6, &peer);
 }
 
 /// least_inflight sends most calls to the fast endpoint when the other is
