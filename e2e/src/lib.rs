@@ -454,12 +454,17 @@ pub fn grpc_counter_server(name: &str, port: u16) -> (Proc, String) {
 
 /// Starts the Apache Dubbo provider (`e2e/.cache/bin/kitegate-dubbo-peer.jar`,
 /// built by `e2e/peers/dubbo/build.sh`) on `port` (0: a free one); it
-/// exports `RichService` and `Counter`. Returns it and its `127.0.0.1:PORT`.
+/// exports `RichService` and (`--with-counter`) `Counter`. Returns it and its `127.0.0.1:PORT`.
 pub fn dubbo_provider(port: u16) -> (Proc, String) {
     let mut cmd = Command::new("java");
     cmd.arg("-jar")
         .arg(root().join("e2e/.cache/bin/kitegate-dubbo-peer.jar"))
-        .args(["provider", &port.to_string(), "--no-stdin-watch"]);
+        .args([
+            "provider",
+            &port.to_string(),
+            "--with-counter",
+            "--no-stdin-watch",
+        ]);
     let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }

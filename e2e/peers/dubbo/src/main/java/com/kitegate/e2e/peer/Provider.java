@@ -18,7 +18,7 @@ import com.kitegate.e2e.api.RichService;
 
 import kitegate.hello.HelloService;
 
-/** {@code provider <port> [--with-hello] [--host H] [--no-stdin-watch]}. */
+/** {@code provider <port> [--with-hello] [--with-counter] [--host H] [--no-stdin-watch]}. */
 final class Provider {
     private Provider() {
     }
@@ -66,10 +66,12 @@ final class Provider {
         rich.setInterface(RichService.class);
         rich.setRef(new RichServiceImpl());
         bootstrap.service(rich);
-        ServiceConfig<Counter> counter = new ServiceConfig<>();
-        counter.setInterface(Counter.class);
-        counter.setRef(new CounterImpl(Integer.toString(port)));
-        bootstrap.service(counter);
+        if (Main.has(args, "--with-counter")) {
+            ServiceConfig<Counter> counter = new ServiceConfig<>();
+            counter.setInterface(Counter.class);
+            counter.setRef(new CounterImpl(Integer.toString(port)));
+            bootstrap.service(counter);
+        }
         if (withHello) {
             ServiceConfig<HelloService> hello = new ServiceConfig<>();
             hello.setInterface(HelloService.class);
