@@ -26,7 +26,7 @@ use futures_util::future::BoxFuture;
 use tower::ServiceExt as _;
 
 use super::health::{Health, Unavailable};
-use super::settings::Policy;
+use super::settings::{Endpoint, Policy};
 use super::{Call, CallError, Traffic};
 use crate::transport::TransportError;
 
@@ -56,15 +56,16 @@ enum How {
 
 impl<E> Balance<E> {
     pub fn new(traffic: &Traffic, endpoints: Vec<E>) -> Self {
-        let weights = &traffic.weights;
+        let eps = &traffic.settings.endpoints;
+        let weights: Vec<u32> = eps.iter().map(|e| e.weight).collect();
         let how = match traffic.policy {
             Policy::RoundRobin => How::RoundRobin,
             Policy::WeightedRoundRobin if weights.iter().all(|&w| w == weights[0]) => {
                 How::RoundRobin
             }
-            Policy::WeightedRoundRobin => How::Weighted(smooth_order(weights)),
+            Policy::WeightedRoundRobin => How::Weighted(smooth_order(&weights)),
             Policy::LeastInflight => How::LeastInflight,
-            Policy::ConsistentHash => How::Ring(ring(&traffic.addrs, weights)),
+            Policy::ConsistentHash => How::Ring(ring(eps)),
         };
         Balance {
             endpoints: endpoints.into(),
@@ -249,11 +250,11 @@ fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-fn ring(addrs: &[String], weights: &[u32]) -> Box<[(u64, u32)]> {
+fn ring(endpoints: &[Endpoint]) -> Box<[(u64, u32)]> {
     let mut ring = Vec::new();
-    for (i, (addr, &w)) in addrs.iter().zip(weights).enumerate() {
-        for p in 0..RING_POINTS * w {
-            ring.push((hash_bytes(format!("{addr}#{p}").as_bytes()), i as u32));
+    for (i, e) in endpoints.iter().enumerate() {
+        for p in 0..RING_POINTS * e.weight {
+            ring.push((hash_bytes(format!("{}#{p}", e.addr).as_bytes()), i as u32));
         }
     }
     ring.sort_unstable();
@@ -292,9 +293,9 @@ mod tests {
 
     #[test]
     fn a_ring_moves_only_the_keys_of_the_endpoint_that_left() {
-        let addrs: Vec<String> = (0..5).map(|i| format!("10.0.0.{i}:80")).collect();
-        let full = ring(&addrs, &[1; 5]);
-        let less = ring(&addrs[..4], &[1; 4]);
+        let eps: Vec<Endpoint> = (0..5).map(|i| format!("10.0.0.{i}:80").into()).collect();
+        let full = ring(&eps);
+        let less = ring(&eps[..4]);
         let owner = |r: &[(u64, u32)], h: u64| r[r.partition_point(|&(p, _)| p < h) % r.len()].1;
         let mut moved = 0;
         let mut share = [0u32; 5];

@@ -172,11 +172,9 @@ pub struct Traffic {
     pub(crate) budget: Option<Arc<retry::Budget>>,
     pub(crate) concurrency: Option<Arc<tokio::sync::Semaphore>>,
     pub(crate) policy: Policy,
-    pub(crate) weights: Vec<u32>,
-    pub(crate) addrs: Vec<String>,
     hash_key: Option<KeySource>,
     rate_key: Option<KeySource>,
-    settings: BackendConfig,
+    pub(crate) settings: BackendConfig,
     timeout: Duration,
     /// Stops the active probes when the backend goes.
     _probe: Option<probe::Probe>,
@@ -186,7 +184,7 @@ impl std::fmt::Debug for Traffic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Traffic")
             .field("policy", &self.policy)
-            .field("endpoints", &self.addrs)
+            .field("endpoints", &self.settings.endpoints)
             .finish_non_exhaustive()
     }
 }
@@ -215,8 +213,6 @@ impl Traffic {
                 ))
             }),
             policy: cfg.balance.policy,
-            weights: cfg.endpoints.iter().map(|e| e.weight).collect(),
-            addrs: cfg.endpoints.iter().map(|e| e.addr.clone()).collect(),
             hash_key: parse(&cfg.balance.hash_key, true),
             rate_key: parse(&cfg.limit.rate_key, false),
             health,

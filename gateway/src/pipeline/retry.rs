@@ -57,7 +57,7 @@ impl Retry {
     pub fn new(traffic: &Traffic) -> Self {
         Retry {
             budget: traffic.budget.clone(),
-            endpoints: traffic.addrs.len(),
+            endpoints: traffic.settings.endpoints.len(),
         }
     }
 }
