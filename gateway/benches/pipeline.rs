@@ -24,15 +24,30 @@ use tower::ServiceExt as _;
 #[derive(Clone)]
 struct Instant;
 
+/// The length of a request, as a reply.
+struct Len(usize);
+
+impl gateway::transport::Answer for Len {
+    fn remote_error(&self) -> bool {
+        false
+    }
+}
+
+impl gateway::transport::Connections for Instant {
+    fn open_connections(&self) -> usize {
+        1
+    }
+}
+
 impl tower::Service<Bytes> for Instant {
-    type Response = usize;
+    type Response = Len;
     type Error = TransportError;
-    type Future = std::future::Ready<Result<usize, TransportError>>;
+    type Future = std::future::Ready<Result<Len, TransportError>>;
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
         Poll::Ready(Ok(()))
     }
     fn call(&mut self, req: Bytes) -> Self::Future {
-        std::future::ready(Ok(req.len()))
+        std::future::ready(Ok(Len(req.len())))
     }
 }
 
@@ -49,6 +64,7 @@ fn calls(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(Instant.oneshot(black_box(request.clone())))
                 .unwrap()
+                .0
         })
     });
     let every_layer = "[balance]\npolicy = \"least_inflight\"\n\
@@ -79,6 +95,7 @@ fn calls(c: &mut Criterion) {
                     meta,
                 ))
                 .unwrap()
+                .0
             })
         });
     }

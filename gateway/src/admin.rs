@@ -9,6 +9,7 @@
 //! | `DELETE /admin/backends/{name}` | 200 `{"deleted": name}` |
 //! | `GET /admin/routes` | every route with its backend and method |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
+//! | `GET /metrics` | Prometheus metrics: the text format, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
 //!
 //! With a token configured every request needs `Authorization: Bearer <token>`.
 
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::Gateway;
 use crate::error::{ApiError, Failure, read_body};
+use crate::observe::metrics;
 use crate::registry::{Entry, Registration};
 
 pub fn admin_app(gw: Gateway) -> Router {
@@ -34,6 +36,7 @@ pub fn admin_app(gw: Gateway) -> Router {
         .route("/admin/backends/{name}/openapi.json", get(openapi_one))
         .route("/admin/routes", get(routes))
         .route("/admin/openapi.json", get(openapi_all))
+        .route("/metrics", get(metrics))
         .fallback(|req: Request| async move {
             ApiError::from(Failure::NotFound(format!(
                 "no route for {}",
@@ -199,6 +202,42 @@ async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Res
     Ok(axum::Json(v).into_response())
 }
 
+async fn metrics(State(gw): State<Gateway>, headers: axum::http::HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let ctype = metrics::content_type(accept);
+    let mut snap = metrics::Snapshot {
+        routes: gw.routes().len() as i64,
+        ..Default::default()
+    };
+    {
+        let reg = gw.inner.registry.lock().await;
+        snap.backends = reg.entries.len() as i64;
+        for e in &reg.entries {
+            let b = &e.backend;
+            let traffic = &b.spec.traffic;
+            for (ep, open) in traffic
+                .health
+                .endpoints
+                .iter()
+                .zip(traffic.open_connections())
+            {
+                snap.connections
+                    .push((b.name.clone(), ep.addr.clone(), open as i64));
+            }
+            for ep in traffic.health.endpoints.iter() {
+                snap.endpoints.push((
+                    b.name.clone(),
+                    ep.addr.clone(),
+                    i64::from(ep.inflight.load(std::sync::atomic::Ordering::Relaxed)),
+                    ep.metric_state(),
+                ));
+            }
+        }
+    }
+    let body = metrics::render(&snap, ctype.starts_with("application/openmetrics-text"));
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
 async fn routes(State(gw): State<Gateway>) -> Response {
     axum::Json(json!({ "routes": gw.routes() })).into_response()
 }
@@ -208,7 +247,9 @@ async fn put(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let reg = read_registration(&gw, req).await?;
+    let reg = read_registration(&gw, req)
+        .await
+        .inspect_err(|_| metrics::record_registration("rejected"))?;
     let mut registry = gw.inner.registry.lock().await;
     // Parsing the IDL and the fsync of the state file are blocking work: keep
     // them off the threads that serve requests.
@@ -220,8 +261,10 @@ async fn put(
         gw.inner.table.store(std::sync::Arc::new(table));
         registry.entries = next;
         Ok::<_, ApiError>((summary_v, created))
-    })?;
+    })
+    .inspect_err(|_| metrics::record_registration("rejected"))?;
     drop(registry);
+    metrics::record_registration(if created { "created" } else { "replaced" });
     tracing::info!(backend = %name, created, "backend registered");
     let status = if created {
         StatusCode::CREATED
@@ -240,6 +283,7 @@ async fn remove(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<R
         registry.entries = next;
         Ok::<_, ApiError>(())
     })?;
+    metrics::record_registration("removed");
     tracing::info!(backend = %name, "backend removed");
     Ok(axum::Json(json!({ "deleted": name })).into_response())
 }

@@ -1,16 +1,28 @@
 //! The request path, one for every protocol: look the route up in the
 //! current table and hand the request to it; the route reads the body
-//! within its limit, calls its backend and answers.
+//! within its limit, calls its backend and answers. Every exchange is
+//! measured ([`Exchange`]), matched or not.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
 use crate::Gateway;
-use crate::error::{ApiError, Failure};
+use crate::error::{ApiError, ErrorCode, Failure};
+use crate::observe::exchange::Exchange;
+use crate::observe::metrics::RouteMetrics;
 use crate::protocol::HttpRequest;
 use crate::routes::Lookup;
 
+/// The series of requests that matched no route (empty labels: their paths
+/// are not a bounded set).
+static UNROUTED: LazyLock<Arc<RouteMetrics>> =
+    LazyLock::new(|| Arc::new(RouteMetrics::new("", "", "")));
+
 pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
+    let started = Instant::now();
     let (parts, body) = req.into_parts();
     let table = gw.inner.table.load_full();
     let path = parts.uri.path();
@@ -18,28 +30,41 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
         Lookup::Found(route, params) => (route, params),
         Lookup::WrongMethod(allowed) => {
             let allow = allowed.join(", ");
-            return ApiError::from(Failure::MethodNotAllowed {
+            let e = ApiError::from(Failure::MethodNotAllowed {
                 message: format!(
                     "{} is not allowed on {path}; allowed: {allow}",
                     parts.method
                 ),
                 allow,
-            })
-            .into_response();
+            });
+            return Exchange::bodiless(UNROUTED.clone(), started).finish(e.into_response());
         }
         Lookup::NotFound => {
-            return ApiError::from(Failure::NotFound(format!("no route for {path}")))
-                .into_response();
+            let e = ApiError::from(Failure::NotFound(format!("no route for {path}")));
+            return Exchange::bodiless(UNROUTED.clone(), started).finish(e.into_response());
         }
     };
+    let length = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let (exchange, body) = Exchange::start(route.metrics.clone(), started, body, length);
     let req = HttpRequest {
         parts,
         body,
         params,
         body_limit: gw.inner.body_limit,
     };
-    match route.call(req).await {
+    let resp = match route.handler.call(req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    };
+    if resp
+        .extensions()
+        .get::<ErrorCode>()
+        .is_some_and(|c| c.0 == "rate_limited")
+    {
+        route.metrics.record_rate_limited();
     }
+    exchange.finish(resp)
 }

@@ -330,10 +330,16 @@ impl ApiError {
     }
 }
 
+/// The error code of an answer made from an [`ApiError`], kept in the
+/// response's extensions for the metrics and the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
         let mut resp = (self.status(), body).into_response();
+        resp.extensions_mut().insert(ErrorCode(self.code()));
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -16,6 +16,7 @@ pub mod backend;
 pub mod config;
 mod dispatch;
 pub mod error;
+pub mod observe;
 pub mod openapi;
 pub mod pipeline;
 pub mod protocol;

@@ -12,12 +12,13 @@ use idl::HttpMethod;
 use idl::proto::PathTemplate;
 
 use crate::backend::Backend;
+use crate::observe::metrics::RouteMetrics;
 use crate::protocol::{Route, RoutePath};
 
 pub struct RouteTable {
-    routers: HashMap<HttpVerb, matchit::Router<Arc<dyn Route>>>,
+    routers: HashMap<HttpVerb, matchit::Router<Routed>>,
     /// Template routes, tried in order after the routers.
-    templated: Vec<(HttpVerb, PathTemplate, Arc<dyn Route>)>,
+    templated: Vec<(HttpVerb, PathTemplate, Routed)>,
     /// Every route, for listing: (verb, path as written, backend, Service.method).
     pub listing: Vec<RouteInfo>,
 }
@@ -31,9 +32,16 @@ pub struct RouteInfo {
     pub method: String,
 }
 
+/// A route's handler and its series in the metrics.
+#[derive(Clone)]
+pub struct Routed {
+    pub handler: Arc<dyn Route>,
+    pub metrics: Arc<RouteMetrics>,
+}
+
 pub enum Lookup<'a> {
     /// A route with its path variables (name, value).
-    Found(&'a Arc<dyn Route>, Vec<(String, String)>),
+    Found(&'a Routed, Vec<(String, String)>),
     /// The path exists under other verbs.
     WrongMethod(Vec<&'static str>),
     NotFound,
@@ -120,7 +128,15 @@ impl RouteTable {
                     service: r.service,
                     method: r.method,
                 };
-                t.insert(r.verb, r.path, r.handler, info)?;
+                let routed = Routed {
+                    handler: r.handler,
+                    metrics: Arc::new(RouteMetrics::new(
+                        &info.backend,
+                        &format!("{}.{}", info.service, info.method),
+                        &info.path,
+                    )),
+                };
+                t.insert(r.verb, r.path, routed, info)?;
             }
         }
         Ok(t)
@@ -131,7 +147,7 @@ impl RouteTable {
         &mut self,
         v: HttpVerb,
         path: RoutePath,
-        route: Arc<dyn Route>,
+        route: Routed,
         info: RouteInfo,
     ) -> Result<(), String> {
         let conflict = |e: String, other: Option<&RouteInfo>| {

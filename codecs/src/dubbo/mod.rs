@@ -78,6 +78,22 @@ pub mod flag {
     pub const NULL_VALUE_WITH_ATTACHMENTS: i32 = 5;
 }
 
+/// Whether a whole response frame (header and Hessian2 body) is an error:
+/// a status other than OK, or an OK body whose flag says it carries an
+/// exception. Flags are small ints, one byte each in Hessian2 (`0x90 + n`).
+pub fn is_error_reply(frame: &[u8]) -> bool {
+    const fn hessian_small_int(v: i32) -> u8 {
+        (0x90 + v) as u8
+    }
+    if frame.get(3).is_some_and(|&st| st != status::OK) {
+        return true;
+    }
+    frame.get(HEADER_LEN).is_some_and(|&first| {
+        first == hessian_small_int(flag::WITH_EXCEPTION)
+            || first == hessian_small_int(flag::WITH_EXCEPTION_WITH_ATTACHMENTS)
+    })
+}
+
 /// The fixed header of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {

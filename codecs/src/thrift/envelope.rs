@@ -146,6 +146,19 @@ pub fn encode_struct(
         .struct_from_json(sid, json, &[]))
 }
 
+/// Whether a message is an EXCEPTION (a TApplicationException), told from
+/// its first bytes without knowing its protocol: strict binary
+/// (`0x80 0x01 .. type`) or compact (`0x82`, type in the top three bits of
+/// the second byte). Non-strict binary messages are never told apart.
+pub fn is_app_exception(payload: &[u8]) -> bool {
+    let exception = MessageType::Exception as u8;
+    match payload {
+        [0x80, 0x01, _, ty, ..] => ty & 0x07 == exception,
+        [0x82, b, ..] => (b >> 5) & 0x07 == exception,
+        _ => false,
+    }
+}
+
 /// Decodes a reply to `method` into JSON in `out`: the success value
 /// (`null` for void), or a declared exception, or a TApplicationException.
 #[allow(clippy::too_many_arguments)]

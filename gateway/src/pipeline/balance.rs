@@ -28,7 +28,8 @@ use tower::ServiceExt as _;
 use super::health::{Health, Unavailable};
 use super::settings::{Endpoint, Policy};
 use super::{Call, CallError, Traffic};
-use crate::transport::TransportError;
+use crate::observe::metrics::Outcome;
+use crate::transport::{Answer, TransportError};
 
 /// Points on the hash ring per unit of weight.
 const RING_POINTS: u32 = 160;
@@ -154,7 +155,7 @@ where
     R: Send + 'static,
     E: tower::Service<R, Error = TransportError> + Clone + Send + Sync + 'static,
     E::Future: Send + 'static,
-    E::Response: Send + 'static,
+    E::Response: Answer + Send + 'static,
 {
     type Response = E::Response;
     type Error = CallError;
@@ -184,6 +185,7 @@ where
         let endpoint = self.endpoints[i].clone();
         let health = self.health.clone();
         let deadline = call.try_deadline;
+        let policy = call.policy;
         Box::pin(async move {
             let _inflight = Inflight::start(&health, i);
             let started = tokio::time::Instant::now();
@@ -191,17 +193,35 @@ where
             let error = match outcome {
                 Ok(Ok(reply)) => {
                     health.record(i, true);
+                    let o = if reply.remote_error() {
+                        Outcome::RemoteError
+                    } else {
+                        Outcome::Ok
+                    };
+                    policy.metrics.record_try(i, o, started.elapsed());
                     return Ok(reply);
                 }
                 Ok(Err(error)) => error,
                 Err(_) => TransportError::Timeout(deadline.saturating_duration_since(started)),
             };
             health.record(i, false);
+            policy
+                .metrics
+                .record_try(i, outcome_of(&error), started.elapsed());
             Err(CallError {
                 error,
                 endpoint: Some(i),
             })
         })
+    }
+}
+
+/// The metrics' name for a failed try.
+fn outcome_of(e: &TransportError) -> Outcome {
+    match e {
+        TransportError::Timeout(_) => Outcome::Timeout,
+        TransportError::Protocol { .. } => Outcome::BadReply,
+        _ => Outcome::Unavailable,
     }
 }
 

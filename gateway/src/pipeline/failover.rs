@@ -1,7 +1,8 @@
 //! Failover: an attempt that cannot have reached a server (no connection
 //! could be made) is made again on another endpoint, until every endpoint
 //! was tried once. Never resends a call that may have run: that is the
-//! retry layer's decision, which knows budgets and idempotency.
+//! retry layer's decision, which knows budgets and idempotency. Each try
+//! after the first counts in `kitegate_backend_retries_total`.
 
 use tower::ServiceExt as _;
 
@@ -42,6 +43,9 @@ where
                         endpoint: Some(i),
                     }) if error.nothing_sent() => {
                         tracing::debug!(endpoint = i, %error, "trying the next endpoint");
+                        let reason =
+                            super::retry::class(&error).map_or("circuit_open", |c| c.name());
+                        call.policy.metrics.record_retry(reason);
                         call.failed.push(i);
                     }
                     other => return other,

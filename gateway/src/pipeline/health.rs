@@ -216,6 +216,36 @@ pub struct EndpointHealth {
     probe_down: AtomicBool,
 }
 
+impl EndpointHealth {
+    /// Its state as the admin API names it: healthy, ejected, probe_failed
+    /// or breaker_open.
+    pub fn state(&self, now: u64) -> &'static str {
+        if self.probe_down.load(Ordering::Relaxed) {
+            "probe_failed"
+        } else if self.ejected_until_ms.load(Ordering::Relaxed) > now {
+            "ejected"
+        } else if self
+            .breaker
+            .as_ref()
+            .is_some_and(|b| b.state() != BreakerState::Closed)
+        {
+            "breaker_open"
+        } else {
+            "healthy"
+        }
+    }
+
+    /// Its state as the metrics name it: healthy, ejected (an outlier, or
+    /// its probe failed) or open (its breaker).
+    pub fn metric_state(&self) -> &'static str {
+        match self.state(now_ms()) {
+            "healthy" => "healthy",
+            "breaker_open" => "open",
+            _ => "ejected",
+        }
+    }
+}
+
 /// Why no endpoint can take a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
@@ -349,19 +379,7 @@ impl Health {
             .map(|e| {
                 let (calls, failed) = e.recent.totals();
                 let ejected = e.ejected_until_ms.load(Ordering::Relaxed);
-                let state = if e.probe_down.load(Ordering::Relaxed) {
-                    "probe_failed"
-                } else if ejected > now {
-                    "ejected"
-                } else if e
-                    .breaker
-                    .as_ref()
-                    .is_some_and(|b| b.state() != BreakerState::Closed)
-                {
-                    "breaker_open"
-                } else {
-                    "healthy"
-                };
+                let state = e.state(now);
                 let mut v = json!({
                     "address": e.addr,
                     "weight": e.weight,

@@ -47,7 +47,8 @@ use tower::{ServiceBuilder, ServiceExt as _};
 
 use crate::config::BackendConfig;
 use crate::error::{ApiError, Failure};
-use crate::transport::TransportError;
+use crate::observe::metrics::MethodMetrics;
+use crate::transport::{Answer, Connections, TransportError};
 use health::Health;
 use settings::{KeySource, Policy, RetryOn};
 use stage::StageLayer;
@@ -89,6 +90,8 @@ pub struct CallPolicy {
     pub try_timeout: Option<Duration>,
     pub backup_after: Option<Duration>,
     pub rate: Option<Arc<limit::RateLimit>>,
+    /// Its tries and retries in the metrics.
+    pub metrics: MethodMetrics,
 }
 
 impl CallPolicy {
@@ -103,6 +106,7 @@ impl CallPolicy {
             try_timeout: None,
             backup_after: None,
             rate: None,
+            metrics: MethodMetrics::new("", name, Vec::new()),
         })
     }
 
@@ -176,6 +180,8 @@ pub struct Traffic {
     rate_key: Option<KeySource>,
     pub(crate) settings: BackendConfig,
     timeout: Duration,
+    /// The endpoints' connections, as [`client`] was given them.
+    connections: std::sync::OnceLock<Vec<Box<dyn Connections>>>,
     /// Stops the active probes when the backend goes.
     _probe: Option<probe::Probe>,
 }
@@ -218,8 +224,18 @@ impl Traffic {
             health,
             settings: cfg.clone(),
             timeout,
+            connections: Default::default(),
             _probe: probe,
         }
+    }
+
+    /// Open connections per endpoint, in the order of the settings (empty
+    /// before the client is built).
+    pub fn open_connections(&self) -> Vec<usize> {
+        self.connections
+            .get()
+            .map(|c| c.iter().map(|e| e.open_connections()).collect())
+            .unwrap_or_default()
     }
 
     /// The policy of one method: the backend's settings, the method's
@@ -237,8 +253,11 @@ impl Traffic {
         });
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
         let rate = (s.limit.rate_per_s > 0).then(|| Arc::new(limit::RateLimit::new(&s.limit)));
+        let name = format!("{service}.{method}");
+        let endpoints = s.endpoints.iter().map(|e| e.addr.clone()).collect();
         Arc::new(CallPolicy {
-            name: format!("{service}.{method}"),
+            metrics: MethodMetrics::new(&s.name, &name, endpoints),
+            name,
             idempotent,
             timeout: over
                 .and_then(|m| m.timeout_ms)
@@ -323,10 +342,16 @@ fn key_of(k: &KeySource, headers: &HeaderMap, body: &[u8]) -> Option<String> {
 pub fn client<R, E>(traffic: &Traffic, endpoints: Vec<E>) -> Client<R, E::Response>
 where
     R: Clone + Send + Sync + 'static,
-    E: tower::Service<R, Error = TransportError> + Clone + Send + Sync + 'static,
-    E::Response: Send + 'static,
+    E: tower::Service<R, Error = TransportError> + Connections + Clone + Send + Sync + 'static,
+    E::Response: Answer + Send + 'static,
     E::Future: Send + 'static,
 {
+    let _ = traffic.connections.set(
+        endpoints
+            .iter()
+            .map(|e| Box::new(e.clone()) as Box<dyn Connections>)
+            .collect(),
+    );
     let stack = ServiceBuilder::new()
         .layer(StageLayer(limit::Limit::new(traffic)))
         .layer(StageLayer(breaker::Breaker::new(traffic)))

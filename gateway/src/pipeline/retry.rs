@@ -63,7 +63,7 @@ impl Retry {
 }
 
 /// The class of a failed try, as `retry.on` names it.
-fn class(e: &TransportError) -> Option<RetryOn> {
+pub(super) fn class(e: &TransportError) -> Option<RetryOn> {
     Some(match e {
         TransportError::Connect { .. } => RetryOn::Connect,
         TransportError::Io { .. } | TransportError::Closed { .. } => RetryOn::Unavailable,
@@ -115,8 +115,9 @@ where
                     Ok(reply) => return Ok(reply),
                     Err(e) => e,
                 };
+                let why = class(&e.error);
                 let again = tries < policy.max_attempts
-                    && class(&e.error).is_some_and(|c| policy.retry_on.contains(&c))
+                    && why.is_some_and(|c| policy.retry_on.contains(&c))
                     && (policy.idempotent || e.error.nothing_sent())
                     && Instant::now() < call.deadline
                     && budget.0.withdraw();
@@ -124,6 +125,9 @@ where
                     return Err(e);
                 }
                 tracing::debug!(method = %policy.name, error = %e.error, tries, "retrying");
+                if let Some(c) = why {
+                    policy.metrics.record_retry(c.name());
+                }
                 if let Some(i) = e.endpoint {
                     call.failed.push(i);
                 }
@@ -170,6 +174,7 @@ where
         .failed
         .extend((0..64).filter(|i| bits & (1 << i) != 0));
     tracing::debug!(method = %call.policy.name, "backup try");
+    call.policy.metrics.record_retry("backup");
     let second = Box::pin(inner.clone().oneshot(second_call));
     match select(first, second).await {
         Either::Left((Ok(r), _)) | Either::Right((Ok(r), _)) => Ok(r),

@@ -135,6 +135,18 @@ pub enum RetryOn {
     BadReply,
 }
 
+impl RetryOn {
+    /// Its name in the settings and in the metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            RetryOn::Connect => "connect",
+            RetryOn::Unavailable => "unavailable",
+            RetryOn::Timeout => "timeout",
+            RetryOn::BadReply => "bad_reply",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {

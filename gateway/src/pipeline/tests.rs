@@ -20,6 +20,18 @@ struct Fake {
     calls: Arc<AtomicUsize>,
 }
 
+impl crate::transport::Connections for Fake {
+    fn open_connections(&self) -> usize {
+        1
+    }
+}
+
+impl crate::transport::Answer for (usize, u32) {
+    fn remote_error(&self) -> bool {
+        false
+    }
+}
+
 impl tower::Service<u32> for Fake {
     type Response = (usize, u32);
     type Error = TransportError;

@@ -6,7 +6,7 @@
 //! not answered either (the provider is gone without a FIN, or wedged).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -97,6 +97,7 @@ struct Inner {
     addr: Arc<str>,
     cfg: DubboConfig,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    open: Arc<AtomicUsize>,
 }
 
 /// One Dubbo endpoint and its multiplexed connection.
@@ -119,6 +120,18 @@ pub struct DubboReply {
     pub addr: Arc<str>,
 }
 
+impl super::Connections for DubboEndpoint {
+    fn open_connections(&self) -> usize {
+        self.inner.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl super::Answer for DubboReply {
+    fn remote_error(&self) -> bool {
+        codecs::dubbo::is_error_reply(&self.frame)
+    }
+}
+
 impl DubboEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: DubboConfig) -> DubboEndpoint {
@@ -132,6 +145,7 @@ impl DubboEndpoint {
             addr: addr.into(),
             cfg,
             conn: tokio::sync::Mutex::new(None),
+            open: Arc::default(),
         });
         DubboEndpoint { inner }
     }
@@ -200,14 +214,12 @@ impl Inner {
             probing: Default::default(),
             addr: self.addr.clone(),
         });
-        tokio::spawn(run_connection(
-            tcp,
-            rx,
-            pending,
-            kill,
-            self.cfg.clone(),
-            self.addr.clone(),
-        ));
+        let open = super::OpenConn::new(&self.open);
+        let run = run_connection(tcp, rx, pending, kill, self.cfg.clone(), self.addr.clone());
+        tokio::spawn(async move {
+            let _open = open;
+            run.await
+        });
         *slot = Some(conn.clone());
         Ok(conn)
     }

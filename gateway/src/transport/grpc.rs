@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use tokio::sync::Mutex;
 
-use super::{EndpointCache, TransportError, connect};
+use super::{EndpointCache, OpenConn, TransportError, connect};
 
 /// Overhead budget for buffered small DATA frames per connection (bytes);
 /// the per-stream flow-control window still bounds what a stream buffers.
@@ -67,6 +67,7 @@ struct Inner {
     /// Held while connecting, so that one slot is dialled once.
     dialing: Mutex<()>,
     next: AtomicUsize,
+    open: Arc<AtomicUsize>,
 }
 
 /// One HTTP/2 connection: its request handle and its liveness probe.
@@ -149,6 +150,20 @@ pub enum GrpcOutcome {
     Open(GrpcSender, GrpcResponse),
 }
 
+impl super::Connections for GrpcEndpoint {
+    fn open_connections(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
+    }
+}
+
+impl super::Answer for GrpcOutcome {
+    /// A unary call's non-OK status; a stream's status comes after this
+    /// try is recorded.
+    fn remote_error(&self) -> bool {
+        matches!(self, GrpcOutcome::Reply(r) if r.status.code != OK)
+    }
+}
+
 impl GrpcEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: GrpcConfig) -> GrpcEndpoint {
@@ -164,6 +179,7 @@ impl GrpcEndpoint {
             conns: std::sync::Mutex::new(vec![None; CONNECTIONS_PER_ENDPOINT]),
             dialing: Mutex::new(()),
             next: AtomicUsize::new(0),
+            open: Arc::default(),
         });
         GrpcEndpoint { inner }
     }
@@ -242,7 +258,9 @@ impl Inner {
             })?;
         let ping = conn.ping_pong();
         let addr = self.addr.clone();
+        let open = OpenConn::new(&self.open);
         let task = tokio::spawn(async move {
+            let _open = open;
             if let Err(e) = conn.await {
                 tracing::debug!(%addr, error = %e, "HTTP/2 connection closed");
             }

@@ -13,6 +13,7 @@ pub mod pool;
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -66,6 +67,41 @@ impl TransportError {
                 | TransportError::Overloaded { .. }
                 | TransportError::RateLimited { .. }
         )
+    }
+}
+
+/// A reply as the metrics see it: whether the server answered with an
+/// error (`kitegate_backend_duration_seconds{outcome="remote_error"}`).
+/// Declared exceptions and business errors inside a reply are replies.
+pub trait Answer {
+    fn remote_error(&self) -> bool;
+}
+
+impl<T: Answer> Answer for Option<T> {
+    fn remote_error(&self) -> bool {
+        self.as_ref().is_some_and(T::remote_error)
+    }
+}
+
+/// An endpoint's open connections, for `kitegate_backend_connections`.
+pub trait Connections: Send + Sync {
+    fn open_connections(&self) -> usize;
+}
+
+/// Counts one open connection of an endpoint while it lives (held by the
+/// connection, or by the task that drives it).
+pub(crate) struct OpenConn(Arc<AtomicUsize>);
+
+impl OpenConn {
+    pub(crate) fn new(count: &Arc<AtomicUsize>) -> OpenConn {
+        count.fetch_add(1, Ordering::Relaxed);
+        OpenConn(count.clone())
+    }
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

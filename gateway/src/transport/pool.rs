@@ -9,6 +9,7 @@
 //! pooled connection that closes after the request was written fails the
 //! call, unless the call is idempotent.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,7 +21,7 @@ use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{EndpointCache, TransportError, connect};
+use super::{Connections, EndpointCache, OpenConn, TransportError, connect};
 
 /// How the connections of one endpoint frame their messages.
 #[derive(Debug, Clone)]
@@ -58,15 +59,24 @@ impl Reply {
     }
 }
 
+impl super::Answer for Reply {
+    /// A TApplicationException (Thrift, or Kitex Protobuf's envelope).
+    fn remote_error(&self) -> bool {
+        codecs::thrift::is_app_exception(self.payload())
+    }
+}
+
 struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
+    _open: OpenConn,
 }
 
 struct Inner {
     addr: Arc<str>,
     cfg: PoolConfig,
     idle: Mutex<Vec<Conn>>,
+    open: Arc<AtomicUsize>,
 }
 
 /// One endpoint: its address and idle connections.
@@ -95,12 +105,19 @@ impl PoolEndpoint {
             addr: addr.into(),
             cfg,
             idle: Mutex::new(Vec::new()),
+            open: Arc::default(),
         });
         PoolEndpoint { inner }
     }
 
     pub fn addr(&self) -> &str {
         &self.inner.addr
+    }
+}
+
+impl Connections for PoolEndpoint {
+    fn open_connections(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
     }
 }
 
@@ -142,6 +159,7 @@ impl Inner {
         let conn = Conn {
             stream,
             buf: Vec::new(),
+            _open: OpenConn::new(&self.open),
         };
         match self.exchange(conn, req).await {
             Outcome::Done(r) => r,

@@ -1,0 +1,6 @@
+//! What the gateway tells about its traffic: Prometheus metrics
+//! ([`metrics`]), recorded by the front door ([`exchange`]) and by the call
+//! pipeline, and served by the admin listener.
+
+pub mod exchange;
+pub mod metrics;
