@@ -10,6 +10,7 @@
 //! admin_listen = "127.0.0.1:9888"   # admin API; "off" disables it
 //! admin_token = "secret"          # or KITEGATE_ADMIN_TOKEN; required off loopback
 //! state_dir = "kitegate-state"    # registrations made at run time, relative to this file
+//! access_log = "access.log"       # one JSON line per request (else with --log-json, in the log)
 //!
 //! [[backends]]
 //! name = "rich"
@@ -81,6 +82,10 @@ pub struct Config {
     /// Where registrations made through the admin API are kept across restarts.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// A file the access log is appended to (JSON lines), relative to this
+    /// file; without it, `--log-json` writes access lines with the log.
+    #[serde(default)]
+    pub access_log: Option<PathBuf>,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
 }
@@ -232,6 +237,11 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(""));
         if cfg.state_dir.is_relative() {
             cfg.state_dir = base.join(&cfg.state_dir);
+        }
+        if let Some(a) = &mut cfg.access_log
+            && a.is_relative()
+        {
+            *a = base.join(&*a);
         }
         for b in &mut cfg.backends {
             if b.idl.is_relative() && !b.idl.as_os_str().is_empty() {

@@ -1,7 +1,8 @@
 //! The request path, one for every protocol: look the route up in the
 //! current table and hand the request to it; the route reads the body
 //! within its limit, calls its backend and answers. Every exchange is
-//! measured ([`Exchange`]), matched or not.
+//! measured and logged ([`Exchange`]), matched or not, and carries a
+//! request id.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Gateway;
 use crate::error::{ApiError, ErrorCode, Failure};
+use crate::observe::access;
 use crate::observe::exchange::Exchange;
 use crate::observe::metrics::RouteMetrics;
 use crate::protocol::HttpRequest;
@@ -23,39 +25,50 @@ static UNROUTED: LazyLock<Arc<RouteMetrics>> =
 
 pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let started = Instant::now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let request_id = access::request_id(&mut parts.headers);
     let table = gw.inner.table.load_full();
     let path = parts.uri.path();
     let (route, params) = match table.lookup(&parts.method, path) {
         Lookup::Found(route, params) => (route, params),
-        Lookup::WrongMethod(allowed) => {
-            let allow = allowed.join(", ");
-            let e = ApiError::from(Failure::MethodNotAllowed {
-                message: format!(
-                    "{} is not allowed on {path}; allowed: {allow}",
-                    parts.method
-                ),
-                allow,
-            });
-            return Exchange::bodiless(UNROUTED.clone(), started).finish(e.into_response());
-        }
-        Lookup::NotFound => {
-            let e = ApiError::from(Failure::NotFound(format!("no route for {path}")));
-            return Exchange::bodiless(UNROUTED.clone(), started).finish(e.into_response());
+        other => {
+            let e = match other {
+                Lookup::WrongMethod(allowed) => {
+                    let allow = allowed.join(", ");
+                    ApiError::from(Failure::MethodNotAllowed {
+                        message: format!(
+                            "{} is not allowed on {path}; allowed: {allow}",
+                            parts.method
+                        ),
+                        allow,
+                    })
+                }
+                _ => ApiError::from(Failure::NotFound(format!("no route for {path}"))),
+            };
+            let mut exchange = Exchange::bodiless(UNROUTED.clone(), started, request_id);
+            exchange.log(&parts.method, path, access::trace_id(&parts.headers));
+            return exchange.finish(e.into_response());
         }
     };
     let length = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (exchange, body) = Exchange::start(route.metrics.clone(), started, body, length);
+    let (mut exchange, body) =
+        Exchange::start(route.metrics.clone(), started, request_id, body, length);
+    let record = exchange.log(&parts.method, path, access::trace_id(&parts.headers));
     let req = HttpRequest {
         parts,
         body,
         params,
         body_limit: gw.inner.body_limit,
     };
-    let resp = match route.handler.call(req).await {
+    let handled = route.handler.call(req);
+    let outcome = match record {
+        Some(r) => access::with_record(r, handled).await,
+        None => handled.await,
+    };
+    let resp = match outcome {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };

@@ -54,21 +54,11 @@ fn main() {
 }
 
 async fn serve(cli: Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cli.log_json {
-        fmt.json().init();
-    } else {
-        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-    }
     let mut cfg = match &cli.config {
         Some(path) => Config::load(path).unwrap_or_else(|e| fail(&e)),
         None => Config::default(),
     };
+    init_logs(cli.log_json, cfg.access_log.as_deref());
     if let Some(l) = cli.listen {
         cfg.listen = l;
     }
@@ -81,6 +71,57 @@ async fn serve(cli: Cli) {
     if let Err(e) = gateway::run(cfg).await {
         fail(&e);
     }
+}
+
+/// The log on stderr (text, or JSON lines with `--log-json`) and the
+/// access log: in a file of its own when the config names one, else with a
+/// JSON log, else off.
+fn init_logs(json: bool, access_file: Option<&std::path::Path>) {
+    use gateway::observe::access;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Access events go to the stderr log only as JSON lines and only when
+    // they have no file; whatever the level of the rest.
+    let access_on_stderr = json && access_file.is_none();
+    let access_here = filter_fn(move |m| access_on_stderr && m.target() == access::TARGET);
+    let others = filter_fn(|m| m.target() != access::TARGET).and(filter);
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = if json {
+        stderr.json().flatten_event(true).boxed()
+    } else {
+        stderr
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .boxed()
+    };
+    let file = access_file.map(|path| {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| {
+                fail(&format!(
+                    "cannot open the access log {}: {e}",
+                    path.display()
+                ))
+            });
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::sync::Mutex::new(f))
+            .with_filter(Targets::new().with_target(access::TARGET, tracing::Level::INFO))
+    });
+    if access_on_stderr || file.is_some() {
+        access::enable();
+    }
+    tracing_subscriber::registry()
+        .with(stderr.with_filter(others.or(access_here)))
+        .with(file)
+        .init();
 }
 
 fn fail(msg: &str) -> ! {

@@ -2,8 +2,9 @@
 //! as the route reads them, the answer's as they are written, and, when the
 //! exchange ends (a whole answer handed to the connection, the last byte of
 //! a streamed one sent, or the client gone), one record in its route's
-//! metrics. A client that leaves before the answer is counted with
-//! status 499, as nginx and Envoy count it.
+//! metrics and, when the access log is on, one access line. A client that
+//! leaves before the answer is counted with status 499, as nginx and Envoy
+//! count it. The answer carries the request id.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,11 +13,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
+use super::access::{self, CallRecord, REQUEST_ID};
 use super::metrics::RouteMetrics;
+use crate::error::ErrorCode;
 
 /// The status recorded for an exchange whose client left first.
 const CLIENT_GONE: u16 = 499;
@@ -28,6 +32,17 @@ pub struct Exchange {
     request_bytes: Arc<AtomicU64>,
     status: u16,
     response_bytes: u64,
+    request_id: HeaderValue,
+    /// What only the access line needs, when the access log is on.
+    line: Option<Box<Line>>,
+}
+
+struct Line {
+    verb: Method,
+    path: String,
+    trace_id: Option<String>,
+    record: Arc<CallRecord>,
+    error_code: Option<&'static str>,
 }
 
 impl Exchange {
@@ -37,6 +52,7 @@ impl Exchange {
     pub fn start(
         metrics: Arc<RouteMetrics>,
         started: Instant,
+        request_id: HeaderValue,
         body: Body,
         content_length: Option<u64>,
     ) -> (Exchange, Body) {
@@ -56,25 +72,60 @@ impl Exchange {
                 request_bytes,
                 status: CLIENT_GONE,
                 response_bytes: 0,
+                request_id,
+                line: None,
             },
             body,
         )
     }
 
+    /// Keeps what the access line needs, when the access log is on; returns
+    /// the call record the pipeline is to fill.
+    pub fn log(
+        &mut self,
+        verb: &Method,
+        path: &str,
+        trace_id: Option<&str>,
+    ) -> Option<Arc<CallRecord>> {
+        if !access::enabled() {
+            return None;
+        }
+        let record = Arc::new(CallRecord::default());
+        self.line = Some(Box::new(Line {
+            verb: verb.clone(),
+            path: path.to_string(),
+            trace_id: trace_id.map(str::to_string),
+            record: record.clone(),
+            error_code: None,
+        }));
+        Some(record)
+    }
+
     /// An exchange with no request body to count (one that matched no route).
-    pub fn bodiless(metrics: Arc<RouteMetrics>, started: Instant) -> Exchange {
+    pub fn bodiless(
+        metrics: Arc<RouteMetrics>,
+        started: Instant,
+        request_id: HeaderValue,
+    ) -> Exchange {
         Exchange {
             metrics,
             started,
             request_bytes: Arc::new(AtomicU64::new(0)),
             status: CLIENT_GONE,
             response_bytes: 0,
+            request_id,
+            line: None,
         }
     }
 
     /// The answer, whose body now carries the exchange to its end.
-    pub fn finish(mut self, resp: Response) -> Response {
+    pub fn finish(mut self, mut resp: Response) -> Response {
         self.status = resp.status().as_u16();
+        if let Some(line) = &mut self.line {
+            line.error_code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
+        }
+        resp.headers_mut()
+            .insert(REQUEST_ID.clone(), self.request_id.clone());
         let (parts, body) = resp.into_parts();
         if let Some(n) = body.size_hint().exact() {
             // A whole answer, written at once: recorded now, its body
@@ -94,11 +145,35 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        self.metrics.record(
-            self.status,
-            self.started.elapsed(),
-            self.request_bytes.load(Ordering::Relaxed),
-            self.response_bytes,
+        let took = self.started.elapsed();
+        let request_bytes = self.request_bytes.load(Ordering::Relaxed);
+        self.metrics
+            .record(self.status, took, request_bytes, self.response_bytes);
+        let Some(line) = &self.line else {
+            return;
+        };
+        let (tries, backend, endpoint) = line.record.read();
+        let labels = self.metrics.labels();
+        let (service, method) = labels.method.split_once('.').unwrap_or(("", ""));
+        tracing::info!(
+            target: access::TARGET,
+            method = %line.verb,
+            route = %labels.route,
+            path = %line.path,
+            backend = %labels.backend,
+            service,
+            idl_method = method,
+            status = self.status,
+            error_code = line.error_code.unwrap_or(""),
+            duration_ms = took.as_secs_f64() * 1e3,
+            backend_ms = backend.as_secs_f64() * 1e3,
+            tries,
+            endpoint = endpoint.as_deref().unwrap_or(""),
+            request_bytes,
+            response_bytes = self.response_bytes,
+            request_id = self.request_id.to_str().unwrap_or(""),
+            trace_id = line.trace_id.as_deref().unwrap_or(""),
+            "access"
         );
     }
 }

@@ -468,6 +468,11 @@ impl RouteMetrics {
         }
     }
 
+    /// Its backend, method and route labels.
+    pub fn labels(&self) -> &RouteLabels {
+        &self.labels
+    }
+
     /// Records one finished exchange.
     pub fn record(&self, status: u16, took: Duration, request_bytes: u64, response_bytes: u64) {
         let counter = |code: u16| {

@@ -28,6 +28,7 @@ use tower::ServiceExt as _;
 use super::health::{Health, Unavailable};
 use super::settings::{Endpoint, Policy};
 use super::{Call, CallError, Traffic};
+use crate::observe::access;
 use crate::observe::metrics::Outcome;
 use crate::transport::{Answer, TransportError};
 
@@ -198,16 +199,18 @@ where
                     } else {
                         Outcome::Ok
                     };
-                    policy.metrics.record_try(i, o, started.elapsed());
+                    let took = started.elapsed();
+                    policy.metrics.record_try(i, o, took);
+                    access::record_try(&health.endpoints[i].addr, took);
                     return Ok(reply);
                 }
                 Ok(Err(error)) => error,
                 Err(_) => TransportError::Timeout(deadline.saturating_duration_since(started)),
             };
             health.record(i, false);
-            policy
-                .metrics
-                .record_try(i, outcome_of(&error), started.elapsed());
+            let took = started.elapsed();
+            policy.metrics.record_try(i, outcome_of(&error), took);
+            access::record_try(&health.endpoints[i].addr, took);
             Err(CallError {
                 error,
                 endpoint: Some(i),

@@ -1,0 +1,182 @@
+//! The access log and request ids. The access log is one structured event
+//! per request at the front door, under the target [`TARGET`]: JSON lines
+//! with `--log-json`, or in a file of their own with `access_log` in the
+//! config; the text log a person reads does not carry it. The request id
+//! is the client's `x-request-id` when it sent a usable one, else one made
+//! here; it is answered in the response and forwarded to backends.
+//!
+//! What the access line says of the backend call (tries, endpoint, time
+//! spent in tries) is recorded by the pipeline's balancer into the
+//! request's [`CallRecord`], found through a task-local: the call runs in
+//! the task of its request, and only observation flows this way, so no
+//! protocol module carries it.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+/// The target of access events.
+pub const TARGET: &str = "kitegate::access";
+
+/// The request id header.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id taken from a client.
+const MAX_REQUEST_ID: usize = 128;
+
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// Turns the access log on (once, at start).
+pub fn enable() {
+    ON.store(true, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// The request's id: the client's `x-request-id` if it is 1 to 128
+/// visible ASCII characters, else a new one, put in the headers (so that
+/// the protocol modules forward it).
+pub fn request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if let Some(v) = headers.get(&REQUEST_ID)
+        && (1..=MAX_REQUEST_ID).contains(&v.len())
+        && v.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b))
+    {
+        return v.clone();
+    }
+    let id = new_id();
+    headers.insert(REQUEST_ID.clone(), id.clone());
+    id
+}
+
+/// 32 hex digits, unique within the process and random across processes
+/// (a random 128-bit start, then a counter through a mixer).
+fn new_id() -> HeaderValue {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = *SEED.get_or_init(|| {
+        let s = std::collections::hash_map::RandomState::new();
+        let mut h = s.build_hasher();
+        h.write_u64(std::process::id().into());
+        let a = h.finish();
+        h.write_u64(a);
+        (a, h.finish())
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let text = format!("{:016x}{:016x}", mix(a ^ n), mix(b.wrapping_add(n)));
+    HeaderValue::from_str(&text).expect("hex digits")
+}
+
+/// splitmix64's finalizer.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2
+/// hex>`), when it has a valid one.
+pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = v.split('-');
+    let (version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(span, 16))
+    .then_some(trace)
+}
+
+/// What one request's backend call did, for its access line.
+#[derive(Debug, Default)]
+pub struct CallRecord {
+    tries: AtomicU32,
+    backend_ns: AtomicU64,
+    /// The endpoint of the last try.
+    endpoint: Mutex<Option<Arc<str>>>,
+}
+
+impl CallRecord {
+    /// (tries, time in tries, the last try's endpoint).
+    pub fn read(&self) -> (u32, Duration, Option<Arc<str>>) {
+        (
+            self.tries.load(Ordering::Relaxed),
+            Duration::from_nanos(self.backend_ns.load(Ordering::Relaxed)),
+            self.endpoint.lock().expect("record lock").clone(),
+        )
+    }
+}
+
+tokio::task_local! {
+    static RECORD: Arc<CallRecord>;
+}
+
+/// Runs a request's handling with `record` as its call record.
+pub async fn with_record<F: Future>(record: Arc<CallRecord>, f: F) -> F::Output {
+    RECORD.scope(record, f).await
+}
+
+/// Records one try of the current request's call (nothing when the access
+/// log is off: there is no record).
+pub fn record_try(endpoint: &str, took: Duration) {
+    let _ = RECORD.try_with(|r| {
+        r.tries.fetch_add(1, Ordering::Relaxed);
+        r.backend_ns
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        let mut last = r.endpoint.lock().expect("record lock");
+        if last.as_deref() != Some(endpoint) {
+            *last = Some(endpoint.into());
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_or_made() {
+        let mut h = HeaderMap::new();
+        h.insert(&REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&mut h), "abc-123");
+        for bad in ["", "has space", &"x".repeat(129)] {
+            let mut h = HeaderMap::new();
+            h.insert(&REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            let id = request_id(&mut h);
+            assert_eq!(id.len(), 32, "{bad:?} replaced");
+            assert_eq!(h.get(&REQUEST_ID), Some(&id), "and forwarded");
+        }
+        let (a, b) = (new_id(), new_id());
+        assert_ne!(a, b);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn trace_ids_of_valid_traceparents_only() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", HeaderValue::from_str(v).unwrap());
+            trace_id(&h).map(str::to_string)
+        };
+        assert_eq!(
+            with("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            with("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            None
+        );
+        assert_eq!(with("00-4bf92f35-00f067aa0ba902b7-01"), None);
+        assert_eq!(
+            with("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            None
+        );
+    }
+}
