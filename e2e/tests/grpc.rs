@@ -1270,9 +1270,15 @@ fn metadata_both_ways_and_gzip() {
             ("x-tenant", "acme"),
             ("grpc-metadata-x-tenant", "via-prefix"),
             ("grpc-metadata-grpc-timeout", "1S"),
+            ("x-request-id", "rid-grpc-7"),
         ],
     );
     assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        header(&headers, "grpc-metadata-x-seen-request-id"),
+        "rid-grpc-7",
+        "the request id reaches the server as metadata: {headers:?}"
+    );
     assert_eq!(
         got["reply"], "pong: hi tenant=via-prefix auth=Bearer t0k",
         "{got}"

@@ -174,6 +174,8 @@ pub struct Invocation<'a> {
     pub descriptor: &'a str,
     /// Attachment `timeout`, in milliseconds (a string, as Java sends it).
     pub timeout_ms: Option<u64>,
+    /// More attachments (the request id, trace context).
+    pub attachments: &'a [(&'a str, &'a str)],
 }
 
 /// Starts a two-way request frame in `out`: header placeholder and the
@@ -220,7 +222,7 @@ pub fn finish_request(
         w.write_string("timeout");
         w.write_string(&t.to_string());
     }
-    for (k, v) in extra {
+    for (k, v) in inv.attachments.iter().chain(extra) {
         w.write_string(k);
         w.write_string(v);
     }

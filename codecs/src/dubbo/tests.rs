@@ -58,6 +58,28 @@ fn request_matches_java_up_to_the_attachments() {
     );
     let keys: Vec<&str> = req.attachments.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["path", "interface"]);
+
+    // Attachments of the invocation come after the standard ones, then
+    // the caller's extra ones.
+    let with = Invocation {
+        attachments: &[("x-request-id", "rid-1")],
+        ..inv.clone()
+    };
+    let mut out = Vec::new();
+    let (start, mut w) = begin_request(&with, &mut out);
+    w.write_string("world");
+    finish_request(&with, 2, start, w, &[("generic", "true")]);
+    let req = decode_request(&out, Limits::default()).unwrap();
+    let got: Vec<(&str, &str)> = req
+        .attachments
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        got[2..],
+        [("x-request-id", "rid-1"), ("generic", "true")],
+        "{got:?}"
+    );
     assert_eq!(frame_len(&out, DEFAULT_MAX_BODY).unwrap(), Some(out.len()));
     assert_eq!(frame_len(&out[..20], DEFAULT_MAX_BODY).unwrap(), None);
 }

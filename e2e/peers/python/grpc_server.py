@@ -223,7 +223,11 @@ def make_servicer(base, pb2):
                 # shrink it: make it worth compressing.
                 reply += " " + "gzip" * 1000
                 context.set_compression(grpc.Compression.Gzip)
-            context.send_initial_metadata((("x-served-by", "grpcio"),))
+            context.send_initial_metadata((
+                ("x-served-by", "grpcio"),
+                # The gateway's request id, as this server received it.
+                ("x-seen-request-id", md.get("x-request-id", "")),
+            ))
             context.set_trailing_metadata((("x-next-seq", str(request.seq + 1)),))
             return pb2.PingReply(reply=reply, seq=request.seq + 1, level=level_high)
 

@@ -122,6 +122,8 @@ pub struct CallMeta {
     pub deadline: Instant,
     pub hash: Option<u64>,
     pub rate_key: Option<Box<str>>,
+    /// The request's `x-request-id`, which protocols with metadata forward.
+    pub request_id: Option<axum::http::HeaderValue>,
 }
 
 impl CallMeta {
@@ -131,7 +133,13 @@ impl CallMeta {
             deadline: Instant::now() + timeout,
             hash: None,
             rate_key: None,
+            request_id: None,
         }
+    }
+
+    /// The request id as text, when there is one that is.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// What is left of the deadline, at least 1 ms (for the wire).
@@ -303,6 +311,7 @@ impl Traffic {
                 .rate_key
                 .as_ref()
                 .map(|k| key_of(k, headers, body).unwrap_or_default().into()),
+            request_id: headers.get(&crate::observe::access::REQUEST_ID).cloned(),
         })
     }
 }

@@ -173,6 +173,18 @@ impl ProtocolBackend for DubboBackend {
     }
 }
 
+/// The attachment the request id travels in.
+const REQUEST_ID_KEY: &str = "x-request-id";
+
+/// The request's attachments: its id when it has one.
+fn attachments<'a>(rid: &'a [(&'a str, &'a str); 1], meta: &CallMeta) -> &'a [(&'a str, &'a str)] {
+    if meta.request_id().is_some() {
+        rid
+    } else {
+        &[]
+    }
+}
+
 impl DubboBackend {
     fn invocation<'a>(
         &'a self,
@@ -180,6 +192,7 @@ impl DubboBackend {
         method: &'a str,
         descriptor: &'a str,
         meta: &CallMeta,
+        attachments: &'a [(&'a str, &'a str)],
     ) -> Invocation<'a> {
         let opts = &self.spec.settings.options;
         Invocation {
@@ -190,6 +203,7 @@ impl DubboBackend {
             descriptor,
             // What is left of the call's deadline (Dubbo's `timeout`).
             timeout_ms: Some(meta.remaining_ms()),
+            attachments,
         }
     }
 
@@ -314,7 +328,9 @@ impl DubboRoute {
             obj.insert(f.json_name.clone(), v);
         }
         let sig = &self.signature;
-        let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor, meta);
+        let rid = [(REQUEST_ID_KEY, meta.request_id().unwrap_or(""))];
+        let att = attachments(&rid, meta);
+        let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor, meta, att);
         let id = next_request_id();
         let mut req = Vec::with_capacity(body.len() + 256);
         let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut req);
@@ -413,7 +429,9 @@ impl GenericRoute {
                 args.len()
             )));
         }
-        let inv = self.backend.invocation(&self.interface, "", "", meta);
+        let rid = [(REQUEST_ID_KEY, meta.request_id().unwrap_or(""))];
+        let att = attachments(&rid, meta);
+        let inv = self.backend.invocation(&self.interface, "", "", meta, att);
         let id = next_request_id();
         let mut frame = Vec::with_capacity(body.len() + 256);
         let call = GenericCall {

@@ -227,8 +227,9 @@ impl GrpcRoute {
     }
 
     /// Request headers sent on as gRPC metadata: `authorization`,
-    /// `grpc-metadata-<key>` as `<key>` (grpc-gateway's convention), and the
-    /// backend's `forward_headers`. Names gRPC or HTTP/2 reserve are not.
+    /// `x-request-id`, `grpc-metadata-<key>` as `<key>` (grpc-gateway's
+    /// convention), and the backend's `forward_headers`. Names gRPC or
+    /// HTTP/2 reserve are not.
     fn outgoing_metadata(&self, headers: &HeaderMap) -> HeaderMap {
         let extra = &self.backend.spec.settings.options.forward_headers;
         let mut md = HeaderMap::new();
@@ -240,6 +241,7 @@ impl GrpcRoute {
                     Err(_) => continue,
                 },
                 None if name == "authorization"
+                    || name == "x-request-id"
                     || extra.iter().any(|h| h.eq_ignore_ascii_case(name)) =>
                 {
                     k.clone()
