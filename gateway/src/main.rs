@@ -79,17 +79,27 @@ async fn serve(cli: Cli) {
 fn init_logs(json: bool, access_file: Option<&std::path::Path>) {
     use gateway::observe::access;
     use tracing_subscriber::Layer as _;
-    use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
+    use tracing_subscriber::filter::{Targets, filter_fn};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Access events go to the stderr log only as JSON lines and only when
-    // they have no file; whatever the level of the rest.
+    // they have no file.
     let access_on_stderr = json && access_file.is_none();
-    let access_here = filter_fn(move |m| access_on_stderr && m.target() == access::TARGET);
-    let others = filter_fn(|m| m.target() != access::TARGET).and(filter);
+    let access_on = access_on_stderr || access_file.is_some();
+    // One filter for the whole subscriber, so that what it turns off (the
+    // per-request spans below the level) costs nothing; the access events
+    // pass it whatever the level of the rest.
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if access_on {
+        filter = filter.add_directive(
+            format!("{}=info", access::TARGET)
+                .parse()
+                .expect("a directive"),
+        );
+    }
+    let stderr_takes = filter_fn(move |m| access_on_stderr || m.target() != access::TARGET);
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let stderr = if json {
         stderr.json().flatten_event(true).boxed()
@@ -115,11 +125,12 @@ fn init_logs(json: bool, access_file: Option<&std::path::Path>) {
             .with_writer(std::sync::Mutex::new(f))
             .with_filter(Targets::new().with_target(access::TARGET, tracing::Level::INFO))
     });
-    if access_on_stderr || file.is_some() {
+    if access_on {
         access::enable();
     }
     tracing_subscriber::registry()
-        .with(stderr.with_filter(others.or(access_here)))
+        .with(filter)
+        .with(stderr.with_filter(stderr_takes))
         .with(file)
         .init();
 }

@@ -67,8 +67,12 @@ fn new_id() -> HeaderValue {
         (a, h.finish())
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let text = format!("{:016x}{:016x}", mix(a ^ n), mix(b.wrapping_add(n)));
-    HeaderValue::from_str(&text).expect("hex digits")
+    let bits = (u128::from(mix(a ^ n)) << 64) | u128::from(mix(b.wrapping_add(n)));
+    let mut text = [0u8; 32];
+    for (i, d) in text.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&text).expect("hex digits")
 }
 
 /// splitmix64's finalizer.

@@ -29,12 +29,27 @@ const CLIENT_GONE: u16 = 499;
 pub struct Exchange {
     metrics: Arc<RouteMetrics>,
     started: Instant,
-    request_bytes: Arc<AtomicU64>,
+    request_bytes: RequestBytes,
     status: u16,
     response_bytes: u64,
     request_id: HeaderValue,
     /// What only the access line needs, when the access log is on.
     line: Option<Box<Line>>,
+}
+
+/// The request body's size: its `Content-Length`, or counted as read.
+enum RequestBytes {
+    Known(u64),
+    Counted(Arc<AtomicU64>),
+}
+
+impl RequestBytes {
+    fn get(&self) -> u64 {
+        match self {
+            RequestBytes::Known(n) => *n,
+            RequestBytes::Counted(c) => c.load(Ordering::Relaxed),
+        }
+    }
 }
 
 struct Line {
@@ -56,14 +71,16 @@ impl Exchange {
         body: Body,
         content_length: Option<u64>,
     ) -> (Exchange, Body) {
-        let request_bytes = Arc::new(AtomicU64::new(content_length.unwrap_or(0)));
-        let body = if content_length.is_some() {
-            body
-        } else {
-            Body::new(CountedRequest {
-                inner: body,
-                bytes: request_bytes.clone(),
-            })
+        let (request_bytes, body) = match content_length {
+            Some(n) => (RequestBytes::Known(n), body),
+            None => {
+                let bytes = Arc::new(AtomicU64::new(0));
+                let body = Body::new(CountedRequest {
+                    inner: body,
+                    bytes: bytes.clone(),
+                });
+                (RequestBytes::Counted(bytes), body)
+            }
         };
         (
             Exchange {
@@ -110,7 +127,7 @@ impl Exchange {
         Exchange {
             metrics,
             started,
-            request_bytes: Arc::new(AtomicU64::new(0)),
+            request_bytes: RequestBytes::Known(0),
             status: CLIENT_GONE,
             response_bytes: 0,
             request_id,
@@ -146,7 +163,7 @@ impl Exchange {
 impl Drop for Exchange {
     fn drop(&mut self) {
         let took = self.started.elapsed();
-        let request_bytes = self.request_bytes.load(Ordering::Relaxed);
+        let request_bytes = self.request_bytes.get();
         self.metrics
             .record(self.status, took, request_bytes, self.response_bytes);
         let Some(line) = &self.line else {
