@@ -7,10 +7,11 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
 use super::settings::LimitConfig;
@@ -21,9 +22,15 @@ use crate::transport::TransportError;
 /// Keyed buckets past this many are pruned of the ones that are full again.
 const MAX_BUCKETS: usize = 10_000;
 
-/// One route's token buckets.
+/// Keyed calls between two checks of the number of buckets (the count
+/// visits every shard of the map).
+const PRUNE_EVERY: u32 = 1024;
+
+/// One route's token buckets: one bucket, or one per key.
 pub struct RateLimit {
+    one: DefaultDirectRateLimiter,
     buckets: DefaultKeyedRateLimiter<Box<str>>,
+    keyed_calls: AtomicU32,
     clock: DefaultClock,
 }
 
@@ -39,22 +46,28 @@ impl RateLimit {
     pub fn new(cfg: &LimitConfig) -> Self {
         let rate = NonZeroU32::new(cfg.rate_per_s).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(cfg.burst).unwrap_or(rate);
+        let quota = Quota::per_second(rate).allow_burst(burst);
         RateLimit {
-            buckets: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            one: RateLimiter::direct(quota),
+            buckets: RateLimiter::keyed(quota),
+            keyed_calls: AtomicU32::new(0),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Takes a token from `key`'s bucket, or says how long until one.
-    pub fn take(&self, key: &str) -> Result<(), Duration> {
-        if self.buckets.len() > MAX_BUCKETS {
+    /// Takes a token from the bucket (`key`'s, when buckets are keyed), or
+    /// says how long until one.
+    pub fn take(&self, key: Option<&str>) -> Result<(), Duration> {
+        let wait = |not_until: governor::NotUntil<_>| not_until.wait_time_from(self.clock.now());
+        let Some(key) = key else {
+            return self.one.check().map_err(wait);
+        };
+        if self.keyed_calls.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0
+            && self.buckets.len() > MAX_BUCKETS
+        {
             self.buckets.retain_recent();
         }
-        // An empty key (no `rate_key`) does not allocate.
-        let key: Box<str> = key.into();
-        self.buckets
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.buckets.check_key(&Box::from(key)).map_err(wait)
     }
 }
 
@@ -83,7 +96,7 @@ where
             return Box::pin(next.call(call));
         }
         if let Some(rate) = &call.policy.rate
-            && let Err(wait) = rate.take(call.rate_key.as_deref().unwrap_or(""))
+            && let Err(wait) = rate.take(call.rate_key.as_deref())
         {
             return now(Err(TransportError::RateLimited { retry_after: wait }.into()));
         }
