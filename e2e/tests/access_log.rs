@@ -145,3 +145,33 @@ fn every_request_gets_an_access_line_and_a_request_id() {
     assert_eq!(unrouted["tries"], 0);
     assert_eq!(unrouted["request_id"], unrouted_id.as_str());
 }
+
+/// Without an `access_log` file, `--log-json` writes the access lines into
+/// the JSON log on stderr, whatever the level of the rest (the tests run
+/// the gateway at `warn`); a text log has none.
+#[test]
+fn log_json_carries_the_access_lines_and_the_text_log_does_not() {
+    for (flags, want) in [(&["--log-json"][..], true), (&[][..], false)] {
+        let mut gw = Gateway::start("", flags);
+        let ((status, _), h) = gw.call_h("GET", "/hello", None, &[("x-request-id", "rid-log")]);
+        assert_eq!(status, 200);
+        assert_eq!(header(&h, "x-request-id"), Some("rid-log"));
+        let stderr = gw.proc.stop();
+        let line = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["target"] == "kitegate::access");
+        match (want, line) {
+            (true, Some(v)) => {
+                assert_eq!(v["request_id"], "rid-log", "{v}");
+                assert_eq!(v["route"], "/hello", "{v}");
+                assert_eq!(v["backend"], "hello", "{v}");
+                assert_eq!(v["tries"], 1, "{v}");
+            }
+            (false, None) => {
+                assert!(!stderr.contains("rid-log"), "{stderr}");
+            }
+            (want, got) => panic!("--log-json {want}: access line {got:?} in\n{stderr}"),
+        }
+    }
+}
