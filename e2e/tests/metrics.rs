@@ -102,6 +102,7 @@ fn a_scrape_counts_what_was_sent() {
             &[&dead, &live],
             "[backends.balance]\npolicy = \"round_robin\"",
         ),
+        backend("l", &[&live], "[backends.limit]\nrate_per_s = 1\nburst = 1"),
     ]
     .concat();
     let gw = Gateway::start(&config, &[]);
@@ -133,6 +134,11 @@ fn a_scrape_counts_what_was_sent() {
         let (s, v) = gw.post("/r/count", &ok_body);
         assert_eq!(s, 200, "{v}");
     }
+
+    // A bucket of one token a second: the second call at once is refused.
+    assert_eq!(gw.post("/l/count", &ok_body).0, 200);
+    let (s, v) = gw.post("/l/count", &ok_body);
+    assert_eq!(s, 429, "{v}");
 
     let (ctype, f) = scrape(&gw, false);
     assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
@@ -227,9 +233,19 @@ fn a_scrape_counts_what_was_sent() {
         "each try on the dead endpoint was followed by one more"
     );
 
+    assert_eq!(
+        value(
+            &f,
+            "kitegate_rate_limited_total",
+            &[("backend", "l"), ("route", "/l/count")]
+        ),
+        1.0
+    );
+    assert_eq!(requests("l", "/l/count", "429"), 1.0);
+
     // State read at scrape time.
-    assert_eq!(value(&f, "kitegate_backends", &[]), 3.0);
-    assert_eq!(value(&f, "kitegate_routes", &[]), 9.0);
+    assert_eq!(value(&f, "kitegate_backends", &[]), 4.0);
+    assert_eq!(value(&f, "kitegate_routes", &[]), 12.0);
     assert_eq!(
         value(
             &f,
@@ -308,5 +324,5 @@ fn a_scrape_counts_what_was_sent() {
         ),
         1.0
     );
-    assert_eq!(value(&om, "kitegate_backends", &[]), 4.0);
+    assert_eq!(value(&om, "kitegate_backends", &[]), 5.0);
 }
