@@ -75,9 +75,9 @@ impl Exchange {
             Some(n) => (RequestBytes::Known(n), body),
             None => {
                 let bytes = Arc::new(AtomicU64::new(0));
-                let body = Body::new(CountedRequest {
+                let body = Body::new(Counted {
                     inner: body,
-                    bytes: bytes.clone(),
+                    tally: bytes.clone(),
                 });
                 (RequestBytes::Counted(bytes), body)
             }
@@ -152,9 +152,9 @@ impl Exchange {
         }
         Response::from_parts(
             parts,
-            Body::new(CountedResponse {
+            Body::new(Counted {
                 inner: body,
-                exchange: self,
+                tally: self,
             }),
         )
     }
@@ -195,12 +195,30 @@ impl Drop for Exchange {
     }
 }
 
-struct CountedRequest {
-    inner: Body,
-    bytes: Arc<AtomicU64>,
+/// Where a counted body adds the bytes of its data frames.
+trait Tally {
+    fn add(&mut self, n: u64);
 }
 
-impl HttpBody for CountedRequest {
+impl Tally for Arc<AtomicU64> {
+    fn add(&mut self, n: u64) {
+        self.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Tally for Exchange {
+    fn add(&mut self, n: u64) {
+        self.response_bytes += n;
+    }
+}
+
+/// A body whose data bytes are counted into `tally` as they pass.
+struct Counted<T> {
+    inner: Body,
+    tally: T,
+}
+
+impl<T: Tally + Send + Unpin + 'static> HttpBody for Counted<T> {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -212,38 +230,7 @@ impl HttpBody for CountedRequest {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-struct CountedResponse {
-    inner: Body,
-    exchange: Exchange,
-}
-
-impl HttpBody for CountedResponse {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.exchange.response_bytes += data.len() as u64;
+            self.tally.add(data.len() as u64);
         }
         polled
     }

@@ -179,7 +179,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
     fn new() -> Metrics {
-        let m = Metrics {
+        let mut m = Metrics {
             registry: Registry::with_prefix("kitegate"),
             requests: Family::default(),
             request_duration: Family::default(),
@@ -190,7 +190,7 @@ impl Metrics {
             response_bytes: Family::default(),
             registrations: Family::default(),
         };
-        let mut registry = Registry::with_prefix("kitegate");
+        let registry = &mut m.registry;
         registry.register(
             "requests",
             "HTTP requests answered, by route and status code",
@@ -240,7 +240,7 @@ impl Metrics {
             "The kitegate build",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        Metrics { registry, ..m }
+        m
     }
 }
 

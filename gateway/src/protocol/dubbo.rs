@@ -173,6 +173,13 @@ impl ProtocolBackend for DubboBackend {
     }
 }
 
+/// A reply with an error status, or an exception in its body.
+impl crate::transport::Answer for DubboReply {
+    fn remote_error(&self) -> bool {
+        codecs::dubbo::is_error_reply(&self.frame)
+    }
+}
+
 /// The attachment the request id travels in.
 const REQUEST_ID_KEY: &str = "x-request-id";
 

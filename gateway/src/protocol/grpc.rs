@@ -71,6 +71,14 @@ impl Protocol for Grpc {
     }
 }
 
+/// A unary call's non-OK status is a remote error; a stream's status comes
+/// after its try is recorded.
+impl crate::transport::Answer for GrpcOutcome {
+    fn remote_error(&self) -> bool {
+        matches!(self, GrpcOutcome::Reply(r) if r.status.code != 0)
+    }
+}
+
 pub struct GrpcBackend {
     spec: Arc<BackendSpec>,
     proto: Arc<ProtoSchema>,

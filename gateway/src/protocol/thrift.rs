@@ -127,6 +127,14 @@ pub(super) fn pool_client(
     pipeline::client(&spec.traffic, endpoints)
 }
 
+/// A pooled reply is a remote error when it is a TApplicationException
+/// (Thrift's message type; Kitex Protobuf's envelope has the same header).
+impl crate::transport::Answer for FrameReply {
+    fn remote_error(&self) -> bool {
+        thrift::is_app_exception(self.payload())
+    }
+}
+
 /// Sequence ids of a backend's calls (never 0).
 #[derive(Default)]
 pub(super) struct SeqIds(AtomicI32);

@@ -126,12 +126,6 @@ impl super::Connections for DubboEndpoint {
     }
 }
 
-impl super::Answer for DubboReply {
-    fn remote_error(&self) -> bool {
-        codecs::dubbo::is_error_reply(&self.frame)
-    }
-}
-
 impl DubboEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: DubboConfig) -> DubboEndpoint {

@@ -156,14 +156,6 @@ impl super::Connections for GrpcEndpoint {
     }
 }
 
-impl super::Answer for GrpcOutcome {
-    /// A unary call's non-OK status; a stream's status comes after this
-    /// try is recorded.
-    fn remote_error(&self) -> bool {
-        matches!(self, GrpcOutcome::Reply(r) if r.status.code != OK)
-    }
-}
-
 impl GrpcEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: GrpcConfig) -> GrpcEndpoint {

@@ -59,13 +59,6 @@ impl Reply {
     }
 }
 
-impl super::Answer for Reply {
-    /// A TApplicationException (Thrift, or Kitex Protobuf's envelope).
-    fn remote_error(&self) -> bool {
-        codecs::thrift::is_app_exception(self.payload())
-    }
-}
-
 struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
