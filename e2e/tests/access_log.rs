@@ -106,6 +106,7 @@ fn every_request_gets_an_access_line_and_a_request_id() {
         "response_bytes",
         "request_id",
         "trace_id",
+        "span_id",
     ];
     for line in &got {
         for f in fields {

@@ -29,7 +29,7 @@ fn exchange(route: &Arc<RouteMetrics>, method: &MethodMetrics) -> Response {
     let mut headers = HeaderMap::new();
     let id = access::request_id(&mut headers);
     let (mut ex, body) = Exchange::start(route.clone(), started, id, Body::empty(), Some(30));
-    let record = ex.log(&Method::POST, "/add", access::trace_id(&headers));
+    let record = ex.log(&Method::POST, "/add", &headers);
     drop(body);
     method.record_try(0, Outcome::Ok, Duration::from_micros(40));
     if record.is_some() {

@@ -18,6 +18,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::config::BackendConfig;
 use gateway::pipeline::{self, CallMeta, Traffic};
 use gateway::transport::TransportError;
+use gateway::transport::pool::Exchange;
 use tower::ServiceExt as _;
 
 /// An endpoint that answers every request with its length, at once.
@@ -39,15 +40,15 @@ impl gateway::transport::Connections for Instant {
     }
 }
 
-impl tower::Service<Bytes> for Instant {
+impl tower::Service<Exchange> for Instant {
     type Response = Len;
     type Error = TransportError;
     type Future = std::future::Ready<Result<Len, TransportError>>;
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
         Poll::Ready(Ok(()))
     }
-    fn call(&mut self, req: Bytes) -> Self::Future {
-        std::future::ready(Ok(Len(req.len())))
+    fn call(&mut self, req: Exchange) -> Self::Future {
+        std::future::ready(Ok(Len(req.frame.len())))
     }
 }
 
@@ -56,7 +57,12 @@ fn calls(c: &mut Criterion) {
         .enable_time()
         .build()
         .unwrap();
-    let request = Bytes::from_static(b"a request of some bytes");
+    let request = Exchange {
+        frame: Bytes::from_static(b"a request of some bytes"),
+        oneway: false,
+        idempotent: false,
+        trace_at: None,
+    };
     let mut g = c.benchmark_group("pipeline");
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));

@@ -12,6 +12,11 @@
 //! state_dir = "kitegate-state"    # registrations made at run time, relative to this file
 //! access_log = "access.log"       # one JSON line per request (else with --log-json, in the log)
 //!
+//! [tracing]                       # OpenTelemetry traces, off without an endpoint
+//! otlp_endpoint = "http://127.0.0.1:4317" # an OTLP/gRPC collector
+//! sample_ratio = 1.0              # share of new traces recorded
+//! service_name = "kitegate"
+//!
 //! [[backends]]
 //! name = "rich"
 //! protocol = "thrift"           # thrift (binary) | thrift-compact | dubbo
@@ -46,6 +51,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::observe::trace::TracingConfig;
 pub use crate::pipeline::settings::Endpoint;
 use crate::pipeline::settings::{
     BalanceConfig, BreakerConfig, HealthConfig, LimitConfig, MethodConfig, OutlierConfig,
@@ -86,6 +92,9 @@ pub struct Config {
     /// file; without it, `--log-json` writes access lines with the log.
     #[serde(default)]
     pub access_log: Option<PathBuf>,
+    /// OpenTelemetry traces (off without an `otlp_endpoint`).
+    #[serde(default)]
+    pub tracing: TracingConfig,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
 }

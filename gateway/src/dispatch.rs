@@ -46,7 +46,7 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
                 _ => ApiError::from(Failure::NotFound(format!("no route for {path}"))),
             };
             let mut exchange = Exchange::bodiless(UNROUTED.clone(), started, request_id);
-            exchange.log(&parts.method, path, access::trace_id(&parts.headers));
+            exchange.log(&parts.method, path, &parts.headers);
             return exchange.finish(e.into_response());
         }
     };
@@ -56,7 +56,7 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let (mut exchange, body) =
         Exchange::start(route.metrics.clone(), started, request_id, body, length);
-    let record = exchange.log(&parts.method, path, access::trace_id(&parts.headers));
+    let record = exchange.log(&parts.method, path, &parts.headers);
     let req = HttpRequest {
         parts,
         body,

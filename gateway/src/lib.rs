@@ -281,6 +281,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .or_else(|| std::env::var("KITEGATE_ADMIN_TOKEN").ok())
         .filter(|t| !t.is_empty());
     let admin_addr = admin_addr(&cfg, &token)?;
+    observe::trace::init(&cfg.tracing)?;
     let endpoints = crate::transport::EndpointCache::default();
     let mut entries = Vec::new();
     if cfg.builtin_hello {
@@ -353,6 +354,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     }
     tracing::info!(%addr, "kitegate listening");
     serve_http1(listener, app(gw), shutdown()).await;
+    let _ = tokio::task::spawn_blocking(observe::trace::shutdown).await;
     Ok(())
 }
 

@@ -88,6 +88,30 @@ pub fn begin_frame(t: Transport, out: &mut Vec<u8>, seqid: i32, header_block: &[
     }
 }
 
+/// Like [`begin_frame`], for a TTHeader call whose header info is an open
+/// block ([`ttheader::call_block`]) and this call's string keys `strs`
+/// (other transports carry neither).
+pub fn begin_frame_with(
+    t: Transport,
+    out: &mut Vec<u8>,
+    seqid: i32,
+    open_block: &[u8],
+    strs: &[(&str, &str)],
+) -> FrameMark {
+    if !t.is_ttheader() {
+        return begin_frame(t, out, seqid, &[]);
+    }
+    let start = out.len();
+    ttheader::write_fixed_with(out, seqid, open_block, strs);
+    if t == Transport::TTHeaderFramed {
+        out.extend_from_slice(&[0; 4]);
+    }
+    FrameMark {
+        start,
+        inner: out.len(),
+    }
+}
+
 /// Patches the lengths of a frame begun with [`begin_frame`].
 pub fn finish_frame(t: Transport, out: &mut [u8], mark: FrameMark) {
     let total = out.len();

@@ -228,3 +228,60 @@ fn mutated_frames_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_call_adds_its_string_keys_to_an_open_block() {
+    let h = ttheader::CallHeader {
+        protocol: ttheader::PROTOCOL_BINARY,
+        framed_payload: false,
+        idl_service: "GreetService",
+        from_service: "kitegate",
+        to_service: "greet",
+        method: "Greet",
+        oneway: false,
+        timeout_ms: 250,
+    };
+    let open = ttheader::call_block(&h);
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for t in [Transport::TTHeader, Transport::TTHeaderFramed] {
+        for strs in [
+            &[][..],
+            &[
+                ("RPC_TRANSIT_traceparent", tp),
+                ("RPC_PERSIST_x-request-id", "r1"),
+            ][..],
+        ] {
+            let mut out = Vec::new();
+            let mark = begin_frame_with(t, &mut out, 9, &open, strs);
+            out.extend_from_slice(b"\x80\x01\x00\x01\x00\x00\x00\x05Greet\x00\x00\x00\x09\x00");
+            finish_frame(t, &mut out, mark);
+            let frame = decode_frame(t, Protocol::Binary, &out, 1 << 20)
+                .unwrap()
+                .unwrap();
+            assert_eq!(frame.consumed, out.len());
+            let info = frame.header.unwrap();
+            assert_eq!(info.seqid, 9);
+            assert_eq!(info.str("isn"), Some("GreetService"));
+            assert_eq!(info.int(ttheader::int_key::RPC_TIMEOUT), Some("250"));
+            for (k, v) in strs {
+                assert_eq!(info.str(k), Some(*v), "{k}");
+            }
+            assert_eq!(info.strs.len(), 1 + strs.len());
+            let hs = u16::from_be_bytes([out[12], out[13]]) as usize * 4;
+            assert!(hs >= open.len(), "header size covers the block");
+            assert_eq!(&out[out.len() - 10..out.len() - 5], b"Greet");
+        }
+    }
+    // Without keys of its own, the frame is the one a padded block makes.
+    let mut a = Vec::new();
+    let mark = begin_frame_with(Transport::TTHeader, &mut a, 1, &open, &[]);
+    finish_frame(Transport::TTHeader, &mut a, mark);
+    let mut padded = open.clone();
+    while padded.len() % 4 != 0 {
+        padded.push(0);
+    }
+    let mut b = Vec::new();
+    let mark = begin_frame(Transport::TTHeader, &mut b, 1, &padded);
+    finish_frame(Transport::TTHeader, &mut b, mark);
+    assert_eq!(a, b);
+}

@@ -101,9 +101,11 @@ pub struct CallHeader<'a> {
 
 /// The header info block of a call: the int keys transport type, from/to
 /// service, method, message type and RPC timeout, and the `isn` string key
-/// (`gopkg protocol/ttheader/metakey.go`).
+/// (`gopkg protocol/ttheader/metakey.go`). The block is left open (not
+/// padded): [`begin_frame_with`](super::begin_frame_with) adds a call's own
+/// string keys (trace context, request id) and the padding.
 pub fn call_block(h: &CallHeader<'_>) -> Vec<u8> {
-    header_block(&TTHeaderMeta {
+    open_block(&TTHeaderMeta {
         protocol: h.protocol,
         strs: vec![(
             Cow::Borrowed(str_key::IDL_SERVICE_NAME),
@@ -133,6 +135,13 @@ pub fn call_block(h: &CallHeader<'_>) -> Vec<u8> {
 /// Encodes the header info once (protocol id, transforms, key/values,
 /// padding); it is the same for every call of a method, so callers cache it.
 pub fn header_block(meta: &TTHeaderMeta<'_>) -> Vec<u8> {
+    let mut b = open_block(meta);
+    pad(&mut b, 0);
+    b
+}
+
+/// The header info without its padding.
+fn open_block(meta: &TTHeaderMeta<'_>) -> Vec<u8> {
     let mut b = vec![meta.protocol, 0];
     if !meta.strs.is_empty() {
         b.push(INFO_STR_KV);
@@ -150,10 +159,14 @@ pub fn header_block(meta: &TTHeaderMeta<'_>) -> Vec<u8> {
             put_str(&mut b, v);
         }
     }
-    while b.len() % 4 != 0 {
+    b
+}
+
+/// Pads the header info that starts at `from` to a multiple of 4 bytes.
+fn pad(b: &mut Vec<u8>, from: usize) {
+    while (b.len() - from) % 4 != 0 {
         b.push(INFO_PADDING);
     }
-    b
 }
 
 fn put_str(b: &mut Vec<u8>, s: &str) {
@@ -169,6 +182,31 @@ pub(crate) fn write_fixed(out: &mut Vec<u8>, seqid: i32, block: &[u8]) {
     out.extend_from_slice(&seqid.to_be_bytes());
     out.extend_from_slice(&((block.len() / 4) as u16).to_be_bytes());
     out.extend_from_slice(block);
+}
+
+/// The fixed header, an open header info block (see [`call_block`]), one
+/// more string key/value block of `strs` (when there are any), and the
+/// padding.
+pub(crate) fn write_fixed_with(out: &mut Vec<u8>, seqid: i32, open: &[u8], strs: &[(&str, &str)]) {
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&seqid.to_be_bytes());
+    let size_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    let from = out.len();
+    out.extend_from_slice(open);
+    if !strs.is_empty() {
+        out.push(INFO_STR_KV);
+        out.extend_from_slice(&(strs.len() as u16).to_be_bytes());
+        for (k, v) in strs {
+            put_str(out, k);
+            put_str(out, v);
+        }
+    }
+    pad(out, from);
+    let words = ((out.len() - from) / 4) as u16;
+    out[size_at..size_at + 2].copy_from_slice(&words.to_be_bytes());
 }
 
 const NAME: &str = "ttheader";

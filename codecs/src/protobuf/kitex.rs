@@ -23,7 +23,7 @@ use std::ops::Range;
 use prost::Message;
 
 use crate::CodecError;
-use crate::framing::{Transport, begin_frame, finish_frame};
+use crate::framing::{Transport, begin_frame_with, finish_frame};
 
 /// Bytes 4..6 of a framed Kitex Protobuf message (`ProtobufV1Magic`).
 pub const MAGIC: [u8; 2] = [0x90, 0x01];
@@ -97,11 +97,13 @@ pub fn encode_exception(method: &str, seqid: i32, type_id: i32, message: &str, o
 }
 
 /// Appends a whole TTHeader frame whose payload is a framed CALL, as Kitex
-/// sends Kitex Protobuf over TTHeader. `header_block` comes from
-/// [`ttheader::header_block`](crate::framing::ttheader::header_block) with
-/// protocol id 0 ([`PROTOCOL_BINARY`](crate::framing::ttheader::PROTOCOL_BINARY)).
+/// sends Kitex Protobuf over TTHeader. `open_block` comes from
+/// [`ttheader::call_block`](crate::framing::ttheader::call_block) with
+/// protocol id 0 ([`PROTOCOL_BINARY`](crate::framing::ttheader::PROTOCOL_BINARY));
+/// `strs` are this call's own string keys.
 pub fn encode_call_ttheader(
-    header_block: &[u8],
+    open_block: &[u8],
+    strs: &[(&str, &str)],
     method: &str,
     seqid: i32,
     message: &[u8],
@@ -109,7 +111,7 @@ pub fn encode_call_ttheader(
 ) {
     // The framed message carries its own length, so plain TTHeader framing
     // around it gives TTHeader-framed bytes.
-    let mark = begin_frame(Transport::TTHeader, out, seqid, header_block);
+    let mark = begin_frame_with(Transport::TTHeader, out, seqid, open_block, strs);
     encode_call(method, seqid, message, out);
     finish_frame(Transport::TTHeader, out, mark);
 }

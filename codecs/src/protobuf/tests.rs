@@ -703,7 +703,7 @@ fn greet_header_block() -> Vec<u8> {
 #[test]
 fn kitex_ttheader_call_vector() {
     let mut out = Vec::new();
-    encode_call_ttheader(&greet_header_block(), "Greet", 1, WORLD, &mut out);
+    encode_call_ttheader(&greet_header_block(), &[], "Greet", 1, WORLD, &mut out);
     assert_eq!(out, hex(V_TTHEADER));
     // The same bytes through the TTHeader-framed framing.
     let mut out2 = Vec::new();

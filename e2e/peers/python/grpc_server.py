@@ -27,7 +27,9 @@ SIGINT. Handlers (see the comments in rich.proto):
     Ping(text, seq)        -> PingReply("pong: " + text, seq + 1, LEVEL_HIGH);
                               " tenant=<v>" / " auth=<v>" appended for the
                               x-tenant / authorization request metadata;
-                              sends header metadata x-served-by: grpcio and
+                              sends header metadata x-served-by: grpcio,
+                              x-seen-request-id / x-seen-traceparent /
+                              x-seen-tracestate (what it received) and
                               trailer x-next-seq; text "gzip" appends
                               " " + "gzip" * 1000 and compresses the
                               response with gzip
@@ -225,8 +227,11 @@ def make_servicer(base, pb2):
                 context.set_compression(grpc.Compression.Gzip)
             context.send_initial_metadata((
                 ("x-served-by", "grpcio"),
-                # The gateway's request id, as this server received it.
+                # The gateway's request id and trace context, as this
+                # server received them.
                 ("x-seen-request-id", md.get("x-request-id", "")),
+                ("x-seen-traceparent", md.get("traceparent", "")),
+                ("x-seen-tracestate", md.get("tracestate", "")),
             ))
             context.set_trailing_metadata((("x-next-seq", str(request.seq + 1)),))
             return pb2.PingReply(reply=reply, seq=request.seq + 1, level=level_high)

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::trace::ServerSpan;
+
 /// The target of access events.
 pub const TARGET: &str = "kitegate::access";
 
@@ -98,16 +100,28 @@ pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
     .then_some(trace)
 }
 
-/// What one request's backend call did, for its access line.
+/// What one request's backend call did, for its access line, and the
+/// request's server span, for the spans of its tries.
 #[derive(Debug, Default)]
 pub struct CallRecord {
     tries: AtomicU32,
     backend_ns: AtomicU64,
     /// The endpoint of the last try.
     endpoint: Mutex<Option<Arc<str>>>,
+    server: Option<ServerSpan>,
+    /// Tries started, and why the next one is made.
+    started: AtomicU32,
+    retry_reason: Mutex<Option<&'static str>>,
 }
 
 impl CallRecord {
+    pub fn new(server: Option<ServerSpan>) -> CallRecord {
+        CallRecord {
+            server,
+            ..Default::default()
+        }
+    }
+
     /// (tries, time in tries, the last try's endpoint).
     pub fn read(&self) -> (u32, Duration, Option<Arc<str>>) {
         (
@@ -128,7 +142,7 @@ pub async fn with_record<F: Future>(record: Arc<CallRecord>, f: F) -> F::Output 
 }
 
 /// Records one try of the current request's call (nothing when the access
-/// log is off: there is no record).
+/// log and tracing are off: there is no record).
 pub fn record_try(endpoint: &str, took: Duration) {
     let _ = RECORD.try_with(|r| {
         r.tries.fetch_add(1, Ordering::Relaxed);
@@ -139,6 +153,29 @@ pub fn record_try(endpoint: &str, took: Duration) {
             *last = Some(endpoint.into());
         }
     });
+}
+
+/// The current request's server span, when it is traced.
+pub fn server_span() -> Option<ServerSpan> {
+    RECORD.try_with(|r| r.server.clone()).ok().flatten()
+}
+
+/// Notes that the current request's call is tried again, and why.
+pub fn note_retry(reason: &'static str) {
+    let _ = RECORD.try_with(|r| *r.retry_reason.lock().expect("record lock") = Some(reason));
+}
+
+/// Counts a try as started: its number (from 1) and why it is made, when
+/// it is not the first.
+pub fn start_try() -> (u32, Option<&'static str>) {
+    RECORD
+        .try_with(|r| {
+            (
+                r.started.fetch_add(1, Ordering::Relaxed) + 1,
+                r.retry_reason.lock().expect("record lock").take(),
+            )
+        })
+        .unwrap_or((1, None))
 }
 
 #[cfg(test)]

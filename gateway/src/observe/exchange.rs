@@ -2,7 +2,8 @@
 //! as the route reads them, the answer's as they are written, and, when the
 //! exchange ends (a whole answer handed to the connection, the last byte of
 //! a streamed one sent, or the client gone), one record in its route's
-//! metrics and, when the access log is on, one access line. A client that
+//! metrics, when the access log is on, one access line, and when tracing
+//! is on, the end of its server span. A client that
 //! leaves before the answer is counted with status 499, as nginx and Envoy
 //! count it. The answer carries the request id.
 
@@ -13,13 +14,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use super::access::{self, CallRecord, REQUEST_ID};
 use super::metrics::RouteMetrics;
+use super::trace::ServerSpan;
 use crate::error::ErrorCode;
 
 /// The status recorded for an exchange whose client left first.
@@ -33,8 +35,11 @@ pub struct Exchange {
     status: u16,
     response_bytes: u64,
     request_id: HeaderValue,
+    error_code: Option<&'static str>,
     /// What only the access line needs, when the access log is on.
     line: Option<Box<Line>>,
+    /// The server span, when tracing is on.
+    span: Option<ServerSpan>,
 }
 
 /// The request body's size: its `Content-Length`, or counted as read.
@@ -56,8 +61,8 @@ struct Line {
     verb: Method,
     path: String,
     trace_id: Option<String>,
+    span_id: Option<String>,
     record: Arc<CallRecord>,
-    error_code: Option<&'static str>,
 }
 
 impl Exchange {
@@ -90,31 +95,45 @@ impl Exchange {
                 status: CLIENT_GONE,
                 response_bytes: 0,
                 request_id,
+                error_code: None,
                 line: None,
+                span: None,
             },
             body,
         )
     }
 
-    /// Keeps what the access line needs, when the access log is on; returns
-    /// the call record the pipeline is to fill.
+    /// Starts the server span when tracing is on, and keeps what the access
+    /// line needs when the access log is on; returns the call record the
+    /// pipeline is to fill, when either is.
     pub fn log(
         &mut self,
         verb: &Method,
         path: &str,
-        trace_id: Option<&str>,
+        headers: &HeaderMap,
     ) -> Option<Arc<CallRecord>> {
-        if !access::enabled() {
+        let span = ServerSpan::start(headers, verb, &self.metrics.labels().route, path);
+        if span.is_none() && !access::enabled() {
             return None;
         }
-        let record = Arc::new(CallRecord::default());
-        self.line = Some(Box::new(Line {
-            verb: verb.clone(),
-            path: path.to_string(),
-            trace_id: trace_id.map(str::to_string),
-            record: record.clone(),
-            error_code: None,
-        }));
+        let record = Arc::new(CallRecord::new(span.clone()));
+        if access::enabled() {
+            let (trace_id, span_id) = match &span {
+                Some(s) => {
+                    let (t, s) = s.ids();
+                    (Some(t), Some(s))
+                }
+                None => (access::trace_id(headers).map(str::to_string), None),
+            };
+            self.line = Some(Box::new(Line {
+                verb: verb.clone(),
+                path: path.to_string(),
+                trace_id,
+                span_id,
+                record: record.clone(),
+            }));
+        }
+        self.span = span;
         Some(record)
     }
 
@@ -131,16 +150,16 @@ impl Exchange {
             status: CLIENT_GONE,
             response_bytes: 0,
             request_id,
+            error_code: None,
             line: None,
+            span: None,
         }
     }
 
     /// The answer, whose body now carries the exchange to its end.
     pub fn finish(mut self, mut resp: Response) -> Response {
         self.status = resp.status().as_u16();
-        if let Some(line) = &mut self.line {
-            line.error_code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
-        }
+        self.error_code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
         resp.headers_mut()
             .insert(REQUEST_ID.clone(), self.request_id.clone());
         let (parts, body) = resp.into_parts();
@@ -166,6 +185,9 @@ impl Drop for Exchange {
         let request_bytes = self.request_bytes.get();
         self.metrics
             .record(self.status, took, request_bytes, self.response_bytes);
+        if let Some(span) = &self.span {
+            span.end(self.status, self.error_code);
+        }
         let Some(line) = &self.line else {
             return;
         };
@@ -181,7 +203,7 @@ impl Drop for Exchange {
             service,
             idl_method = method,
             status = self.status,
-            error_code = line.error_code.unwrap_or(""),
+            error_code = self.error_code.unwrap_or(""),
             duration_ms = took.as_secs_f64() * 1e3,
             backend_ms = backend.as_secs_f64() * 1e3,
             tries,
@@ -190,6 +212,7 @@ impl Drop for Exchange {
             response_bytes = self.response_bytes,
             request_id = self.request_id.to_str().unwrap_or(""),
             trace_id = line.trace_id.as_deref().unwrap_or(""),
+            span_id = line.span_id.as_deref().unwrap_or(""),
             "access"
         );
     }

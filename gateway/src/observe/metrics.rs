@@ -415,8 +415,15 @@ impl MethodMetrics {
             .observe(took);
     }
 
-    /// Counts one retry (or backup try) for `reason`, one of [`RETRY_REASONS`].
+    /// The backend's name.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Counts one retry (or backup try) for `reason`, one of
+    /// [`RETRY_REASONS`], and notes it for the next try's span.
     pub fn record_retry(&self, reason: &'static str) {
+        super::access::note_retry(reason);
         let k = RETRY_REASONS.iter().position(|&r| r == reason).unwrap_or(0);
         self.retries[k]
             .get(|| {

@@ -30,6 +30,7 @@ use super::settings::{Endpoint, Policy};
 use super::{Call, CallError, Traffic};
 use crate::observe::access;
 use crate::observe::metrics::Outcome;
+use crate::observe::trace::{Carry, TrySpan};
 use crate::transport::{Answer, TransportError};
 
 /// Points on the hash ring per unit of weight.
@@ -153,7 +154,7 @@ impl<E> Balance<E> {
 
 impl<R, E> tower::Service<Call<R>> for Balance<E>
 where
-    R: Send + 'static,
+    R: Carry + Send + 'static,
     E: tower::Service<R, Error = TransportError> + Clone + Send + Sync + 'static,
     E::Future: Send + 'static,
     E::Response: Answer + Send + 'static,
@@ -187,10 +188,17 @@ where
         let health = self.health.clone();
         let deadline = call.try_deadline;
         let policy = call.policy;
+        let mut request = call.request;
+        let addr = &health.endpoints[i].addr;
+        let span = TrySpan::start(policy.metrics.backend(), &policy.name, addr).map(|(s, tp)| {
+            request.carry(&tp);
+            s
+        });
         Box::pin(async move {
             let _inflight = Inflight::start(&health, i);
             let started = tokio::time::Instant::now();
-            let outcome = tokio::time::timeout_at(deadline, endpoint.oneshot(call.request)).await;
+            let outcome = tokio::time::timeout_at(deadline, endpoint.oneshot(request)).await;
+            let addr = &health.endpoints[i].addr;
             let error = match outcome {
                 Ok(Ok(reply)) => {
                     health.record(i, true);
@@ -201,7 +209,11 @@ where
                     };
                     let took = started.elapsed();
                     policy.metrics.record_try(i, o, took);
-                    access::record_try(&health.endpoints[i].addr, took);
+                    access::record_try(addr, took);
+                    if let Some(s) = span {
+                        let failed = (o != Outcome::Ok).then(|| o.name());
+                        s.end(failed, || "the server answered with an error".into());
+                    }
                     return Ok(reply);
                 }
                 Ok(Err(error)) => error,
@@ -209,8 +221,12 @@ where
             };
             health.record(i, false);
             let took = started.elapsed();
-            policy.metrics.record_try(i, outcome_of(&error), took);
-            access::record_try(&health.endpoints[i].addr, took);
+            let o = outcome_of(&error);
+            policy.metrics.record_try(i, o, took);
+            access::record_try(addr, took);
+            if let Some(s) = span {
+                s.end(Some(o.name()), || error.to_string());
+            }
             Err(CallError {
                 error,
                 endpoint: Some(i),

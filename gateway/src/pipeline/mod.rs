@@ -48,6 +48,7 @@ use tower::{ServiceBuilder, ServiceExt as _};
 use crate::config::BackendConfig;
 use crate::error::{ApiError, Failure};
 use crate::observe::metrics::MethodMetrics;
+use crate::observe::trace::{Carry, Propagated};
 use crate::transport::{Answer, Connections, TransportError};
 use health::Health;
 use settings::{KeySource, Policy, RetryOn};
@@ -124,6 +125,28 @@ pub struct CallMeta {
     pub rate_key: Option<Box<str>>,
     /// The request's `x-request-id`, which protocols with metadata forward.
     pub request_id: Option<axum::http::HeaderValue>,
+    /// The trace context to send the backend.
+    pub trace: Option<Propagated>,
+}
+
+/// The keys under which a protocol's metadata carries a call's context.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextKeys {
+    pub request_id: &'static str,
+    pub traceparent: &'static str,
+    pub tracestate: &'static str,
+}
+
+/// A call's context as key/value pairs of its protocol's metadata.
+pub struct ContextPairs<'a> {
+    pairs: [(&'static str, &'a str); 3],
+    len: usize,
+}
+
+impl<'a> ContextPairs<'a> {
+    pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
+        &self.pairs[..self.len]
+    }
 }
 
 impl CallMeta {
@@ -134,7 +157,30 @@ impl CallMeta {
             hash: None,
             rate_key: None,
             request_id: None,
+            trace: None,
         }
+    }
+
+    /// The request id and trace context, under `keys`, those the call has.
+    pub fn context(&self, keys: &ContextKeys) -> ContextPairs<'_> {
+        let mut out = ContextPairs {
+            pairs: [("", ""); 3],
+            len: 0,
+        };
+        let mut push = |k, v| {
+            out.pairs[out.len] = (k, v);
+            out.len += 1;
+        };
+        if let Some(id) = self.request_id() {
+            push(keys.request_id, id);
+        }
+        if let Some(t) = &self.trace {
+            push(keys.traceparent, t.traceparent());
+            if let Some(state) = t.tracestate() {
+                push(keys.tracestate, state);
+            }
+        }
+        out
     }
 
     /// The request id as text, when there is one that is.
@@ -312,6 +358,7 @@ impl Traffic {
                 .as_ref()
                 .map(|k| key_of(k, headers, body).unwrap_or_default().into()),
             request_id: headers.get(&crate::observe::access::REQUEST_ID).cloned(),
+            trace: Propagated::of_request(headers),
         })
     }
 }
@@ -350,7 +397,7 @@ fn key_of(k: &KeySource, headers: &HeaderMap, body: &[u8]) -> Option<String> {
 /// in the order of the backend's settings).
 pub fn client<R, E>(traffic: &Traffic, endpoints: Vec<E>) -> Client<R, E::Response>
 where
-    R: Clone + Send + Sync + 'static,
+    R: Carry + Clone + Send + Sync + 'static,
     E: tower::Service<R, Error = TransportError> + Connections + Clone + Send + Sync + 'static,
     E::Response: Answer + Send + 'static,
     E::Future: Send + 'static,

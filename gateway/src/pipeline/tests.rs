@@ -32,6 +32,10 @@ impl crate::transport::Answer for (usize, u32) {
     }
 }
 
+impl crate::observe::trace::Carry for u32 {
+    fn carry(&mut self, _: &[u8; crate::observe::trace::TRACEPARENT_LEN]) {}
+}
+
 impl tower::Service<u32> for Fake {
     type Response = (usize, u32);
     type Error = TransportError;

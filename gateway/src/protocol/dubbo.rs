@@ -25,7 +25,7 @@ use super::{
 use crate::backend::{BackendSpec, Idl};
 use crate::config::BackendConfig;
 use crate::error::{ApiError, Failure, Remote};
-use crate::pipeline::{self, CallMeta, CallPolicy, Client};
+use crate::pipeline::{self, CallMeta, CallPolicy, Client, ContextKeys};
 use crate::transport::dubbo::{DubboCall, DubboConfig, DubboEndpoint, DubboReply, next_request_id};
 
 /// How much larger than the largest reply body (`max_frame`) its JSON may
@@ -180,17 +180,13 @@ impl crate::transport::Answer for DubboReply {
     }
 }
 
-/// The attachment the request id travels in.
-const REQUEST_ID_KEY: &str = "x-request-id";
-
-/// The request's attachments: its id when it has one.
-fn attachments<'a>(rid: &'a [(&'a str, &'a str); 1], meta: &CallMeta) -> &'a [(&'a str, &'a str)] {
-    if meta.request_id().is_some() {
-        rid
-    } else {
-        &[]
-    }
-}
+/// The attachments a call's request id and trace context travel in (the
+/// W3C keys Dubbo's OpenTelemetry tracing reads).
+const CONTEXT_KEYS: ContextKeys = ContextKeys {
+    request_id: "x-request-id",
+    traceparent: "traceparent",
+    tracestate: "tracestate",
+};
 
 impl DubboBackend {
     fn invocation<'a>(
@@ -224,9 +220,12 @@ impl DubboBackend {
         policy: &Arc<CallPolicy>,
         meta: CallMeta,
     ) -> Result<axum::response::Response, ApiError> {
+        // The attachments come last in the frame.
+        let trace_at = meta.trace.as_ref().and_then(|t| t.find_in(&frame, false));
         let call = DubboCall {
             id,
             frame: Bytes::from(frame),
+            trace_at,
         };
         let reply = pipeline::send(&self.client, call, policy, meta).await?;
         let resp = codecs::dubbo::decode_response(&reply.frame, Limits::default())
@@ -335,8 +334,8 @@ impl DubboRoute {
             obj.insert(f.json_name.clone(), v);
         }
         let sig = &self.signature;
-        let rid = [(REQUEST_ID_KEY, meta.request_id().unwrap_or(""))];
-        let att = attachments(&rid, meta);
+        let context = meta.context(&CONTEXT_KEYS);
+        let att = context.as_slice();
         let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor, meta, att);
         let id = next_request_id();
         let mut req = Vec::with_capacity(body.len() + 256);
@@ -436,8 +435,8 @@ impl GenericRoute {
                 args.len()
             )));
         }
-        let rid = [(REQUEST_ID_KEY, meta.request_id().unwrap_or(""))];
-        let att = attachments(&rid, meta);
+        let context = meta.context(&CONTEXT_KEYS);
+        let att = context.as_slice();
         let inv = self.backend.invocation(&self.interface, "", "", meta, att);
         let id = next_request_id();
         let mut frame = Vec::with_capacity(body.len() + 256);

@@ -125,7 +125,7 @@ impl GrpcRoute {
     fn call_of(&self, headers: &HeaderMap, kind: GrpcCallKind, meta: &CallMeta) -> GrpcCall {
         GrpcCall {
             path: self.path.clone(),
-            metadata: self.outgoing_metadata(headers),
+            metadata: self.outgoing_metadata(headers, meta),
             timeout: meta.remaining(),
             kind,
         }
@@ -237,8 +237,10 @@ impl GrpcRoute {
     /// Request headers sent on as gRPC metadata: `authorization`,
     /// `x-request-id`, `grpc-metadata-<key>` as `<key>` (grpc-gateway's
     /// convention), and the backend's `forward_headers`. Names gRPC or
-    /// HTTP/2 reserve are not.
-    fn outgoing_metadata(&self, headers: &HeaderMap) -> HeaderMap {
+    /// HTTP/2 reserve are not. The call's trace context goes as
+    /// `traceparent` and `tracestate`, as gRPC's OpenTelemetry
+    /// instrumentations read it.
+    fn outgoing_metadata(&self, headers: &HeaderMap, meta: &CallMeta) -> HeaderMap {
         let extra = &self.backend.spec.settings.options.forward_headers;
         let mut md = HeaderMap::new();
         for (k, v) in headers {
@@ -258,6 +260,17 @@ impl GrpcRoute {
             };
             if !reserved_metadata(key.as_str()) {
                 md.append(key, v.clone());
+            }
+        }
+        if let Some(t) = &meta.trace {
+            let mut put = |k: &'static str, v: &str| {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    md.insert(k, v);
+                }
+            };
+            put("traceparent", t.traceparent());
+            if let Some(state) = t.tracestate() {
+                put("tracestate", state);
             }
         }
         md

@@ -126,6 +126,7 @@ impl KitexPbRoute {
                 .then(|| b.header_block(r, meta.remaining_ms()));
             kitex::encode_call_ttheader(
                 shorter.as_deref().unwrap_or(&self.header_block),
+                meta.context(&super::thrift::TTHEADER_CONTEXT).as_slice(),
                 &r.method.name,
                 seqid,
                 &message,
@@ -134,10 +135,14 @@ impl KitexPbRoute {
         } else {
             protobuf::encode_call(&r.method.name, seqid, &message, &mut frame);
         }
+        let trace_at = (meta.trace.as_ref())
+            .filter(|_| b.ttheader)
+            .and_then(|t| t.find_in(&frame, true));
         let exchange = Exchange {
             frame: Bytes::from(frame),
             oneway: false,
             idempotent: r.policy.idempotent,
+            trace_at,
         };
         let Some(reply) = pipeline::send(&b.client, exchange, &r.policy, meta).await? else {
             return Err(Failure::BadReply("no reply".into()).into());

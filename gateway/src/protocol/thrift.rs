@@ -21,11 +21,21 @@ use super::{
 };
 use crate::backend::{BackendSpec, BuildContext};
 use crate::error::{ApiError, Failure, Remote, reply_status};
-use crate::pipeline::{self, Client};
+use crate::pipeline::{self, Client, ContextKeys};
 use crate::transport::pool::{Exchange, PoolConfig, PoolEndpoint, Reply as FrameReply};
 
 /// Idle connections kept per endpoint.
 const MAX_IDLE_PER_ENDPOINT: usize = 256;
+
+/// The TTHeader string keys of a call's request id and trace context, as
+/// Kitex reads them: metainfo's persistent (`RPC_PERSIST_`, passed on
+/// down the call chain) and transient (`RPC_TRANSIT_`, one hop, where
+/// obs-opentelemetry's propagator looks for the W3C keys) prefixes.
+pub(super) const TTHEADER_CONTEXT: ContextKeys = ContextKeys {
+    request_id: "RPC_PERSIST_x-request-id",
+    traceparent: "RPC_TRANSIT_traceparent",
+    tracestate: "RPC_TRANSIT_tracestate",
+};
 
 /// The transports of a pooled Thrift or Kitex Protobuf backend.
 pub(super) const TRANSPORTS: &[&str] = &["framed", "buffered", "ttheader", "ttheader-framed"];
@@ -245,7 +255,7 @@ struct ThriftRoute {
     /// The IDL service.
     service: String,
     /// TTHeader info block (service and method names, the method's
-    /// timeout) for this method.
+    /// timeout) for this method, open for each call's own keys.
     header_block: Vec<u8>,
     policy: Arc<pipeline::CallPolicy>,
     /// Fields of the request struct bound to path, query, header, cookie or raw body.
@@ -276,7 +286,9 @@ impl ThriftRoute {
         let shorter = (b.transport.is_ttheader() && meta.remaining() < self.policy.timeout)
             .then(|| b.header_block(&self.service, &self.method, meta.remaining_ms()));
         let block = shorter.as_deref().unwrap_or(&self.header_block);
-        let mark = framing::begin_frame(b.transport, &mut frame, seqid, block);
+        let context = meta.context(&TTHEADER_CONTEXT);
+        let mark =
+            framing::begin_frame_with(b.transport, &mut frame, seqid, block, context.as_slice());
         thrift::encode_call(
             b.wire,
             &b.schema,
@@ -293,10 +305,14 @@ impl ThriftRoute {
         // reply, so waiting calls hold only their encoded request.
         drop(bound);
         drop(req);
+        let trace_at = (meta.trace.as_ref())
+            .filter(|_| b.transport.is_ttheader())
+            .and_then(|t| t.find_in(&frame, true));
         let exchange = Exchange {
             frame: Bytes::from(frame),
             oneway: self.method.oneway,
             idempotent: self.policy.idempotent,
+            trace_at,
         };
         let Some(reply) = pipeline::send(&b.client, exchange, &self.policy, meta).await? else {
             return Ok(super::json_response(

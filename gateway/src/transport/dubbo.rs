@@ -111,6 +111,14 @@ pub struct DubboEndpoint {
 pub struct DubboCall {
     pub id: u64,
     pub frame: Bytes,
+    /// Where the frame's `traceparent` attachment is, when it has one.
+    pub trace_at: Option<u32>,
+}
+
+impl crate::observe::trace::Carry for DubboCall {
+    fn carry(&mut self, traceparent: &[u8; crate::observe::trace::TRACEPARENT_LEN]) {
+        crate::observe::trace::rewrite(&mut self.frame, self.trace_at, traceparent);
+    }
 }
 
 /// A reply frame and the endpoint that sent it.
@@ -356,6 +364,7 @@ mod tests {
         DubboCall {
             id,
             frame: out.into(),
+            trace_at: None,
         }
     }
 

@@ -133,6 +133,14 @@ pub struct GrpcCall {
     pub kind: GrpcCallKind,
 }
 
+impl crate::observe::trace::Carry for GrpcCall {
+    fn carry(&mut self, traceparent: &[u8; crate::observe::trace::TRACEPARENT_LEN]) {
+        if let Ok(v) = http::HeaderValue::from_bytes(traceparent) {
+            self.metadata.insert("traceparent", v);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum GrpcCallKind {
     /// One request message, one reply.

@@ -42,6 +42,14 @@ pub struct Exchange {
     pub oneway: bool,
     /// Safe to send again if a connection closes after the write.
     pub idempotent: bool,
+    /// Where the frame's `traceparent` is, when it carries one.
+    pub trace_at: Option<u32>,
+}
+
+impl crate::observe::trace::Carry for Exchange {
+    fn carry(&mut self, traceparent: &[u8; crate::observe::trace::TRACEPARENT_LEN]) {
+        crate::observe::trace::rewrite(&mut self.frame, self.trace_at, traceparent);
+    }
 }
 
 /// A reply frame; the message is [`Reply::payload`].
@@ -300,6 +308,7 @@ mod tests {
             frame: Bytes::from_static(&FRAME),
             oneway: false,
             idempotent,
+            trace_at: None,
         }
     }
 

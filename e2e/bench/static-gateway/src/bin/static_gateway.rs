@@ -138,6 +138,7 @@ impl Upstream {
             frame: Bytes::from(req),
             oneway: false,
             idempotent: false,
+            trace_at: None,
         };
         let meta = CallMeta::after(TIMEOUT);
         let resp = match pipeline::send(&self.client, exchange, &self.policy, meta).await {
