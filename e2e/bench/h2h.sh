@@ -23,6 +23,11 @@
 #                 and none firing: least-in-flight balancing, retries with a
 #                 budget, breakers, outlier ejection, concurrency and rate
 #                 limits (far above the load), health probes
+#   kitegate-trace0, kitegate-trace1 the same kitegate with OpenTelemetry
+#                 tracing at sample ratio 0 and 1.0, exporting to a live
+#                 OTLP receiver (e2e/peers/python/otlp_receiver.py --count,
+#                 from .venv: e2e/peers/python/setup.sh) started here; its
+#                 CPU shows in foreign_cpu_pct (not in the default SYSTEMS)
 #   kitegate-base another kitegate binary, $KITEGATE_BASE_BIN (e.g. a release
 #                 build of an earlier commit), with the same config: before
 #                 and after a change in one run (skipped when unset)
@@ -86,9 +91,9 @@ fi
 THREADS=${THREADS:-2}
 AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
-ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base"
+ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base kitegate-trace0 kitegate-trace1"
 ALL_ROUTES="add large grpc-add"
-SYSTEMS=${SYSTEMS:-$ALL_SYSTEMS}
+SYSTEMS=${SYSTEMS:-${ALL_SYSTEMS% kitegate-trace0 kitegate-trace1}}
 ROUTES=${ROUTES:-$ALL_ROUTES}
 
 ms() { date +%s%N | cut -c1-13; }
@@ -143,6 +148,11 @@ declare -A PID=() URL=()   # the running gateway of a system (one at a time)
 backend_pid=""
 cleanup() {
     for p in "${PID[@]}" $backend_pid; do kill "$p" 2>/dev/null || true; done
+    if [[ -n ${otlp_pid:-} ]]; then
+        kill "$otlp_pid" 2>/dev/null || true
+        wait "$otlp_pid" 2>/dev/null || true
+        grep '^SPANS ' "$tmp/otlp.out" | sed 's/^/# otlp receiver: /' | tee -a "${raw:-/dev/null}" || true
+    fi
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
@@ -201,6 +211,19 @@ wait_ready() { # file, seconds -> prints the READY address
     return 1
 }
 
+# The OTLP receiver of the traced systems.
+otlp_pid="" otlp_port=""
+if want kitegate-trace0 || want kitegate-trace1; then
+    if [[ -x .venv/bin/python ]]; then
+        .venv/bin/python e2e/peers/python/otlp_receiver.py --port 0 --count >"$tmp/otlp.out" 2>&1 &
+        otlp_pid=$!
+        otlp_port=$(wait_ready "$tmp/otlp.out" 20) || { cat "$tmp/otlp.out"; exit 1; }
+    else
+        NOTE[kitegate-trace0]="skipped: no .venv (run e2e/peers/python/setup.sh)"
+        NOTE[kitegate-trace1]=${NOTE[kitegate-trace0]}
+    fi
+fi
+
 backend_port=$(free_port)
 target/release/hello_backend "127.0.0.1:$backend_port" >"$tmp/backend.out" 2>&1 &
 backend_pid=$!
@@ -227,15 +250,19 @@ launch() { # system
     local sys=$1 port addr
     port=$(free_port)
     case $sys in
-        kitegate | kitegate-base | kitegate-layers)
-            local bin=target/release/kitegate layers=""
+        kitegate | kitegate-base | kitegate-layers | kitegate-trace*)
+            local bin=target/release/kitegate layers="" tracing=""
             [[ $sys == kitegate-base ]] && bin=$KITEGATE_BASE_BIN
             [[ $sys == kitegate-layers ]] && layers=$LAYERS
+            [[ $sys == kitegate-trace* ]] && tracing="[tracing]
+otlp_endpoint = \"http://127.0.0.1:$otlp_port\"
+sample_ratio = ${sys#kitegate-trace}.0"
             cat >"$tmp/kitegate.toml" <<TOML
 listen = "127.0.0.1:$port"
 builtin_hello = false
 admin_listen = "off"
 state_dir = "$tmp/kitegate-state"
+$tracing
 [[backends]]
 name = "hello"
 protocol = "thrift"

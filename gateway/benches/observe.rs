@@ -2,7 +2,10 @@
 //! (request id, metrics of the route, the answer's `x-request-id`) and one
 //! try's metrics, against building the same answer alone. With the access
 //! log off (the default) and on (no subscriber: the line is built and
-//! dropped).
+//! dropped), then with tracing on (sample ratio 1.0, exporting to a
+//! port nobody listens on): a request whose `traceparent` is not sampled
+//! (the cost of ratio 0), and one that starts a recorded trace (the server
+//! span built, ended and queued for export; the exporter's thread aside).
 //!
 //! `cargo bench -p gateway --bench observe`.
 
@@ -24,9 +27,9 @@ fn answer() -> Response {
     r
 }
 
-fn exchange(route: &Arc<RouteMetrics>, method: &MethodMetrics) -> Response {
+fn exchange(route: &Arc<RouteMetrics>, method: &MethodMetrics, headers: &HeaderMap) -> Response {
     let started = Instant::now();
-    let mut headers = HeaderMap::new();
+    let mut headers = headers.clone();
     let id = access::request_id(&mut headers);
     let (mut ex, body) = Exchange::start(route.clone(), started, id, Body::empty(), Some(30));
     let record = ex.log(&Method::POST, "/add", &headers);
@@ -45,12 +48,40 @@ fn calls(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     g.bench_function("answer_alone", |b| b.iter(|| black_box(answer())));
+    let none = HeaderMap::new();
     g.bench_function("exchange_metrics", |b| {
-        b.iter(|| black_box(exchange(&route, &method)))
+        b.iter(|| black_box(exchange(&route, &method, &none)))
     });
     access::enable();
     g.bench_function("exchange_metrics_access_log", |b| {
-        b.iter(|| black_box(exchange(&route, &method)))
+        b.iter(|| black_box(exchange(&route, &method, &none)))
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    {
+        let _in = rt.enter();
+        let cfg = gateway::config::TracingConfig {
+            otlp_endpoint: format!("http://127.0.0.1:{port}"),
+            ..Default::default()
+        };
+        gateway::observe::trace::init(&cfg).unwrap();
+    }
+    let mut unsampled = HeaderMap::new();
+    unsampled.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+            .parse()
+            .unwrap(),
+    );
+    g.bench_function("exchange_metrics_access_log_trace_unsampled", |b| {
+        b.iter(|| black_box(exchange(&route, &method, &unsampled)))
+    });
+    g.bench_function("exchange_metrics_access_log_trace_sampled", |b| {
+        b.iter(|| black_box(exchange(&route, &method, &none)))
     });
     g.finish();
 }

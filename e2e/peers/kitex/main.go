@@ -12,6 +12,14 @@
 // With -service counter it serves Counter of e2e/idl/counter.thrift instead,
 // which counts every call it ran (bump, count), and whoami answers -name.
 //
+// The server carries kitex-contrib/obs-opentelemetry's server suite over
+// the OpenTelemetry Go SDK (parent-based, always sampling, no exporter), so a
+// caller's W3C trace context in TTHeader (the metainfo transient keys
+// RPC_TRANSIT_traceparent / RPC_TRANSIT_tracestate) makes each call's server
+// span its child. Echo("trace") answers what the handler saw, as JSON:
+// {"trace_id", "span_id", "parent_span_id", "sampled", "request_id"} (the
+// persistent metainfo value x-request-id, sent as RPC_PERSIST_x-request-id).
+//
 // It prints one line "READY <addr>" on stdout once the listener is bound and
 // the Kitex server has started; Kitex's own logs go to stderr. SIGTERM/SIGINT
 // stop it gracefully (exit status 0).
@@ -19,6 +27,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,9 +36,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bytedance/gopkg/cloud/metainfo"
 	"github.com/cloudwego/kitex/pkg/kerrors"
 	"github.com/cloudwego/kitex/pkg/transmeta"
 	"github.com/cloudwego/kitex/server"
+	"github.com/kitex-contrib/obs-opentelemetry/tracing"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"kitegate.test/kitexgen/kitex_gen/api"
 	"kitegate.test/kitexgen/kitex_gen/api/hello"
@@ -74,8 +89,13 @@ type helloImpl struct{}
 //     it travels in the TTHeader string keys biz-status / biz-message of an
 //     otherwise empty REPLY (over plain Framed/buffered only the empty REPLY
 //     remains).
-func (*helloImpl) Echo(_ context.Context, req *api.Request) (*api.Response, error) {
+//
+// And "trace" answers the trace context the call's server span has (see the
+// package comment).
+func (*helloImpl) Echo(ctx context.Context, req *api.Request) (*api.Response, error) {
 	switch req.GetMessage() {
+	case "trace":
+		return &api.Response{Message: traceReport(ctx)}, nil
 	case "raise-error":
 		return nil, errors.New("kitex says no")
 	case "biz-error":
@@ -100,6 +120,27 @@ func (*helloImpl) EchoItems(_ context.Context, req *api.ItemList) (*api.ItemList
 	return req, nil
 }
 
+// traceReport is what Echo("trace") answers: the server span's ids, its
+// parent's span id (empty when the span is not recorded), whether it is
+// sampled, and the request id.
+func traceReport(ctx context.Context) string {
+	span := trace.SpanFromContext(ctx)
+	sc := span.SpanContext()
+	parent := ""
+	if ro, ok := span.(sdktrace.ReadOnlySpan); ok {
+		parent = ro.Parent().SpanID().String()
+	}
+	rid, _ := metainfo.GetPersistentValue(ctx, "x-request-id")
+	out, _ := json.Marshal(map[string]any{
+		"trace_id":       sc.TraceID().String(),
+		"span_id":        sc.SpanID().String(),
+		"parent_span_id": parent,
+		"sampled":        sc.IsSampled(),
+		"request_id":     rid,
+	})
+	return string(out)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8899", "TCP address to listen on (host:port; port 0 picks a free port)")
 	service := flag.String("service", "hello", "the service to serve: hello or counter")
@@ -121,7 +162,17 @@ func main() {
 		_ = os.Stdout.Sync()
 	})
 
+	// A real SDK tracer provider, so server spans are recorded and have a
+	// parent; the suite reads these globals when it is made.
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+	))
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+		propagation.TraceContext{}, propagation.Baggage{},
+	))
+
 	opts := []server.Option{
+		server.WithSuite(tracing.NewServerSuite()),
 		server.WithListener(ln),
 		// The standard Kitex TTHeader setup (Kitex docs, bizstatuserr): without
 		// this handler TTHeader replies carry no int/string header info at all,

@@ -9,8 +9,10 @@ span it receives is appended as one JSON line to the --out file:
      "status_message": str}
 
     otlp_receiver.py --port 0 --out spans.jsonl [--host 127.0.0.1]
+    otlp_receiver.py --port 0 --count      # only counts them (load runs)
 
-Prints `READY <port>` first (flushed); exits 0 on SIGTERM or SIGINT.
+Prints `READY <port>` first (flushed); exits 0 on SIGTERM or SIGINT, with
+--count after printing `SPANS <received> requests=<export calls>`.
 """
 
 import argparse
@@ -44,8 +46,16 @@ def value(v):
 class Receiver(svc_grpc.TraceServiceServicer):
     def __init__(self, out):
         self.out = out
+        self.spans = 0
+        self.requests = 0
 
     def Export(self, request, context):
+        if self.out is None:
+            n = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+            with out_lock:
+                self.spans += n
+                self.requests += 1
+            return svc_pb2.ExportTraceServiceResponse()
         lines = []
         for rs in request.resource_spans:
             attrs = {a.key: value(a.value) for a in rs.resource.attributes}
@@ -73,10 +83,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--out", required=True, help="file the spans are appended to")
+    ap.add_argument("--out", help="file the spans are appended to")
+    ap.add_argument("--count", action="store_true", help="only count the spans")
     args = ap.parse_args()
+    if (args.out is None) == (not args.count):
+        raise SystemExit("otlp_receiver.py: give --out FILE or --count")
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    svc_grpc.add_TraceServiceServicer_to_server(Receiver(args.out), server)
+    receiver = Receiver(args.out)
+    svc_grpc.add_TraceServiceServicer_to_server(receiver, server)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:
         raise SystemExit(f"otlp_receiver.py: cannot listen on {args.host}:{args.port}")
@@ -88,6 +102,8 @@ def main():
     while not stop.wait(0.5):
         pass
     server.stop(grace=None).wait(2)
+    if args.count:
+        print(f"SPANS {receiver.spans} requests={receiver.requests}", flush=True)
 
 
 if __name__ == "__main__":

@@ -200,8 +200,9 @@ impl ServerSpan {
 
     /// The trace and span ids, as hex.
     pub fn ids(&self) -> (String, String) {
-        let sc = self.context();
-        (sc.trace_id().to_string(), sc.span_id().to_string())
+        let tp = traceparent(self.context());
+        let hex = |r: std::ops::Range<usize>| String::from_utf8_lossy(&tp[r]).into_owned();
+        (hex(3..35), hex(36..52))
     }
 
     /// Ends the span with the answer's status and error code.
