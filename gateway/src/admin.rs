@@ -25,6 +25,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::Gateway;
+use crate::discovery::{self, Discovery};
 use crate::error::{ApiError, Failure, read_body};
 use crate::observe::metrics;
 use crate::registry::{Entry, Registration};
@@ -144,6 +145,9 @@ pub fn summary(e: &Entry) -> Value {
         "files": e.files,
         "methods": methods,
     });
+    if let Some(d) = &e.discovery {
+        v["discovery"] = d.json();
+    }
     // The traffic sections that differ from the defaults, as they were given.
     if let Ok(Value::Object(all)) = serde_json::to_value(s) {
         for k in TRAFFIC_KEYS {
@@ -224,6 +228,16 @@ async fn metrics(State(gw): State<Gateway>, headers: axum::http::HeaderMap) -> R
                 snap.connections
                     .push((b.name.clone(), ep.addr.clone(), open as i64));
             }
+            if let Some(d) = &e.discovery {
+                let view = d.view();
+                snap.discovery.push((
+                    b.name.clone(),
+                    d.config.kind(),
+                    view.reachable,
+                    view.endpoints.as_ref().map_or(0, Vec::len) as i64,
+                    view.changes,
+                ));
+            }
             for ep in traffic.health.endpoints.iter() {
                 snap.endpoints.push((
                     b.name.clone(),
@@ -250,11 +264,14 @@ async fn put(
     let reg = read_registration(&gw, req)
         .await
         .inspect_err(|_| metrics::record_registration("rejected"))?;
+    let discovery = discover(&gw, &name, &reg)
+        .await
+        .inspect_err(|_| metrics::record_registration("rejected"))?;
     let mut registry = gw.inner.registry.lock().await;
     // Parsing the IDL and the fsync of the state file are blocking work: keep
     // them off the threads that serve requests.
     let (summary_v, created) = tokio::task::block_in_place(|| {
-        let (entry, reg) = registry.build(&name, reg)?;
+        let (entry, reg) = registry.build(&name, reg, discovery)?;
         let summary_v = summary(&entry);
         let (next, table, created) = registry.with(entry)?;
         registry.persist(&name, &reg)?;
@@ -272,6 +289,32 @@ async fn put(
         StatusCode::OK
     };
     Ok((status, axum::Json(json!({ "backend": summary_v }))).into_response())
+}
+
+/// The running discovery of a registration that has one: its settings and
+/// IDL checked first (so a bad upload is refused at once), then its source
+/// started and given [`discovery::FIRST_ANSWER`] to answer. The registry
+/// is not locked meanwhile.
+async fn discover(
+    gw: &Gateway,
+    name: &str,
+    reg: &Registration,
+) -> Result<Option<std::sync::Arc<Discovery>>, ApiError> {
+    if reg.settings.discovery.is_none() {
+        return Ok(None);
+    }
+    {
+        let registry = gw.inner.registry.lock().await;
+        tokio::task::block_in_place(|| registry.build(name, reg.clone(), None))?;
+    }
+    let settings = crate::config::BackendConfig {
+        name: name.to_string(),
+        ..reg.settings.clone()
+    };
+    let d = Discovery::start_and_wait(&settings, gw.changes(), discovery::FIRST_ANSWER)
+        .await
+        .map_err(|e| ApiError::from(Failure::InvalidSettings(e)))?;
+    Ok(Some(d))
 }
 
 async fn remove(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {

@@ -55,6 +55,9 @@ pub struct BuildContext<'a> {
     /// Defaults for settings a backend leaves out.
     pub timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// The same backend before its endpoint set changed, whose traffic
+    /// state the new one keeps (see [`pipeline::Traffic::after`]).
+    pub previous: Option<&'a pipeline::Traffic>,
 }
 
 /// A backend's IDL, loaded.
@@ -135,6 +138,8 @@ pub struct Backend {
     pub spec: Arc<BackendSpec>,
     pub protocol: &'static dyn Protocol,
     pub imp: Arc<dyn ProtocolBackend>,
+    /// Its IDL, to build it again over another endpoint set.
+    pub idl: Idl,
 }
 
 impl std::ops::Deref for Backend {
@@ -176,8 +181,10 @@ pub fn check_settings(cfg: &BackendConfig) -> Result<&'static dyn Protocol, Stri
     if cfg.timeout_ms == Some(0) || cfg.connect_timeout_ms == Some(0) {
         return Err(format!("backend `{name}`: timeouts must be at least 1 ms"));
     }
-    if cfg.endpoints.is_empty() {
-        return Err(format!("backend `{name}`: no endpoints"));
+    if cfg.endpoints.is_empty() && cfg.discovery.is_none() {
+        return Err(format!(
+            "backend `{name}`: no endpoints (give `endpoints` or `discovery`)"
+        ));
     }
     pipeline::settings::check(cfg).map_err(|e| format!("backend `{name}`: {e}"))?;
     Ok(protocol)
@@ -197,6 +204,7 @@ impl Backend {
             endpoints: &endpoints,
             timeout_ms,
             connect_timeout_ms,
+            previous: None,
         };
         Backend::build(cfg, Idl::Thrift(schema), &ctx)
     }
@@ -245,17 +253,21 @@ impl Backend {
             services,
             timeout,
             connect_timeout,
-            traffic: pipeline::Traffic::new(cfg, timeout, connect_timeout),
+            traffic: match ctx.previous {
+                Some(p) => pipeline::Traffic::after(cfg, timeout, connect_timeout, p),
+                None => pipeline::Traffic::new(cfg, timeout, connect_timeout),
+            },
         });
         let imp = protocol.build(protocol::Build {
             spec: &spec,
-            idl,
+            idl: idl.clone(),
             ctx,
         })?;
         Ok(Backend {
             spec,
             protocol,
             imp,
+            idl,
         })
     }
 

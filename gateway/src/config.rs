@@ -24,6 +24,8 @@
 //! transport = "framed"          # buffered | framed | ttheader | ttheader-framed
 //!                               # (grpc: http2; dubbo: dubbo)
 //! endpoints = ["127.0.0.1:9090"] # or { addr = "…", weight = 3 }
+//! # discovery = { kind = "etcd", endpoints = ["127.0.0.1:2379"], service = "rich" }
+//! #   instead of endpoints: etcd | zookeeper | zookeeper-kitex | dns (`crate::discovery`)
 //! idl = "idl/rich.thrift"       # relative to this file
 //! include_dirs = ["idl/common"]
 //! services = ["RichService"]    # default: every service of the main file
@@ -51,6 +53,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::discovery::DiscoveryConfig;
 pub use crate::observe::trace::TracingConfig;
 pub use crate::pipeline::settings::Endpoint;
 use crate::pipeline::settings::{
@@ -107,7 +110,12 @@ pub struct BackendConfig {
     pub protocol: String,
     #[serde(default = "default_transport")]
     pub transport: String,
+    /// Fixed endpoints; with `discovery`, left out.
+    #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// Where the endpoints come from instead (`crate::discovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryConfig>,
     /// The IDL file; may be left out only by a Dubbo backend with
     /// `options.java_interface`, which then offers generic calls alone.
     #[serde(default, skip_serializing_if = "is_empty_path")]

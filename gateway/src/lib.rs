@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod backend;
 pub mod config;
+pub mod discovery;
 mod dispatch;
 pub mod error;
 pub mod observe;
@@ -50,6 +51,8 @@ struct Inner {
     table: ArcSwap<RouteTable>,
     /// One change at a time; requests never take this lock.
     registry: tokio::sync::Mutex<Registry>,
+    /// The registry's discovery notices (also reachable without its lock).
+    changes: Arc<discovery::Changes>,
     body_limit: usize,
     admin: AdminSettings,
 }
@@ -76,6 +79,7 @@ impl Gateway {
                 },
                 endpoints: Default::default(),
                 restore_errors: Vec::new(),
+                changes: Default::default(),
             },
             AdminSettings {
                 body_limit: 8 << 20,
@@ -85,16 +89,29 @@ impl Gateway {
     }
 
     /// A gateway serving `registry`'s backends (their table must build).
+    /// Discovered endpoint sets are followed when a tokio runtime is there.
     pub fn with_registry(body_limit: usize, registry: Registry, admin: AdminSettings) -> Self {
         let table = RouteTable::build(&registry.backends()).unwrap_or_else(|_| RouteTable::empty());
-        Gateway {
+        let changes = registry.changes.clone();
+        let gw = Gateway {
             inner: Arc::new(Inner {
                 table: ArcSwap::from_pointee(table),
                 registry: tokio::sync::Mutex::new(registry),
+                changes: changes.clone(),
                 body_limit,
                 admin,
             }),
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(follow_discovery(Arc::downgrade(&gw.inner), changes));
         }
+        gw
+    }
+
+    /// The source of discovered endpoints for backends registered at run
+    /// time (started before the registry is locked).
+    pub(crate) fn changes(&self) -> &Arc<discovery::Changes> {
+        &self.inner.changes
     }
 
     /// Replaces the set of backends (as config-file backends): the new table
@@ -112,6 +129,7 @@ impl Gateway {
                 files: vec![backend.settings.idl.display().to_string()],
                 backend,
                 source: Source::Config,
+                discovery: None,
             })
             .collect();
         self.inner.table.store(Arc::new(table));
@@ -120,6 +138,29 @@ impl Gateway {
 
     pub fn routes(&self) -> Vec<routes::RouteInfo> {
         self.inner.table.load().listing.clone()
+    }
+}
+
+/// Rebuilds each backend whose discovered endpoints changed and swaps the
+/// new route table in, until the gateway goes.
+async fn follow_discovery(inner: std::sync::Weak<Inner>, changes: Arc<discovery::Changes>) {
+    loop {
+        let names = changes.next().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let mut registry = inner.registry.lock().await;
+        for name in names {
+            match registry.rediscovered(&name) {
+                Ok(Some((next, table))) => {
+                    inner.table.store(Arc::new(table));
+                    registry.entries = next;
+                    tracing::info!(backend = %name, "backend rebuilt over its discovered endpoints");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(backend = %name, error = %e, "cannot rebuild the backend over its discovered endpoints; it keeps the previous set")
+                }
+            }
+        }
     }
 }
 
@@ -141,13 +182,21 @@ pub fn load_backend(
     cfg: &BackendConfig,
     top: &Config,
     endpoints: &crate::transport::EndpointCache,
+    discovered: Option<&discovery::Discovery>,
 ) -> Result<(Arc<Backend>, Vec<String>), String> {
     // Backend names become file names in the state directory.
     registry::check_name(&cfg.name)?;
+    discovery::check(cfg).map_err(|e| format!("backend `{}`: {e}", cfg.name))?;
+    let mut cfg = cfg.clone();
+    if let Some(d) = discovered {
+        cfg.endpoints = d.endpoints();
+    }
+    let cfg = &cfg;
     let ctx = BuildContext {
         endpoints,
         timeout_ms: top.timeout_ms,
         connect_timeout_ms: top.connect_timeout_ms,
+        previous: None,
     };
     let (backend, files) = Backend::load(cfg, &ctx)?;
     Ok((Arc::new(backend), files))
@@ -229,6 +278,7 @@ pub async fn start_builtin(
         endpoints,
         timeout_ms: cfg.timeout_ms,
         connect_timeout_ms: cfg.connect_timeout_ms,
+        previous: None,
     };
     let mut out = Vec::new();
     for (name, protocol, transport, addr, (file, idl), prefix) in builtins {
@@ -283,6 +333,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let admin_addr = admin_addr(&cfg, &token)?;
     observe::trace::init(&cfg.tracing)?;
     let endpoints = crate::transport::EndpointCache::default();
+    let changes = Arc::new(discovery::Changes::default());
     let mut entries = Vec::new();
     if cfg.builtin_hello {
         for (backend, file) in start_builtin(&cfg, &endpoints).await? {
@@ -290,15 +341,31 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 backend,
                 source: Source::Builtin,
                 files: vec![file.into()],
+                discovery: None,
             });
         }
     }
     for b in &cfg.backends {
-        let (backend, files) = load_backend(b, &cfg, &endpoints)?;
+        let discovery = match &b.discovery {
+            Some(_) => Some(
+                discovery::Discovery::start_and_wait(b, &changes, discovery::FIRST_ANSWER)
+                    .await
+                    .map_err(|e| format!("backend `{}`: {e}", b.name))?,
+            ),
+            None => None,
+        };
+        let (backend, files) = load_backend(b, &cfg, &endpoints, discovery.as_deref())?;
+        if let Some(d) = &discovery {
+            let v = d.view();
+            if v.endpoints.is_none() {
+                tracing::warn!(backend = %b.name, error = v.error.as_deref().unwrap_or("no answer yet"), "serving with no endpoints until its registry answers");
+            }
+        }
         entries.push(Entry {
             backend,
             source: Source::Config,
             files,
+            discovery,
         });
     }
     RouteTable::build(
@@ -316,6 +383,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         },
         endpoints,
         restore_errors: Vec::new(),
+        changes,
     };
     registry.restore();
 
@@ -454,7 +522,9 @@ mod tests {
                 idl: "does-not-matter.thrift".into(),
                 ..Default::default()
             };
-            let err = load_backend(&b, &cfg, &endpoints).err().expect("refused");
+            let err = load_backend(&b, &cfg, &endpoints, None)
+                .err()
+                .expect("refused");
             assert!(err.contains("invalid backend name"), "{bad}: {err}");
         }
     }

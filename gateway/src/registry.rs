@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::backend::{Backend, BuildContext, Idl};
 use crate::config::BackendConfig;
+use crate::discovery::{Changes, Discovery};
 use crate::error::{ApiError, Failure};
 use crate::routes::RouteTable;
 use crate::transport::EndpointCache;
@@ -106,6 +107,9 @@ pub struct Entry {
     pub source: Source,
     /// IDL file names (as uploaded, or the paths read at start).
     pub files: Vec<String>,
+    /// The source of its endpoints, when they are discovered; it stops
+    /// when the last entry holding it goes.
+    pub discovery: Option<Arc<Discovery>>,
 }
 
 /// Registry-wide settings.
@@ -123,6 +127,9 @@ pub struct Registry {
     pub endpoints: EndpointCache,
     /// Stored registrations that could not be restored at start, and why.
     pub restore_errors: Vec<RestoreError>,
+    /// Backends whose discovered endpoints changed, for the gateway to
+    /// rebuild ([`Registry::rediscovered`]).
+    pub changes: Arc<Changes>,
 }
 
 /// A stored registration that did not come back at start.
@@ -190,20 +197,27 @@ impl Registry {
         self.entries.iter().find(|e| e.backend.name == name)
     }
 
-    /// Validates a registration and builds its entry (nothing changes yet).
+    /// Validates a registration and builds its entry (nothing changes
+    /// yet). A registration with `discovery` is built over the endpoints
+    /// `discovery` has found so far (none when it is `None`: a check only).
     pub fn build(
         &self,
         name: &str,
         mut reg: Registration,
+        discovery: Option<Arc<Discovery>>,
     ) -> Result<(Entry, Registration), ApiError> {
         check_name(name).map_err(bad_request)?;
-        let settings = BackendConfig {
+        let mut settings = BackendConfig {
             name: name.to_string(),
             idl: PathBuf::from(&reg.main),
             include_dirs: Vec::new(),
             ..reg.settings.clone()
         };
         // Settings first (cheap), then the IDL.
+        crate::discovery::check(&settings).map_err(bad_request)?;
+        if let Some(d) = &discovery {
+            settings.endpoints = d.endpoints();
+        }
         let protocol = crate::backend::check_settings(&settings)
             .map_err(|e| bad_request(e.replace(&format!("backend `{name}`: "), "")))?;
         // Some protocols allow no IDL (generic calls only).
@@ -232,7 +246,6 @@ impl Registry {
                 reg.main
             )));
         }
-        let mut settings = settings;
         settings.idl = PathBuf::from(&reg.main);
         let files = MemoryFiles::new(reg.files.iter().map(|(k, v)| (k.clone(), v.clone())));
         let idl = if reg.main.is_empty() {
@@ -247,6 +260,7 @@ impl Registry {
                 endpoints: &self.endpoints,
                 timeout_ms: self.limits.timeout_ms,
                 connect_timeout_ms: self.limits.connect_timeout_ms,
+                previous: None,
             },
         )
         .map_err(bad_request)?;
@@ -254,8 +268,47 @@ impl Registry {
             backend: Arc::new(backend),
             source: Source::Admin,
             files: reg.files.keys().cloned().collect(),
+            discovery,
         };
         Ok((entry, reg))
+    }
+
+    /// The entries and route table with backend `name` rebuilt over the
+    /// endpoints its discovery found, or `None` when nothing changed (no
+    /// such backend, no discovery, no answer yet, or the same set). The
+    /// endpoints it keeps keep their health and connections.
+    pub fn rediscovered(&self, name: &str) -> Result<Option<(Vec<Entry>, RouteTable)>, String> {
+        let Some(entry) = self.get(name) else {
+            return Ok(None);
+        };
+        let Some(found) = entry.discovery.as_ref().and_then(|d| d.view().endpoints) else {
+            return Ok(None);
+        };
+        let old = &entry.backend;
+        if found == old.settings.endpoints {
+            return Ok(None);
+        }
+        let settings = BackendConfig {
+            endpoints: found,
+            ..old.settings.clone()
+        };
+        let backend = Backend::build(
+            &settings,
+            old.idl.clone(),
+            &BuildContext {
+                endpoints: &self.endpoints,
+                timeout_ms: self.limits.timeout_ms,
+                connect_timeout_ms: self.limits.connect_timeout_ms,
+                previous: Some(&old.spec.traffic),
+            },
+        )?;
+        let (next, table, _) = self
+            .with(Entry {
+                backend: Arc::new(backend),
+                ..entry.clone()
+            })
+            .map_err(|e| e.message().to_string())?;
+        Ok(Some((next, table)))
     }
 
     /// The entries with `entry` added or put in place of its namesake, and
@@ -389,8 +442,28 @@ impl Registry {
                     continue;
                 }
             };
+            let discovery = if reg.settings.discovery.is_some() {
+                let settings = BackendConfig {
+                    name: name.clone(),
+                    ..reg.settings.clone()
+                };
+                match Discovery::start(&settings, &self.changes) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        tracing::error!(backend = %name, error = %e, "skipping stored backend");
+                        self.restore_errors.push(RestoreError {
+                            backend: name,
+                            error: e,
+                            moved_to: None,
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             match self
-                .build(&name, reg)
+                .build(&name, reg, discovery)
                 .and_then(|(entry, _)| self.with(entry))
             {
                 Ok((next, _, _)) => {

@@ -275,6 +275,7 @@ mod tests {
             endpoints: &endpoints,
             timeout_ms: 1000,
             connect_timeout_ms: 1000,
+            previous: None,
         };
         Arc::new(Backend::build(&cfg, idl, &ctx).unwrap())
     }

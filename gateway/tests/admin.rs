@@ -97,6 +97,7 @@ fn gateway(state_dir: Option<std::path::PathBuf>) -> (Gateway, axum::Router, axu
         },
         endpoints: Default::default(),
         restore_errors: Vec::new(),
+        changes: Default::default(),
     };
     registry.restore();
     let gw = Gateway::with_registry(

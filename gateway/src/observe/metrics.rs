@@ -149,6 +149,12 @@ pub struct ResultLabel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DiscoveryLabels {
+    pub backend: String,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub backend: String,
     pub endpoint: String,
@@ -253,6 +259,9 @@ pub struct Snapshot {
     pub endpoints: Vec<(String, String, i64, &'static str)>,
     /// (backend, endpoint, open connections)
     pub connections: Vec<(String, String, i64)>,
+    /// (backend, discovery kind, registry reachable, endpoints found,
+    /// changes seen)
+    pub discovery: Vec<(String, &'static str, bool, i64, u64)>,
 }
 
 /// The endpoint states a gauge is written for (one of them is 1).
@@ -319,6 +328,33 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
         "endpoint_state",
         "1 for the state each endpoint is in: healthy, ejected (outlier or failed probe) or open (breaker)",
         states,
+    );
+    let up = Family::<DiscoveryLabels, Gauge>::default();
+    let found = Family::<DiscoveryLabels, Gauge>::default();
+    let changes = Family::<DiscoveryLabels, Counter>::default();
+    for (backend, kind, reachable, n, changed) in &snap.discovery {
+        let at = DiscoveryLabels {
+            backend: backend.clone(),
+            kind,
+        };
+        up.get_or_create(&at).set(i64::from(*reachable));
+        found.get_or_create(&at).set(*n);
+        changes.get_or_create(&at).inc_by(*changed);
+    }
+    state.register(
+        "discovery_up",
+        "1 while the backend's registry answers, 0 while its last endpoint set is kept without it",
+        up,
+    );
+    state.register(
+        "discovery_endpoints",
+        "Endpoints the backend's discovery last found",
+        found,
+    );
+    state.register(
+        "discovery_changes",
+        "Changes of the discovered endpoint set since the start",
+        changes,
     );
     let mut out = String::with_capacity(16 << 10);
     let r = if openmetrics {
@@ -581,9 +617,22 @@ mod tests {
             routes: 2,
             endpoints: vec![("b".into(), "10.0.0.1:1".into(), 3, "ejected")],
             connections: vec![("b".into(), "10.0.0.1:1".into(), 1)],
+            discovery: vec![("b".into(), "etcd", false, 2, 5)],
         };
         let text = render(&snap, false);
         assert!(text.contains("kitegate_backends 1\n"), "{text}");
+        assert!(
+            text.contains("kitegate_discovery_up{backend=\"b\",kind=\"etcd\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kitegate_discovery_endpoints{backend=\"b\",kind=\"etcd\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kitegate_discovery_changes_total{backend=\"b\",kind=\"etcd\"} 5\n"),
+            "{text}"
+        );
         assert!(text.contains("kitegate_routes 2\n"), "{text}");
         let state = |s: &str| {
             text.lines()

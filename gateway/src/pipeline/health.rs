@@ -7,8 +7,8 @@
 //! that offer breakers keep their own clocks and error types; these are a
 //! few atomics read on every call, on tokio's clock (so tests can pause it).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -257,32 +257,50 @@ pub enum Unavailable {
 
 /// The endpoints of one backend, and its own breaker.
 pub struct Health {
-    pub endpoints: Box<[EndpointHealth]>,
-    pub backend_breaker: Option<Breaker>,
+    pub endpoints: Box<[Arc<EndpointHealth>]>,
+    pub backend_breaker: Option<Arc<Breaker>>,
     outlier: Option<OutlierConfig>,
 }
 
 impl Health {
+    /// The health of `endpoints`. With `previous` (the same backend before
+    /// its endpoint set changed), an endpoint it also had (same address and
+    /// weight) keeps its state, calls in flight included, and so does the
+    /// backend's breaker.
     pub fn new(
         endpoints: &[super::settings::Endpoint],
         breaker: Option<&BreakerConfig>,
         outlier: Option<&OutlierConfig>,
+        previous: Option<&Health>,
     ) -> Self {
+        let kept = |e: &super::settings::Endpoint| {
+            previous?
+                .endpoints
+                .iter()
+                .find(|p| p.addr == e.addr && p.weight == e.weight)
+                .cloned()
+        };
         Health {
             endpoints: endpoints
                 .iter()
-                .map(|e| EndpointHealth {
-                    addr: e.addr.clone(),
-                    weight: e.weight,
-                    inflight: AtomicU32::new(0),
-                    recent: Window::new(Duration::from_secs(10)),
-                    breaker: breaker.map(Breaker::new),
-                    consecutive_failures: AtomicU32::new(0),
-                    ejected_until_ms: AtomicU64::new(0),
-                    probe_down: AtomicBool::new(false),
+                .map(|e| {
+                    kept(e).unwrap_or_else(|| {
+                        Arc::new(EndpointHealth {
+                            addr: e.addr.clone(),
+                            weight: e.weight,
+                            inflight: AtomicU32::new(0),
+                            recent: Window::new(Duration::from_secs(10)),
+                            breaker: breaker.map(Breaker::new),
+                            consecutive_failures: AtomicU32::new(0),
+                            ejected_until_ms: AtomicU64::new(0),
+                            probe_down: AtomicBool::new(false),
+                        })
+                    })
                 })
                 .collect(),
-            backend_breaker: breaker.map(Breaker::new),
+            backend_breaker: previous
+                .and_then(|p| p.backend_breaker.clone())
+                .or_else(|| breaker.map(|b| Arc::new(Breaker::new(b)))),
             outlier: outlier.cloned(),
         }
     }
@@ -487,6 +505,7 @@ mod tests {
                 eject_ms: 50,
                 max_ejected_percent: 50,
             }),
+            None,
         );
         for i in 0..3 {
             h.record(i, false);

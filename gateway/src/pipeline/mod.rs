@@ -234,6 +234,9 @@ pub struct Traffic {
     rate_key: Option<KeySource>,
     pub(crate) settings: BackendConfig,
     timeout: Duration,
+    /// The rate limit of each method that has one, by name (kept when the
+    /// backend is rebuilt for a new endpoint set).
+    rates: std::sync::Mutex<std::collections::HashMap<String, Arc<limit::RateLimit>>>,
     /// The endpoints' connections, as [`client`] was given them.
     connections: std::sync::OnceLock<Vec<Box<dyn Connections>>>,
     /// Stops the active probes when the backend goes.
@@ -252,10 +255,33 @@ impl std::fmt::Debug for Traffic {
 impl Traffic {
     /// Resolves a backend's checked settings (see [`settings::check`]).
     pub fn new(cfg: &BackendConfig, timeout: Duration, connect_timeout: Duration) -> Traffic {
+        Traffic::build(cfg, timeout, connect_timeout, None)
+    }
+
+    /// The traffic of the same backend over a new endpoint set (from its
+    /// discovery): the endpoints it keeps keep their health and calls in
+    /// flight, and the backend keeps its breaker, retry budget,
+    /// concurrency limit and rate limits.
+    pub fn after(
+        cfg: &BackendConfig,
+        timeout: Duration,
+        connect_timeout: Duration,
+        previous: &Traffic,
+    ) -> Traffic {
+        Traffic::build(cfg, timeout, connect_timeout, Some(previous))
+    }
+
+    fn build(
+        cfg: &BackendConfig,
+        timeout: Duration,
+        connect_timeout: Duration,
+        previous: Option<&Traffic>,
+    ) -> Traffic {
         let health = Arc::new(Health::new(
             &cfg.endpoints,
             cfg.breaker.as_ref(),
             cfg.outlier.as_ref(),
+            previous.map(|p| &*p.health),
         ));
         let probe = (cfg.health.interval_ms > 0).then(|| {
             probe::Probe::start(
@@ -266,12 +292,23 @@ impl Traffic {
         });
         let parse = |s: &str, fields| (!s.is_empty()).then(|| KeySource::parse(s, fields).ok())?;
         Traffic {
-            budget: retries(cfg).then(|| Arc::new(retry::Budget::new(&cfg.retry))),
-            concurrency: (cfg.limit.max_concurrency > 0).then(|| {
-                Arc::new(tokio::sync::Semaphore::new(
-                    cfg.limit.max_concurrency as usize,
-                ))
-            }),
+            budget: match previous {
+                Some(p) => p.budget.clone(),
+                None => retries(cfg).then(|| Arc::new(retry::Budget::new(&cfg.retry))),
+            },
+            concurrency: match previous {
+                Some(p) => p.concurrency.clone(),
+                None => (cfg.limit.max_concurrency > 0).then(|| {
+                    Arc::new(tokio::sync::Semaphore::new(
+                        cfg.limit.max_concurrency as usize,
+                    ))
+                }),
+            },
+            rates: std::sync::Mutex::new(
+                previous
+                    .map(|p| p.rates.lock().expect("rates lock").clone())
+                    .unwrap_or_default(),
+            ),
             policy: cfg.balance.policy,
             hash_key: parse(&cfg.balance.hash_key, true),
             rate_key: parse(&cfg.limit.rate_key, false),
@@ -306,8 +343,14 @@ impl Traffic {
             idl_idempotent || settings::matches_method(&retry.idempotent, service, method)
         });
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
-        let rate = (s.limit.rate_per_s > 0).then(|| Arc::new(limit::RateLimit::new(&s.limit)));
         let name = format!("{service}.{method}");
+        let rate = (s.limit.rate_per_s > 0).then(|| {
+            let mut rates = self.rates.lock().expect("rates lock");
+            rates
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(limit::RateLimit::new(&s.limit)))
+                .clone()
+        });
         let endpoints = s.endpoints.iter().map(|e| e.addr.clone()).collect();
         Arc::new(CallPolicy {
             metrics: MethodMetrics::new(&s.name, &name, endpoints),
