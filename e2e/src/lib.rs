@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod stores;
 pub mod toxic;
 
 /// The workspace root.
@@ -194,6 +195,12 @@ impl Gateway {
 
     /// Like [`Gateway::start`] in a given directory (whose `state/` may hold earlier registrations).
     pub fn start_in(dir: TempDir, config: &str, flags: &[&str]) -> Gateway {
+        Gateway::start_wrapped(dir, config, flags, &[])
+    }
+
+    /// Like [`Gateway::start_in`], run through `wrapper` (a command that
+    /// ends by exec'ing the command line it is given, e.g. `unshare`).
+    pub fn start_wrapped(dir: TempDir, config: &str, flags: &[&str], wrapper: &[&str]) -> Gateway {
         let (port, admin_port) = (free_port(), free_port());
         let cfg = dir.path().join("kitegate.toml");
         std::fs::write(
@@ -203,7 +210,14 @@ impl Gateway {
             ),
         )
         .unwrap();
-        let mut cmd = Command::new(bin("kitegate"));
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(bin("kitegate")),
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin("kitegate"));
+                c
+            }
+        };
         cmd.arg("--config")
             .arg(&cfg)
             .args(flags)
@@ -428,15 +442,21 @@ pub fn repo_path(rel: &str) -> String {
 /// binary, framed) named `name` on `port` (0: any); returns it and its
 /// `127.0.0.1:PORT`.
 pub fn counter_server(name: &str, port: u16) -> (Proc, String) {
+    let (p, line) = counter_server_on("127.0.0.1", name, port);
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
+/// Like [`counter_server`] on another loopback address (`::1`); returns
+/// it and its READY line.
+pub fn counter_server_on(host: &str, name: &str, port: u16) -> (Proc, String) {
     let mut cmd = Command::new(python());
     cmd.arg(root().join("e2e/peers/python/rich_server.py"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--host", host, "--port", &port.to_string()])
         .args(["--protocol", "binary", "--transport", "framed"])
         .args(["--service", "Counter", "--name", name])
         .arg("--idl")
         .arg(root().join("e2e/idl/counter.thrift"));
-    let (p, line) = Proc::start(&format!("counter {name}"), cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+    Proc::start(&format!("counter {name}"), cmd, Some("READY "))
 }
 
 /// Starts the grpcio counter peer (`grpc_server.py --service Counter`)
@@ -467,6 +487,25 @@ pub fn dubbo_provider(port: u16) -> (Proc, String) {
         ]);
     let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
+/// Starts the Kitex counter peer named `name` on a free port, registered
+/// as `service` in `registry` (`etcd://HOST:PORT` or
+/// `zookeeper://HOST:PORT`) with these tags (`k=v,k=v`); returns it and its
+/// address. Kitex registers about 1 s after its READY line.
+pub fn kitex_registered(name: &str, registry: &str, service: &str, tags: &str) -> (Proc, String) {
+    let mut cmd = Command::new(root().join("e2e/.cache/bin/kitex-hello"));
+    cmd.args(["-addr", "127.0.0.1:0", "-service", "counter", "-name", name])
+        .args([
+            "-registry",
+            registry,
+            "-reg-service",
+            service,
+            "-reg-tags",
+            tags,
+        ]);
+    let (p, line) = Proc::start(&format!("kitex counter {name}"), cmd, Some("READY "));
+    (p, line["READY ".len()..].trim().to_string())
 }
 
 /// Starts the CloudWeGo Kitex counter peer (`e2e/.cache/bin/kitex-hello

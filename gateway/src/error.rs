@@ -23,7 +23,7 @@
 //! | `overloaded` | 503 | [`Failure::Overload`]: the backend's `limit.max_concurrency` calls are in flight |
 //! | `rate_limited` | 429 (see `Retry-After`) | [`Failure::RateLimited`]: the route's token bucket is empty |
 //! | `circuit_open` | 503 | [`Failure::CircuitOpen`]: the backend's breaker, or every endpoint's, is open |
-//! | `no_healthy_endpoint` | 503 | [`Failure::NoHealthy`]: every endpoint is ejected or failed its probe |
+//! | `no_healthy_endpoint` | 503 | [`Failure::NoHealthy`]: every endpoint is ejected or failed its probe, or discovery lists none |
 //! | `invalid_settings`, `invalid_idl`, `route_conflict`, `unauthorized`, `forbidden`, `internal` | 400, 422, 409, 401, 403, 500 | admin API answers |
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -215,7 +215,9 @@ impl From<TransportError> for Failure {
             }
             TransportError::Timeout(_) => Failure::Timeout(e.to_string()),
             TransportError::CircuitOpen => Failure::CircuitOpen(e.to_string()),
-            TransportError::NoHealthy => Failure::NoHealthy(e.to_string()),
+            TransportError::NoHealthy | TransportError::NoneDiscovered => {
+                Failure::NoHealthy(e.to_string())
+            }
             TransportError::Overloaded { .. } => Failure::Overload(e.to_string()),
             TransportError::RateLimited { retry_after } => Failure::RateLimited {
                 message: e.to_string(),

@@ -8,6 +8,14 @@
 // and buffered (unframed) Thrift binary on the same port.
 //
 //	kitex-hello [-addr 127.0.0.1:8899] [-service hello|counter] [-name NAME]
+//	            [-registry etcd://HOST:PORT,... | zookeeper://HOST:PORT,...]
+//	            [-reg-service NAME] [-reg-weight N] [-reg-tags k=v,k=v]
+//
+// With -registry it registers itself the way Kitex services do: in etcd
+// through kitex-contrib/registry-etcd (key kitex/registry-etcd/NAME/ADDR
+// under a lease), or in ZooKeeper through kitex-contrib/registry-zookeeper
+// (ephemeral node /NAME/ADDR); Kitex registers about 1 s after start and
+// deregisters on SIGTERM.
 //
 // With -service counter it serves Counter of e2e/idl/counter.thrift instead,
 // which counts every call it ran (bump, count), and whoami answers -name.
@@ -33,14 +41,18 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/bytedance/gopkg/cloud/metainfo"
 	"github.com/cloudwego/kitex/pkg/kerrors"
+	"github.com/cloudwego/kitex/pkg/registry"
 	"github.com/cloudwego/kitex/pkg/transmeta"
 	"github.com/cloudwego/kitex/server"
 	"github.com/kitex-contrib/obs-opentelemetry/tracing"
+	etcd "github.com/kitex-contrib/registry-etcd"
+	zkregistry "github.com/kitex-contrib/registry-zookeeper/registry"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -145,6 +157,10 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8899", "TCP address to listen on (host:port; port 0 picks a free port)")
 	service := flag.String("service", "hello", "the service to serve: hello or counter")
 	name := flag.String("name", "", "what Counter.whoami answers")
+	registryURL := flag.String("registry", "", "register in etcd://HOST:PORT[,HOST:PORT] or zookeeper://HOST:PORT[,HOST:PORT]")
+	regService := flag.String("reg-service", "hello", "the service name to register")
+	regWeight := flag.Int("reg-weight", 0, "the weight to register (0: Kitex's default, 10)")
+	regTags := flag.String("reg-tags", "", "tags to register, k=v,k=v")
 	flag.Parse()
 
 	// Bind the listener ourselves so that a bind error is reported at once and
@@ -183,6 +199,26 @@ func main() {
 		// connections on SIGTERM.
 		server.WithExitWaitTime(500 * time.Millisecond),
 	}
+	if *registryURL != "" {
+		r, err := newRegistry(*registryURL)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kitex-hello: registry %s: %v\n", *registryURL, err)
+			os.Exit(1)
+		}
+		tags := map[string]string{}
+		for _, kv := range strings.Split(*regTags, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				tags[k] = v
+			}
+		}
+		opts = append(opts,
+			server.WithRegistry(r),
+			server.WithRegistryInfo(&registry.Info{
+				ServiceName: *regService,
+				Weight:      *regWeight,
+				Tags:        tags,
+			}))
+	}
 	var svr server.Server
 	switch *service {
 	case "hello":
@@ -198,4 +234,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "kitex-hello: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// newRegistry makes the Kitex registry that -registry names.
+func newRegistry(u string) (registry.Registry, error) {
+	scheme, hosts, ok := strings.Cut(u, "://")
+	if !ok {
+		return nil, fmt.Errorf("want etcd://HOST:PORT or zookeeper://HOST:PORT")
+	}
+	servers := strings.Split(hosts, ",")
+	switch scheme {
+	case "etcd":
+		return etcd.NewEtcdRegistry(servers)
+	case "zookeeper":
+		return zkregistry.NewZookeeperRegistry(servers, 10*time.Second)
+	}
+	return nil, fmt.Errorf("unknown registry %q", scheme)
 }

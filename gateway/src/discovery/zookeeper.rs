@@ -134,7 +134,9 @@ impl Layout for Dubbo {
     }
 
     fn endpoint(&self, child: &str, _data: &[u8]) -> Result<Option<Endpoint>, String> {
-        let url = percent_encoding::percent_decode_str(child)
+        // Java's URLEncoder (Dubbo's `URL.encode`) writes a space as `+`.
+        let child = child.replace('+', " ");
+        let url = percent_encoding::percent_decode_str(&child)
             .decode_utf8()
             .map_err(|e| format!("not UTF-8: {e}"))?;
         let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;

@@ -84,7 +84,8 @@ impl<E> Balance<E> {
     fn pick<R>(&self, call: &Call<R>) -> Result<usize, TransportError> {
         let n = self.endpoints.len();
         if n == 0 {
-            return Err(TransportError::NoEndpoints);
+            // Only a discovered set can be empty (a fixed one is checked).
+            return Err(TransportError::NoneDiscovered);
         }
         let ok = |i: usize| !call.failed.contains(&i) && self.health.usable(i).is_ok();
         let p = &self.picker;

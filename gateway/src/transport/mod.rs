@@ -35,8 +35,12 @@ pub enum TransportError {
     /// The reply is not a valid frame of the connection's protocol.
     #[error("bad reply from {addr}: {message}")]
     Protocol { addr: Arc<str>, message: String },
-    #[error("no endpoints configured")]
+    /// Every endpoint was tried by this call and none could take it.
+    #[error("no endpoint left to try")]
     NoEndpoints,
+    /// The backend's discovery lists no endpoint at the moment.
+    #[error("no endpoints: the backend's discovery lists none")]
+    NoneDiscovered,
     /// Every endpoint left has its circuit breaker open (or the backend's is).
     #[error("circuit open: the backend's recent calls failed too often")]
     CircuitOpen,
@@ -62,6 +66,7 @@ impl TransportError {
             self,
             TransportError::Connect { .. }
                 | TransportError::NoEndpoints
+                | TransportError::NoneDiscovered
                 | TransportError::CircuitOpen
                 | TransportError::NoHealthy
                 | TransportError::Overloaded { .. }
