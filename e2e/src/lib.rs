@@ -489,6 +489,26 @@ pub fn dubbo_provider(port: u16) -> (Proc, String) {
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
 
+/// Starts the Apache Dubbo provider (with `Counter`) on a free port,
+/// registered in the ZooKeeper at `zk` through Dubbo's ZooKeeper registry
+/// (interface level, 3 s session), with these extra flags (`--group G`,
+/// `--version V`, `--weight W`); returns it and its `127.0.0.1:PORT`.
+pub fn dubbo_registered(zk: &str, extra: &[&str]) -> (Proc, String) {
+    let mut cmd = Command::new("java");
+    cmd.arg("-jar")
+        .arg(root().join("e2e/.cache/bin/kitegate-dubbo-peer.jar"))
+        .args(["provider", "0", "--with-counter", "--no-stdin-watch"])
+        .args([
+            "--registry",
+            &format!("zookeeper://{zk}"),
+            "--session",
+            "3000",
+        ])
+        .args(extra);
+    let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
 /// Starts the Kitex counter peer named `name` on a free port, registered
 /// as `service` in `registry` (`etcd://HOST:PORT` or
 /// `zookeeper://HOST:PORT`) with these tags (`k=v,k=v`); returns it and its

@@ -328,6 +328,65 @@ fn kitex_servers_in_zookeeper_are_discovered_and_removed() {
     assert_eq!(d["reachable"], true, "{d}");
 }
 
+#[test]
+fn dubbo_providers_in_zookeeper_are_discovered_and_removed() {
+    let zk = ZooKeeper::start();
+    let backend = |name: &str, options: &str| {
+        format!(
+            "[[backends]]\nname = \"{name}\"\nprotocol = \"dubbo\"\nidl = \"{}\"\n\
+             prefix = \"/{name}\"\ndiscovery = {{ kind = \"zookeeper\", endpoints = [\"{}\"], \
+             service = \"com.kitegate.e2e.api.Counter\" }}\n\
+             [backends.options]\n{options}\n\
+             [backends.retry]\nmax_attempts = 3\non = [\"connect\", \"unavailable\"]\n",
+            repo_path("e2e/idl/counter_dubbo.thrift"),
+            zk.addr()
+        )
+    };
+    // The provider's group and version, which its calls carry, also pick
+    // the providers discovered (as Dubbo's consumers match them).
+    let config = format!(
+        "builtin_hello = false\n{}{}",
+        backend("plain", ""),
+        backend("blue", "dubbo_group = \"blue\"\ndubbo_version = \"1.0.0\""),
+    );
+    let gw = Gateway::start(&config, &[]);
+    let ping = |name: &str| gw.post(&format!("/{name}/Counter/whoami"), r#"{"sleepMs":0}"#);
+    let (mut plain, plain_addr) = e2e::dubbo_registered(&zk.addr(), &[]);
+    let (_blue, blue_addr) = e2e::dubbo_registered(
+        &zk.addr(),
+        &["--group", "blue", "--version", "1.0.0", "--weight", "50"],
+    );
+    wait_until("the plain provider alone", Duration::from_secs(20), || {
+        endpoints(&gw, "plain") == vec![plain_addr.clone()]
+    });
+    wait_until("the blue provider alone", Duration::from_secs(20), || {
+        endpoints(&gw, "blue") == vec![blue_addr.clone()]
+    });
+    // The URL's weight is the endpoint's.
+    let (s, v) = gw.admin_call("GET", "/admin/backends/blue", None, &[]);
+    assert_eq!(s, 200);
+    assert_eq!(v["endpoints"][0]["weight"], 50, "{v}");
+    let port = |addr: &str| Value::from(addr.rsplit(':').next().unwrap());
+    assert_eq!(ping("plain"), (200, port(&plain_addr)));
+    assert_eq!(ping("blue"), (200, port(&blue_addr)));
+    // A provider killed outright leaves when its session expires (3 s).
+    plain.kill9();
+    let gone = Instant::now();
+    wait_until(
+        "the killed provider removed",
+        Duration::from_secs(15),
+        || endpoints(&gw, "plain").is_empty(),
+    );
+    assert!(
+        gone.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        gone.elapsed()
+    );
+    assert_eq!(ping("plain").0, 503);
+    assert_eq!(ping("blue"), (200, port(&blue_addr)));
+    assert_eq!(discovery(&gw, "plain")["reachable"], true);
+}
+
 /// The gateway runs in its own mount namespace with a hosts file of the
 /// test's over /etc/hosts, so the name's address can change under it.
 #[test]

@@ -7,6 +7,7 @@ import java.util.Arrays;
  *
  * <pre>
  *   provider &lt;port&gt; [--with-hello] [--host H] [--no-stdin-watch]
+ *            [--registry zookeeper://H:P [--session MS] [--group G] [--version V] [--weight W]]
  *   consumer &lt;host:port&gt; [--timeout MS] [--first N] [--second N] [--message S]
  *            [--heartbeat MS] [--linger MS]
  *   rich-consumer &lt;host:port&gt; [--timeout MS] [--no-timeout-check]
@@ -62,6 +63,7 @@ public final class Main {
     static void usage() {
         System.err.println("usage: java -jar kitegate-dubbo-peer.jar MODE ...\n"
                 + "  provider <port> [--with-hello] [--host H] [--no-stdin-watch]\n"
+                + "           [--registry zookeeper://H:P [--session MS] [--group G] [--version V] [--weight W]]\n"
                 + "      export com.kitegate.e2e.api.RichService (and kitegate.hello.HelloService with\n"
                 + "      --with-hello) on dubbo://H:<port> (H defaults to 127.0.0.1; port 0 = any free\n"
                 + "      port); prints 'READY <port>' on stdout; exits on stdin EOF unless --no-stdin-watch\n"

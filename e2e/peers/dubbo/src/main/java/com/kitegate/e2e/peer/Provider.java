@@ -18,7 +18,15 @@ import com.kitegate.e2e.api.RichService;
 
 import kitegate.hello.HelloService;
 
-/** {@code provider <port> [--with-hello] [--with-counter] [--host H] [--no-stdin-watch]}. */
+/**
+ * {@code provider <port> [--with-hello] [--with-counter] [--host H] [--no-stdin-watch]
+ * [--registry zookeeper://H:P [--session MS] [--group G] [--version V] [--weight W]]}.
+ *
+ * <p>With {@code --registry} the services register in ZooKeeper through Dubbo's own
+ * ZooKeeper registry, at interface level ({@code /dubbo/<interface>/providers/<URL>},
+ * ephemeral nodes, gone on a graceful stop or when the session of {@code --session} ms
+ * expires); {@code --group}, {@code --version} and {@code --weight} apply to Counter.
+ */
 final class Provider {
     private Provider() {
     }
@@ -57,9 +65,25 @@ final class Provider {
         params.put(LoopbackNettyServer.BIND_HOST_KEY, host);
         protocol.setParameters(params);
 
+        String registryAddress = Main.flag(args, "--registry", null);
+        RegistryConfig registry;
+        if (registryAddress == null) {
+            registry = new RegistryConfig(RegistryConfig.NO_AVAILABLE);
+        } else {
+            registry = new RegistryConfig(registryAddress);
+            // The registry's ZooKeeper session: its ephemeral nodes outlive a
+            // killed provider by this long.
+            registry.setSession(Integer.parseInt(Main.flag(args, "--session", "3000")));
+            registry.setTimeout(5000);
+            registry.setRegisterMode("interface");
+            // As config or metadata centre the registry would share a client
+            // made with the default 60 s session, and write more nodes.
+            registry.setUseAsConfigCenter(false);
+            registry.setUseAsMetadataCenter(false);
+        }
         DubboBootstrap bootstrap = DubboBootstrap.getInstance()
                 .application(Peers.application("kitegate-dubbo-provider"))
-                .registry(new RegistryConfig(RegistryConfig.NO_AVAILABLE))
+                .registry(registry)
                 .protocol(protocol);
 
         ServiceConfig<RichService> rich = new ServiceConfig<>();
@@ -70,6 +94,18 @@ final class Provider {
             ServiceConfig<Counter> counter = new ServiceConfig<>();
             counter.setInterface(Counter.class);
             counter.setRef(new CounterImpl(Integer.toString(port)));
+            String group = Main.flag(args, "--group", null);
+            String version = Main.flag(args, "--version", null);
+            String weight = Main.flag(args, "--weight", null);
+            if (group != null) {
+                counter.setGroup(group);
+            }
+            if (version != null) {
+                counter.setVersion(version);
+            }
+            if (weight != null) {
+                counter.setWeight(Integer.parseInt(weight));
+            }
             bootstrap.service(counter);
         }
         if (withHello) {
