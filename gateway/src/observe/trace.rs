@@ -18,15 +18,13 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Method};
-use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{
-    Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt as _, Tracer as _,
-    TracerProvider as _,
+    Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _,
+    TraceFlags, TraceId, TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
@@ -145,23 +143,53 @@ pub fn enabled() -> bool {
     TRACING.get().is_some()
 }
 
-/// A request's headers as the propagator reads them.
-struct Headers<'a>(&'a HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key)?.to_str().ok()
+/// The W3C trace context of a request, when its `traceparent` is valid
+/// (Trace Context level 1: lowercase hex, version not `ff`, ids not all
+/// zero; a later version may add fields after a `-`). Parsed here rather
+/// than by the SDK's propagator, which splits and allocates: this runs on
+/// every request with tracing on.
+fn remote_parent(headers: &HeaderMap) -> Option<SpanContext> {
+    let tp = headers.get("traceparent")?.as_bytes();
+    let ok_len = tp.len() == TRACEPARENT_LEN
+        || (tp.len() > TRACEPARENT_LEN && tp[TRACEPARENT_LEN] == b'-' && &tp[..2] != b"00");
+    if !ok_len || tp[2] != b'-' || tp[35] != b'-' || tp[52] != b'-' || &tp[..2] == b"ff" {
+        return None;
     }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
+    fn hex(s: &[u8]) -> Option<u128> {
+        s.iter().try_fold(0u128, |acc, &b| {
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            Some(acc << 4 | u128::from(d))
+        })
     }
+    hex(&tp[..2])?;
+    let trace = hex(&tp[3..35]).filter(|&t| t != 0)?;
+    let span = hex(&tp[36..52]).filter(|&s| s != 0)? as u64;
+    let flags = hex(&tp[53..55])? as u8;
+    let state = headers
+        .get("tracestate")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    Some(SpanContext::new(
+        TraceId::from_bytes(trace.to_be_bytes()),
+        SpanId::from_bytes(span.to_be_bytes()),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        true,
+        state,
+    ))
 }
 
 /// The server span of one HTTP request, in the context its tries are
 /// children of.
 #[derive(Debug, Clone)]
 pub struct ServerSpan {
-    cx: Context,
+    /// The span in its context; `None` when it is not recorded (an
+    /// unsampled trace needs only its ids, for the backend).
+    cx: Option<Context>,
     sc: SpanContext,
 }
 
@@ -170,7 +198,10 @@ impl ServerSpan {
     /// none); `None` when tracing is off.
     pub fn start(headers: &HeaderMap, verb: &Method, route: &str, path: &str) -> Option<Self> {
         let t = TRACING.get()?;
-        let parent = TraceContextPropagator::new().extract(&Headers(headers));
+        let parent = match remote_parent(headers) {
+            Some(sc) => Context::new().with_remote_span_context(sc),
+            None => Context::new(),
+        };
         let builder = SpanBuilder::from_name("http").with_kind(SpanKind::Server);
         let mut span = t.tracer.build_with_context(builder, &parent);
         if span.is_recording() {
@@ -189,7 +220,7 @@ impl ServerSpan {
         }
         let sc = span.span_context().clone();
         Some(ServerSpan {
-            cx: parent.with_span(span),
+            cx: span.is_recording().then(|| parent.with_span(span)),
             sc,
         })
     }
@@ -207,7 +238,8 @@ impl ServerSpan {
 
     /// Ends the span with the answer's status and error code.
     pub fn end(&self, status: u16, error_code: Option<&str>) {
-        let span = self.cx.span();
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
         if span.is_recording() {
             span.set_attribute(KeyValue::new(
                 "http.response.status_code",
@@ -341,9 +373,10 @@ impl TrySpan {
     ) -> Option<(TrySpan, [u8; TRACEPARENT_LEN])> {
         let t = TRACING.get()?;
         let server = access::server_span()?;
-        if !server.context().is_sampled() {
-            return None;
-        }
+        let parent = server
+            .cx
+            .as_ref()
+            .filter(|_| server.context().is_sampled())?;
         let (attempt, retry_reason) = access::start_try();
         let (service, name) = method.rsplit_once('.').unwrap_or(("", method));
         let (host, port) = endpoint.rsplit_once(':').unwrap_or((endpoint, ""));
@@ -363,7 +396,7 @@ impl TrySpan {
         let builder = SpanBuilder::from_name(format!("{service}/{name}"))
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        let span = t.tracer.build_with_context(builder, &server.cx);
+        let span = t.tracer.build_with_context(builder, parent);
         let tp = traceparent(span.span_context());
         Some((TrySpan { span }, tp))
     }
@@ -382,6 +415,62 @@ impl TrySpan {
 mod tests {
     use super::*;
     use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    /// The parser on the hot path reads what the SDK's propagator reads.
+    #[test]
+    fn remote_contexts_are_read_as_the_sdk_reads_them() {
+        use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+        struct H<'a>(&'a HeaderMap);
+        impl Extractor for H<'_> {
+            fn get(&self, key: &str) -> Option<&str> {
+                self.0.get(key)?.to_str().ok()
+            }
+            fn keys(&self) -> Vec<&str> {
+                self.0.keys().map(|k| k.as_str()).collect()
+            }
+        }
+        let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        for (tp, state) in [
+            (format!("00-{id}-00f067aa0ba902b7-01"), None),
+            (format!("00-{id}-00f067aa0ba902b7-00"), Some("k=v,a=b")),
+            (format!("00-{id}-00f067aa0ba902b7-03"), None),
+            (format!("01-{id}-00f067aa0ba902b7-01-later"), None),
+            (format!("00-{id}-00f067aa0ba902b7-01-extra"), None),
+            (format!("ff-{id}-00f067aa0ba902b7-01"), None),
+            (
+                format!("00-{}-00f067aa0ba902b7-01", id.to_uppercase()),
+                None,
+            ),
+            (format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)), None),
+            (format!("00-{id}-0000000000000000-01"), None),
+            (format!("00-{id}-00f067aa0ba902b7"), None),
+            (format!("00-{id}-00f067aa0ba902b7-0g"), None),
+            (format!("00_{id}-00f067aa0ba902b7-01"), None),
+            (String::new(), None),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", tp.parse().unwrap());
+            if let Some(st) = state {
+                h.insert("tracestate", st.parse().unwrap());
+            }
+            let want = sdk.extract(&H(&h));
+            let want = want.span().span_context().clone();
+            let got = remote_parent(&h);
+            assert_eq!(got.is_some(), want.is_valid(), "{tp}");
+            if let Some(got) = got {
+                assert_eq!(got.trace_id(), want.trace_id(), "{tp}");
+                assert_eq!(got.span_id(), want.span_id(), "{tp}");
+                assert_eq!(got.trace_flags(), want.trace_flags(), "{tp}");
+                assert_eq!(
+                    got.trace_state().header(),
+                    want.trace_state().header(),
+                    "{tp}"
+                );
+                assert!(got.is_remote());
+            }
+        }
+    }
 
     #[test]
     fn traceparents_are_w3c() {
