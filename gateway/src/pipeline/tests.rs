@@ -484,3 +484,54 @@ fn method_policies_read_overrides_and_idl_marks() {
     );
     assert!(!s.traffic.method("Svc", "put", false).idempotent);
 }
+
+/// A backend rebuilt over a new endpoint set (discovery) keeps what it
+/// knew of the endpoints that stay, and its own limits and budget.
+#[test]
+fn a_new_endpoint_set_keeps_the_state_of_the_endpoints_that_stay() {
+    let text = |eps: &str| {
+        format!(
+            "name = \"b\"\nendpoints = [{eps}]\n\
+             [retry]\nmax_attempts = 2\n[limit]\nmax_concurrency = 4\nrate_per_s = 10\n\
+             [breaker]\nerror_rate = 0.5\nmin_requests = 2\n"
+        )
+    };
+    let before: BackendConfig = toml::from_str(&text(r#""10.0.0.1:1", "10.0.0.2:1""#)).unwrap();
+    let after: BackendConfig = toml::from_str(&text(
+        r#""10.0.0.1:1", { addr = "10.0.0.3:1", weight = 2 }"#,
+    ))
+    .unwrap();
+    let old = Traffic::new(&before, Duration::from_secs(5), Duration::from_millis(50));
+    let old_rate = old.method("S", "m", false).rate.clone().unwrap();
+    old.health.endpoints[0]
+        .inflight
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+    let new = Traffic::after(
+        &after,
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        &old,
+    );
+    let (o, n) = (&old.health.endpoints, &new.health.endpoints);
+    assert!(Arc::ptr_eq(&o[0], &n[0]), "10.0.0.1 stays: the same health");
+    assert_eq!(n[0].inflight.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!((n[1].addr.as_str(), n[1].weight), ("10.0.0.3:1", 2));
+    assert!(!o.iter().any(|e| Arc::ptr_eq(e, &n[1])));
+    fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+        matches!((a, b), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+    assert!(same(
+        &old.health.backend_breaker,
+        &new.health.backend_breaker
+    ));
+    assert!(same(&old.budget, &new.budget));
+    assert!(same(&old.concurrency, &new.concurrency));
+    let new_rate = new.method("S", "m", false).rate.clone().unwrap();
+    assert!(
+        Arc::ptr_eq(&old_rate, &new_rate),
+        "the method's bucket is kept"
+    );
+    // Without a previous set, nothing is shared.
+    let fresh = Traffic::new(&after, Duration::from_secs(5), Duration::from_millis(50));
+    assert!(!Arc::ptr_eq(&fresh.health.endpoints[0], &o[0]));
+}
