@@ -308,7 +308,29 @@ impl Propagated {
 
     /// Where the `traceparent` is in an encoded request, for the tries to
     /// rewrite: the first place when `first`, else the last.
+    /// `None` when no try will rewrite it: tracing is off (the context only
+    /// passes through) or the trace is not sampled (a try of an unsampled
+    /// trace records no span of its own).
     pub fn find_in(&self, bytes: &[u8], first: bool) -> Option<u32> {
+        if !enabled() || !self.sampled() {
+            return None;
+        }
+        self.locate(bytes, first)
+    }
+
+    /// Whether the context's `sampled` flag is set (flags are the last two
+    /// hex digits; the flag is bit 0).
+    fn sampled(&self) -> bool {
+        let last = self.traceparent[TRACEPARENT_LEN - 1];
+        let digit = if last.is_ascii_digit() {
+            last - b'0'
+        } else {
+            last.wrapping_sub(b'a') + 10
+        };
+        digit & 1 == 1
+    }
+
+    fn locate(&self, bytes: &[u8], first: bool) -> Option<u32> {
         let at = if first {
             memchr::memmem::find(bytes, &self.traceparent)
         } else {
@@ -523,9 +545,17 @@ mod tests {
         let mut frame = b"head:".to_vec();
         frame.extend_from_slice(&tp);
         frame.extend_from_slice(b":tail");
-        let at = p.find_in(&frame, true);
+        assert!(p.sampled());
+        let at = p.locate(&frame, true);
         assert_eq!(at, Some(5));
-        assert_eq!(p.find_in(&frame, false), Some(5));
+        assert_eq!(p.locate(&frame, false), Some(5));
+        // With tracing off, the context passes through and is never rewritten.
+        assert_eq!(p.find_in(&frame, true), None);
+        let unsampled = Propagated {
+            traceparent: *b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            tracestate: None,
+        };
+        assert!(!unsampled.sampled());
         let shared = bytes::Bytes::from(frame);
         let mut mine = shared.clone();
         let next = *b"00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
