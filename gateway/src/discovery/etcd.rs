@@ -16,15 +16,11 @@ use std::time::Duration;
 use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
 use serde::{Deserialize, Serialize};
 
-use super::{Backoff, Feed, tags_match};
+use super::{Backoff, Feed, KITEX_DEFAULT_WEIGHT, tags_match, weight_or};
 use crate::config::Endpoint;
 
 /// registry-etcd's key prefix (`etcdPrefixTpl`).
 pub const KITEX_PREFIX: &str = "kitex/registry-etcd/";
-
-/// Kitex's default instance weight (`discovery.DefaultWeight`), for
-/// instances that register none.
-const KITEX_DEFAULT_WEIGHT: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -85,13 +81,9 @@ fn endpoint_of(cfg: &EtcdConfig, value: &[u8]) -> Result<Option<Endpoint>, Strin
     if !tags_match(&cfg.tags, &i.tags.unwrap_or_default()) {
         return Ok(None);
     }
-    let weight = match i.weight {
-        w if w <= 0 => KITEX_DEFAULT_WEIGHT,
-        w => w.min(i64::from(u32::MAX)) as u32,
-    };
     Ok(Some(Endpoint {
         addr: i.address,
-        weight,
+        weight: weight_or(i.weight, KITEX_DEFAULT_WEIGHT),
     }))
 }
 

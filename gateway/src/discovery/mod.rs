@@ -250,11 +250,13 @@ impl Discovery {
         };
         let task = match &config {
             DiscoveryConfig::Etcd(c) => tokio::spawn(etcd::follow(c.clone(), feed)),
-            DiscoveryConfig::Zookeeper(c) => tokio::spawn(zookeeper::follow_dubbo(
-                c.clone(),
-                cfg.options.clone(),
-                feed,
-            )),
+            DiscoveryConfig::Zookeeper(c) => {
+                // Defaults for the provider filter: what the calls name.
+                let (group, version) = crate::backend::protocol_of(cfg)
+                    .map(|p| p.group_and_version(cfg))
+                    .unwrap_or_default();
+                tokio::spawn(zookeeper::follow_dubbo(c.clone(), group, version, feed))
+            }
             DiscoveryConfig::ZookeeperKitex(c) => {
                 tokio::spawn(zookeeper::follow_kitex(c.clone(), feed))
             }
@@ -271,17 +273,7 @@ impl Discovery {
     ) -> Result<Arc<Discovery>, String> {
         let d = Discovery::start(cfg, changes)?;
         let mut rx = d.rx.clone();
-        let first = rx.wait_for(|v| v.endpoints.is_some() || v.error.is_some());
-        let _ = tokio::time::timeout(wait, first).await;
-        if d.view().endpoints.is_none() {
-            // Keep waiting a little longer for a registry that answered with an
-            // error first (it may be connecting to another member).
-            let _ = tokio::time::timeout(
-                wait.saturating_sub(Duration::from_millis(500)),
-                rx.wait_for(|v| v.endpoints.is_some()),
-            )
-            .await;
-        }
+        let _ = tokio::time::timeout(wait, rx.wait_for(|v| v.endpoints.is_some())).await;
         Ok(d)
     }
 
@@ -314,6 +306,20 @@ impl Discovery {
             out["changed_at_ms"] = json!(v.changed_at_ms);
         }
         out
+    }
+}
+
+/// Kitex's default instance weight (`discovery.DefaultWeight`), for
+/// instances that register none (both Kitex registries).
+pub(crate) const KITEX_DEFAULT_WEIGHT: u32 = 10;
+
+/// A registry's weight as the balancer's: at most `u32::MAX`, and
+/// `default` when it gives none (0 or less).
+pub(crate) fn weight_or(w: i64, default: u32) -> u32 {
+    if w <= 0 {
+        default
+    } else {
+        w.min(i64::from(u32::MAX)) as u32
     }
 }
 

@@ -22,13 +22,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
-use super::{Backoff, Feed, tags_match};
-use crate::config::{BackendOptions, Endpoint};
+use super::{Backoff, Feed, KITEX_DEFAULT_WEIGHT, tags_match, weight_or};
+use crate::config::Endpoint;
 
 /// Dubbo's default provider weight (`Constants.DEFAULT_WEIGHT`).
 const DUBBO_DEFAULT_WEIGHT: u32 = 100;
-/// Kitex's default instance weight (`discovery.DefaultWeight`).
-const KITEX_DEFAULT_WEIGHT: u32 = 10;
 
 fn default_session_ms() -> u64 {
     10_000
@@ -167,8 +165,9 @@ impl Layout for Dubbo {
             return Err(format!("address `{authority}` is not host:port"));
         }
         let weight = match param("weight").parse::<i64>() {
-            Ok(w) if w > 0 => w.min(i64::from(u32::MAX)) as u32,
-            Ok(_) => return Ok(None),
+            // Dubbo sends a provider of weight 0 nothing.
+            Ok(w) if w <= 0 => return Ok(None),
+            Ok(w) => weight_or(w, DUBBO_DEFAULT_WEIGHT),
             Err(_) => DUBBO_DEFAULT_WEIGHT,
         };
         Ok(Some(Endpoint {
@@ -222,28 +221,24 @@ impl Layout for Kitex {
         }
         Ok(Some(Endpoint {
             addr: child.to_string(),
-            weight: match e.weight {
-                w if w <= 0 => KITEX_DEFAULT_WEIGHT,
-                w => w.min(i64::from(u32::MAX)) as u32,
-            },
+            weight: weight_or(e.weight, KITEX_DEFAULT_WEIGHT),
         }))
     }
 }
 
-pub(super) async fn follow_dubbo(cfg: DubboConfig, options: BackendOptions, feed: Feed) {
+/// Follows Dubbo providers; `group` and `version` (those the backend's
+/// calls name) apply where the settings give none.
+pub(super) async fn follow_dubbo(
+    cfg: DubboConfig,
+    group: Option<String>,
+    version: Option<String>,
+    feed: Feed,
+) {
     let layout = Dubbo {
         root: cfg.root.clone(),
         interface: cfg.service.clone(),
-        group: cfg
-            .group
-            .clone()
-            .or(options.dubbo_group)
-            .unwrap_or_default(),
-        version: cfg
-            .version
-            .clone()
-            .or(options.dubbo_version)
-            .unwrap_or_default(),
+        group: cfg.group.clone().or(group).unwrap_or_default(),
+        version: cfg.version.clone().or(version).unwrap_or_default(),
     };
     follow(&cfg.endpoints, cfg.session_timeout_ms, &layout, &feed).await
 }

@@ -88,16 +88,9 @@ fn mix(mut z: u64) -> u64 {
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2
 /// hex>`), when it has a valid one.
 pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get("traceparent")?.to_str().ok()?;
-    let mut parts = v.split('-');
-    let (version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(span, 16))
-    .then_some(trace)
+    let tp = headers.get("traceparent")?.as_bytes();
+    super::trace::parse_traceparent(tp)?;
+    std::str::from_utf8(&tp[3..35]).ok()
 }
 
 /// What one request's backend call did, for its access line, and the

@@ -149,7 +149,24 @@ pub fn enabled() -> bool {
 /// than by the SDK's propagator, which splits and allocates: this runs on
 /// every request with tracing on.
 fn remote_parent(headers: &HeaderMap) -> Option<SpanContext> {
-    let tp = headers.get("traceparent")?.as_bytes();
+    let (trace, span, flags) = parse_traceparent(headers.get("traceparent")?.as_bytes())?;
+    let state = headers
+        .get("tracestate")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    Some(SpanContext::new(
+        TraceId::from_bytes(trace.to_be_bytes()),
+        SpanId::from_bytes(span.to_be_bytes()),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        true,
+        state,
+    ))
+}
+
+/// The trace id, parent id and flags of a valid `traceparent` (see
+/// [`remote_parent`]); the one reader of it, also for the access log.
+pub(crate) fn parse_traceparent(tp: &[u8]) -> Option<(u128, u64, u8)> {
     let ok_len = tp.len() == TRACEPARENT_LEN
         || (tp.len() > TRACEPARENT_LEN && tp[TRACEPARENT_LEN] == b'-' && &tp[..2] != b"00");
     if !ok_len || tp[2] != b'-' || tp[35] != b'-' || tp[52] != b'-' || &tp[..2] == b"ff" {
@@ -169,18 +186,7 @@ fn remote_parent(headers: &HeaderMap) -> Option<SpanContext> {
     let trace = hex(&tp[3..35]).filter(|&t| t != 0)?;
     let span = hex(&tp[36..52]).filter(|&s| s != 0)? as u64;
     let flags = hex(&tp[53..55])? as u8;
-    let state = headers
-        .get("tracestate")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    Some(SpanContext::new(
-        TraceId::from_bytes(trace.to_be_bytes()),
-        SpanId::from_bytes(span.to_be_bytes()),
-        TraceFlags::new(flags) & TraceFlags::SAMPLED,
-        true,
-        state,
-    ))
+    Some((trace, span, flags))
 }
 
 /// The server span of one HTTP request, in the context its tries are
@@ -277,7 +283,7 @@ impl Propagated {
             return access::server_span().map(|s| Propagated::of(s.context()));
         }
         let tp = headers.get("traceparent")?;
-        access::trace_id(headers)?;
+        parse_traceparent(tp.as_bytes())?;
         let traceparent = tp.as_bytes().try_into().ok()?;
         let tracestate = headers
             .get("tracestate")

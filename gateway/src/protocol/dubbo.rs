@@ -53,6 +53,11 @@ impl Protocol for Dubbo {
         settings.options.java_interface.is_some()
     }
 
+    fn group_and_version(&self, settings: &BackendConfig) -> (Option<String>, Option<String>) {
+        let o = &settings.options;
+        (o.dubbo_group.clone(), o.dubbo_version.clone())
+    }
+
     fn build(&self, b: Build<'_>) -> Built {
         let (spec, ctx) = (b.spec, b.ctx);
         let opts = &spec.settings.options;

@@ -72,6 +72,14 @@ pub trait Protocol: Send + Sync + 'static {
     fn idl_optional(&self, _settings: &crate::config::BackendConfig) -> bool {
         false
     }
+    /// The service group and version a backend's calls name, for a
+    /// registry that lists providers by them (`None`: the protocol has none).
+    fn group_and_version(
+        &self,
+        _settings: &crate::config::BackendConfig,
+    ) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
 
     fn name(&self) -> &'static str {
         self.about().name
