@@ -7,9 +7,16 @@
 //! | `GET /admin/backends` | every backend |
 //! | `GET /admin/backends/{name}` | one backend, with endpoint health, the pipeline's endpoint state and its traffic settings |
 //! | `DELETE /admin/backends/{name}` | 200 `{"deleted": name}` |
+//! | `GET /admin/backends/{name}/history` | cluster mode: every version the store keeps |
+//! | `POST /admin/backends/{name}/rollback` | cluster mode: body `{"to": N}` or empty (the version before); the restored version is written as the next one |
+//! | `GET /admin/cluster` | cluster mode: the store, its watch, records this gateway could not apply |
 //! | `GET /admin/routes` | every route with its backend and method |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
 //! | `GET /metrics` | Prometheus metrics: the text format, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
+//!
+//! In cluster mode a PUT or DELETE may carry `If-Match: "N"`, the version it
+//! replaces (409 `version_conflict` when the store holds another); its
+//! answer carries the new version as `ETag`.
 //!
 //! With a token configured every request needs `Authorization: Bearer <token>`.
 
@@ -21,11 +28,12 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, Sta
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::Gateway;
-use crate::discovery::{self, Discovery};
+use crate::change::{Origin, no_backend};
+use crate::cluster::Cluster;
 use crate::error::{ApiError, Failure, read_body};
 use crate::observe::metrics;
 use crate::registry::{Entry, Registration};
@@ -35,6 +43,9 @@ pub fn admin_app(gw: Gateway) -> Router {
         .route("/admin/backends", get(list))
         .route("/admin/backends/{name}", get(show).put(put).delete(remove))
         .route("/admin/backends/{name}/openapi.json", get(openapi_one))
+        .route("/admin/backends/{name}/history", get(history))
+        .route("/admin/backends/{name}/rollback", post(rollback))
+        .route("/admin/cluster", get(cluster))
         .route("/admin/routes", get(routes))
         .route("/admin/openapi.json", get(openapi_all))
         .route("/metrics", get(metrics))
@@ -145,6 +156,9 @@ pub fn summary(e: &Entry) -> Value {
         "files": e.files,
         "methods": methods,
     });
+    if let Some(n) = e.version {
+        v["version"] = json!(n);
+    }
     if let Some(d) = &e.discovery {
         v["discovery"] = d.json();
     }
@@ -170,6 +184,9 @@ async fn list(State(gw): State<Gateway>) -> Response {
     let mut v = json!({ "backends": all });
     if !reg.restore_errors.is_empty() {
         v["restore_errors"] = json!(reg.restore_errors);
+    }
+    if !reg.store_errors.is_empty() {
+        v["store_errors"] = json!(reg.store_errors);
     }
     axum::Json(v).into_response()
 }
@@ -216,6 +233,15 @@ async fn metrics(State(gw): State<Gateway>, headers: axum::http::HeaderMap) -> R
     {
         let reg = gw.inner.registry.lock().await;
         snap.backends = reg.entries.len() as i64;
+        if let Some(c) = gw.inner.cluster.get() {
+            let st = c.status();
+            snap.store = Some((
+                st.reachable,
+                st.revision,
+                reg.store_errors.len() as i64,
+                st.relists,
+            ));
+        }
         for e in &reg.entries {
             let b = &e.backend;
             let traffic = &b.spec.traffic;
@@ -261,74 +287,154 @@ async fn put(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let reg = read_registration(&gw, req)
-        .await
-        .inspect_err(|_| metrics::record_registration("rejected"))?;
-    let discovery = discover(&gw, &name, &reg)
-        .await
-        .inspect_err(|_| metrics::record_registration("rejected"))?;
-    let mut registry = gw.inner.registry.lock().await;
-    // Parsing the IDL and the fsync of the state file are blocking work: keep
-    // them off the threads that serve requests.
-    let (summary_v, created) = tokio::task::block_in_place(|| {
-        let (entry, reg) = registry.build(&name, reg, discovery)?;
-        let summary_v = summary(&entry);
-        let (next, table, created) = registry.with(entry)?;
-        registry.persist(&name, &reg)?;
-        gw.inner.table.store(std::sync::Arc::new(table));
-        registry.entries = next;
-        Ok::<_, ApiError>((summary_v, created))
-    })
+    let result = async {
+        let expect = if_match(req.headers())?;
+        let reg = read_registration(&gw, req).await?;
+        let origin = Origin::Admin {
+            expect,
+            rollback_of: None,
+        };
+        gw.register(&name, reg, origin)
+            .await?
+            .ok_or_else(|| ApiError::from(Failure::Internal("the change was not applied".into())))
+    }
+    .await
     .inspect_err(|_| metrics::record_registration("rejected"))?;
-    drop(registry);
-    metrics::record_registration(if created { "created" } else { "replaced" });
-    tracing::info!(backend = %name, created, "backend registered");
-    let status = if created {
+    metrics::record_registration(if result.created {
+        "created"
+    } else {
+        "replaced"
+    });
+    tracing::info!(backend = %name, created = result.created, version = ?result.version, "backend registered");
+    let status = if result.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(json!({ "backend": summary_v }))).into_response())
+    Ok(with_version(
+        (status, axum::Json(json!({ "backend": result.summary }))).into_response(),
+        result.version,
+    ))
 }
 
-/// The running discovery of a registration that has one: its settings and
-/// IDL checked first (so a bad upload is refused at once), then its source
-/// started and given [`discovery::FIRST_ANSWER`] to answer. The registry
-/// is not locked meanwhile.
-async fn discover(
-    gw: &Gateway,
-    name: &str,
-    reg: &Registration,
-) -> Result<Option<std::sync::Arc<Discovery>>, ApiError> {
-    if reg.settings.discovery.is_none() {
+/// The version a change is based on, from `If-Match: "N"` (cluster mode:
+/// 409 when the backend is at another version; 0 means "not registered").
+fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
-    }
-    {
-        let registry = gw.inner.registry.lock().await;
-        tokio::task::block_in_place(|| registry.build(name, reg.clone(), None))?;
-    }
-    let settings = crate::config::BackendConfig {
-        name: name.to_string(),
-        ..reg.settings.clone()
     };
-    let d = Discovery::start_and_wait(&settings, gw.changes(), discovery::FIRST_ANSWER)
-        .await
-        .map_err(|e| ApiError::from(Failure::InvalidSettings(e)))?;
-    Ok(Some(d))
+    let text = v.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse().map(Some).map_err(|_| {
+        ApiError::from(Failure::InvalidSettings(format!(
+            "If-Match `{text}`: give the version to replace, as \"N\""
+        )))
+    })
 }
 
-async fn remove(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let mut registry = gw.inner.registry.lock().await;
-    tokio::task::block_in_place(|| {
-        let (next, table, removed) = registry.without(&name)?;
-        registry.persist_removal(&removed)?;
-        gw.inner.table.store(std::sync::Arc::new(table));
-        registry.entries = next;
-        Ok::<_, ApiError>(())
-    })?;
+/// Answers a change with the backend's version as its `ETag` (cluster mode).
+fn with_version(mut resp: Response, version: Option<u64>) -> Response {
+    if let Some(v) = version
+        && let Ok(h) = header::HeaderValue::from_str(&format!("\"{v}\""))
+    {
+        resp.headers_mut().insert(header::ETAG, h);
+    }
+    resp
+}
+
+async fn remove(
+    State(gw): State<Gateway>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let origin = Origin::Admin {
+        expect: if_match(&headers)?,
+        rollback_of: None,
+    };
+    let version = gw.unregister(&name, origin).await?.flatten();
     metrics::record_registration("removed");
-    tracing::info!(backend = %name, "backend removed");
-    Ok(axum::Json(json!({ "deleted": name })).into_response())
+    tracing::info!(backend = %name, ?version, "backend removed");
+    let mut v = json!({ "deleted": name });
+    if let Some(n) = version {
+        v["version"] = json!(n);
+    }
+    Ok(with_version(axum::Json(v).into_response(), version))
+}
+
+/// The cluster store of a gateway in cluster mode, or 404.
+fn cluster_of(gw: &Gateway) -> Result<std::sync::Arc<Cluster>, ApiError> {
+    gw.inner.cluster.get().cloned().ok_or_else(|| {
+        Failure::NotFound(
+            "versions are kept in cluster mode only: start the gateway with a store (`store` or --store)"
+                .into(),
+        )
+        .into()
+    })
+}
+
+async fn history(
+    State(gw): State<Gateway>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = cluster_of(&gw)?;
+    Ok(axum::Json(c.history(&name).await?).into_response())
+}
+
+/// `POST /admin/backends/{name}/rollback`, body `{"to": N}` or nothing
+/// (the version before the current one): writes that version's
+/// registration again as the next version.
+async fn rollback(
+    State(gw): State<Gateway>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let c = cluster_of(&gw)?;
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(&parts.headers, body, 4096, "rollback").await?;
+    let to: Option<u64> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::from(Failure::InvalidSettings(format!("rollback: {e}"))))?;
+        match v.get("to") {
+            None | Some(Value::Null) => None,
+            Some(n) => Some(n.as_u64().ok_or_else(|| {
+                ApiError::from(Failure::InvalidSettings(
+                    "rollback: `to` is a version number".into(),
+                ))
+            })?),
+        }
+    };
+    let done = crate::cluster::rollback(&gw, &c, &name, to)
+        .await
+        .inspect_err(|_| metrics::record_registration("rejected"))?;
+    metrics::record_registration("rolled_back");
+    tracing::info!(backend = %name, to = done.to, version = done.version, "backend rolled back");
+    let v = json!({
+        "backend": done.summary,
+        "version": done.version,
+        "rollback_of": done.to,
+    });
+    Ok(with_version(
+        axum::Json(v).into_response(),
+        Some(done.version),
+    ))
+}
+
+/// `GET /admin/cluster`: the store, how following it goes, and the records
+/// this gateway could not apply.
+async fn cluster(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let c = cluster_of(&gw)?;
+    let errors = gw.inner.registry.lock().await.store_errors.clone();
+    let mut v = json!({
+        "store": c.store.url.to_string(),
+        "id": c.store.id,
+        "errors": errors,
+    });
+    if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(c.status())) {
+        m.extend(s);
+    }
+    Ok(axum::Json(v).into_response())
 }
 
 async fn openapi_all(State(gw): State<Gateway>) -> Response {
@@ -410,10 +516,6 @@ async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, A
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::from(Failure::InvalidSettings(format!("registration: {e}"))))
     }
-}
-
-fn no_backend(name: &str) -> ApiError {
-    Failure::NotFound(format!("no backend named `{name}`")).into()
 }
 
 #[cfg(test)]

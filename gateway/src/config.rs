@@ -10,6 +10,8 @@
 //! admin_listen = "127.0.0.1:9888"   # admin API; "off" disables it
 //! admin_token = "secret"          # or KITEGATE_ADMIN_TOKEN; required off loopback
 //! state_dir = "kitegate-state"    # registrations made at run time, relative to this file
+//! # store = "etcd://127.0.0.1:2379,127.0.0.1:22379/kitegate" # cluster mode (`crate::cluster`):
+//! #   registrations shared by every gateway on this etcd prefix, instead of state_dir
 //! access_log = "access.log"       # one JSON line per request (else with --log-json, in the log)
 //!
 //! [tracing]                       # OpenTelemetry traces, off without an endpoint
@@ -91,6 +93,9 @@ pub struct Config {
     /// Where registrations made through the admin API are kept across restarts.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// Cluster mode: `etcd://HOST:PORT[,HOST:PORT…][/PREFIX]`, in place of `state_dir`.
+    #[serde(default)]
+    pub store: Option<String>,
     /// A file the access log is appended to (JSON lines), relative to this
     /// file; without it, `--log-json` writes access lines with the log.
     #[serde(default)]

@@ -25,6 +25,8 @@
 //! | `circuit_open` | 503 | [`Failure::CircuitOpen`]: the backend's breaker, or every endpoint's, is open |
 //! | `no_healthy_endpoint` | 503 | [`Failure::NoHealthy`]: every endpoint is ejected or failed its probe, or discovery lists none |
 //! | `invalid_settings`, `invalid_idl`, `route_conflict`, `unauthorized`, `forbidden`, `internal` | 400, 422, 409, 401, 403, 500 | admin API answers |
+//! | `version_conflict` | 409 | [`Failure::VersionConflict`]: another writer changed the backend in the cluster store first |
+//! | `store_unavailable` | 503 | [`Failure::StoreUnavailable`]: the cluster store does not answer |
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -66,6 +68,10 @@ pub enum Failure {
     InvalidSettings(String),
     InvalidIdl(String),
     Conflict(String),
+    /// Cluster mode: the backend's version is not the one the change was based on.
+    VersionConflict(String),
+    /// Cluster mode: the store cannot be reached.
+    StoreUnavailable(String),
     Unauthorized(String),
     Forbidden(String),
     Internal(String),
@@ -112,6 +118,8 @@ impl Failure {
             Failure::InvalidSettings(_) => (StatusCode::BAD_REQUEST, "invalid_settings"),
             Failure::InvalidIdl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_idl"),
             Failure::Conflict(_) => (StatusCode::CONFLICT, "route_conflict"),
+            Failure::VersionConflict(_) => (StatusCode::CONFLICT, "version_conflict"),
+            Failure::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             Failure::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Failure::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Failure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -135,6 +143,8 @@ impl Failure {
             | Failure::InvalidSettings(m)
             | Failure::InvalidIdl(m)
             | Failure::Conflict(m)
+            | Failure::VersionConflict(m)
+            | Failure::StoreUnavailable(m)
             | Failure::Unauthorized(m)
             | Failure::Forbidden(m)
             | Failure::Internal(m) => m,
@@ -240,6 +250,19 @@ pub struct ApiError {
     pub extra: Map<String, Value>,
 }
 
+impl From<crate::cluster::StoreError> for ApiError {
+    fn from(e: crate::cluster::StoreError) -> Self {
+        use crate::cluster::StoreError as E;
+        let failure = match e {
+            E::Conflict(m) => Failure::VersionConflict(m),
+            E::Unavailable(m) => Failure::StoreUnavailable(m),
+            E::TooLarge(m) => Failure::TooLarge(m),
+            E::Corrupt(m) => Failure::Internal(format!("cluster store: {m}")),
+        };
+        failure.into()
+    }
+}
+
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
         ApiError {
@@ -288,6 +311,8 @@ impl ApiError {
             | Failure::InvalidSettings(s)
             | Failure::InvalidIdl(s)
             | Failure::Conflict(s)
+            | Failure::VersionConflict(s)
+            | Failure::StoreUnavailable(s)
             | Failure::Unauthorized(s)
             | Failure::Forbidden(s)
             | Failure::Internal(s) => *s = m,
@@ -415,6 +440,16 @@ mod tests {
             (Failure::NotImplemented("x".into()), 501, "not_implemented"),
             (Failure::InvalidIdl("x".into()), 422, "invalid_idl"),
             (Failure::Conflict("x".into()), 409, "route_conflict"),
+            (
+                Failure::VersionConflict("x".into()),
+                409,
+                "version_conflict",
+            ),
+            (
+                Failure::StoreUnavailable("x".into()),
+                503,
+                "store_unavailable",
+            ),
             (Failure::CircuitOpen("x".into()), 503, "circuit_open"),
             (Failure::NoHealthy("x".into()), 503, "no_healthy_endpoint"),
             (

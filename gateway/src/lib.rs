@@ -13,6 +13,8 @@
 
 pub mod admin;
 pub mod backend;
+mod change;
+pub mod cluster;
 pub mod config;
 pub mod discovery;
 mod dispatch;
@@ -53,6 +55,8 @@ struct Inner {
     registry: tokio::sync::Mutex<Registry>,
     /// The registry's discovery notices (also reachable without its lock).
     changes: Arc<discovery::Changes>,
+    /// Cluster mode: the store every registration is kept in.
+    cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
     body_limit: usize,
     admin: AdminSettings,
 }
@@ -70,17 +74,13 @@ impl Gateway {
     pub fn new(body_limit: usize) -> Self {
         Gateway::with_registry(
             body_limit,
-            Registry {
-                entries: Vec::new(),
-                state_dir: None,
-                limits: Limits {
+            Registry::new(
+                None,
+                Limits {
                     timeout_ms: 3000,
                     connect_timeout_ms: 1000,
                 },
-                endpoints: Default::default(),
-                restore_errors: Vec::new(),
-                changes: Default::default(),
-            },
+            ),
             AdminSettings {
                 body_limit: 8 << 20,
                 ..Default::default()
@@ -98,6 +98,7 @@ impl Gateway {
                 table: ArcSwap::from_pointee(table),
                 registry: tokio::sync::Mutex::new(registry),
                 changes: changes.clone(),
+                cluster: Default::default(),
                 body_limit,
                 admin,
             }),
@@ -130,6 +131,7 @@ impl Gateway {
                 backend,
                 source: Source::Config,
                 discovery: None,
+                version: None,
             })
             .collect();
         self.inner.table.store(Arc::new(table));
@@ -342,6 +344,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 source: Source::Builtin,
                 files: vec![file.into()],
                 discovery: None,
+                version: None,
             });
         }
     }
@@ -366,6 +369,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             source: Source::Config,
             files,
             discovery,
+            version: None,
         });
     }
     RouteTable::build(
@@ -374,16 +378,19 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             .map(|e| e.backend.clone())
             .collect::<Vec<_>>(),
     )?;
+    let store: Option<cluster::StoreUrl> = cfg.store.as_deref().map(str::parse).transpose()?;
+    // In cluster mode the store replaces the state directory.
     let mut registry = Registry {
         entries,
-        state_dir: Some(cfg.state_dir.clone()),
-        limits: Limits {
-            timeout_ms: cfg.timeout_ms,
-            connect_timeout_ms: cfg.connect_timeout_ms,
-        },
         endpoints,
-        restore_errors: Vec::new(),
         changes,
+        ..Registry::new(
+            store.is_none().then(|| cfg.state_dir.clone()),
+            Limits {
+                timeout_ms: cfg.timeout_ms,
+                connect_timeout_ms: cfg.connect_timeout_ms,
+            },
+        )
     };
     registry.restore();
 
@@ -405,6 +412,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             front_url: Some(front),
         },
     );
+    if let Some(url) = store {
+        cluster::start(&gw, url, cluster::gateway_id(&cfg.admin_listen)).await?;
+    }
     for r in gw.routes() {
         tracing::info!(method = %r.http_method, path = %r.path, backend = %r.backend, target = %format!("{}.{}", r.service, r.method), "route");
     }

@@ -36,6 +36,10 @@ struct Cli {
     /// ttheader-framed (its Kitex Protobuf one is called with ttheader for either TTHeader form, else framed).
     #[arg(long)]
     builtin_transport: Option<String>,
+    /// Cluster mode: keep registrations in etcd, shared with every gateway on the same
+    /// prefix (etcd://HOST:PORT[,HOST:PORT…][/PREFIX]); overrides the config file's `store`.
+    #[arg(long, env = "KITEGATE_STORE", value_name = "URL")]
+    store: Option<String>,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -61,6 +65,9 @@ async fn serve(cli: Cli) {
     init_logs(cli.log_json, cfg.access_log.as_deref());
     if let Some(l) = cli.listen {
         cfg.listen = l;
+    }
+    if let Some(s) = cli.store {
+        cfg.store = Some(s);
     }
     if cli.no_builtin {
         cfg.builtin_hello = false;

@@ -110,6 +110,8 @@ pub struct Entry {
     /// The source of its endpoints, when they are discovered; it stops
     /// when the last entry holding it goes.
     pub discovery: Option<Arc<Discovery>>,
+    /// Its version in the cluster store (cluster mode).
+    pub version: Option<u64>,
 }
 
 /// Registry-wide settings.
@@ -130,6 +132,11 @@ pub struct Registry {
     /// Backends whose discovered endpoints changed, for the gateway to
     /// rebuild ([`Registry::rediscovered`]).
     pub changes: Arc<Changes>,
+    /// Cluster mode: the store revision of the last record applied for
+    /// each backend name.
+    pub applied: std::collections::HashMap<String, i64>,
+    /// Cluster mode: records this gateway could not apply, by backend.
+    pub store_errors: BTreeMap<String, crate::cluster::ApplyError>,
 }
 
 /// A stored registration that did not come back at start.
@@ -189,6 +196,25 @@ pub fn idl_error(errors: &IdlErrors) -> ApiError {
 }
 
 impl Registry {
+    /// A registry of no backends.
+    pub fn new(state_dir: Option<PathBuf>, limits: Limits) -> Registry {
+        Registry {
+            entries: Vec::new(),
+            state_dir,
+            limits,
+            endpoints: Default::default(),
+            restore_errors: Vec::new(),
+            changes: Default::default(),
+            applied: Default::default(),
+            store_errors: BTreeMap::new(),
+        }
+    }
+
+    /// The store revision of the last record applied for `name` (0: none).
+    pub fn applied_at(&self, name: &str) -> i64 {
+        self.applied.get(name).copied().unwrap_or(0)
+    }
+
     pub fn backends(&self) -> Vec<Arc<Backend>> {
         self.entries.iter().map(|e| e.backend.clone()).collect()
     }
@@ -269,6 +295,7 @@ impl Registry {
             source: Source::Admin,
             files: reg.files.keys().cloned().collect(),
             discovery,
+            version: None,
         };
         Ok((entry, reg))
     }

@@ -88,17 +88,13 @@ async fn provider() -> (String, Arc<AtomicUsize>) {
 }
 
 fn gateway(state_dir: Option<std::path::PathBuf>) -> (Gateway, axum::Router, axum::Router) {
-    let mut registry = Registry {
-        entries: Vec::new(),
+    let mut registry = Registry::new(
         state_dir,
-        limits: Limits {
+        Limits {
             timeout_ms: 5000,
             connect_timeout_ms: 1000,
         },
-        endpoints: Default::default(),
-        restore_errors: Vec::new(),
-        changes: Default::default(),
-    };
+    );
     registry.restore();
     let gw = Gateway::with_registry(
         1 << 20,

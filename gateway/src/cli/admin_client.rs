@@ -59,8 +59,12 @@ impl Admin {
         let result = match method {
             "GET" => with_auth(self.agent.get(&url), &auth).call(),
             "DELETE" => with_auth(self.agent.delete(&url), &auth).call(),
-            "PUT" => {
-                let req = self.agent.put(&url);
+            "PUT" | "POST" => {
+                let req = if method == "PUT" {
+                    self.agent.put(&url)
+                } else {
+                    self.agent.post(&url)
+                };
                 let req = match &auth {
                     Some(a) => req.header("Authorization", a),
                     None => req,

@@ -1,4 +1,5 @@
-//! The admin subcommands `register`, `backends`, `routes` and `remove`: build
+//! The admin subcommands `register`, `backends`, `routes`, `remove`,
+//! `history` and `rollback`: build
 //! the request from the flags, send it through the admin client, print the answer.
 
 use serde_json::{Map, Value, json};
@@ -6,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::admin_client::{Admin, segment};
 use super::table::{method_rows, or_dash, plural, print_json, str_of, table, text};
 use super::upload::collect_upload;
-use super::{Failure, ListArgs, RegisterArgs, RemoveArgs};
+use super::{Failure, HistoryArgs, ListArgs, RegisterArgs, RemoveArgs, RollbackArgs};
 
 pub(super) fn register(a: RegisterArgs) -> Result<(), Failure> {
     let options = parse_options(&a.options)?;
@@ -187,6 +188,108 @@ pub(super) fn remove(a: RemoveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+pub(super) fn history(a: HistoryArgs) -> Result<(), Failure> {
+    let admin = Admin::new(&a.admin)?;
+    let path = format!("/admin/backends/{}/history", segment(&a.name));
+    let (_, v) = admin.send("GET", &path, None)?;
+    if a.admin.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let current = v.get("current").and_then(Value::as_u64);
+    let rows: Vec<Vec<String>> = v
+        .get("versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let version = r.get("version").and_then(Value::as_u64).unwrap_or(0);
+            let change = if r.get("removed").and_then(Value::as_bool) == Some(true) {
+                "removed".to_string()
+            } else {
+                "registered".to_string()
+            };
+            let change = match r.get("rollback_of").and_then(Value::as_u64) {
+                Some(of) => format!("{change} (rollback to {of})"),
+                None => change,
+            };
+            let files = r
+                .get("files")
+                .and_then(Value::as_array)
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| str_of(f, "name"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            vec![
+                if Some(version) == current {
+                    format!("{version} *")
+                } else {
+                    version.to_string()
+                },
+                when(r.get("written_at_ms").and_then(Value::as_u64).unwrap_or(0)),
+                str_of(r, "written_by"),
+                change,
+                or_dash(files),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["VERSION", "WRITTEN (UTC)", "BY", "CHANGE", "FILES"],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS`.
+fn when(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+pub(super) fn rollback(a: RollbackArgs) -> Result<(), Failure> {
+    let admin = Admin::new(&a.admin)?;
+    let path = format!("/admin/backends/{}/rollback", segment(&a.name));
+    let body = match a.to {
+        Some(v) => json!({ "to": v }),
+        None => json!({}),
+    };
+    let (_, v) = admin.send("POST", &path, Some(&body))?;
+    if a.admin.json {
+        print_json(&v);
+    } else {
+        println!(
+            "backend {} rolled back to version {}, written as version {}",
+            a.name,
+            v.get("rollback_of").and_then(Value::as_u64).unwrap_or(0),
+            v.get("version").and_then(Value::as_u64).unwrap_or(0),
+        );
+    }
+    Ok(())
+}
+
 fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
     const BOOLS: [&str; 7] = [
         "enum_as_name",
@@ -257,4 +360,14 @@ fn idl_optional(protocol: &str, options: &Map<String, Value>) -> bool {
         ..Default::default()
     };
     gateway::protocol::find(protocol).is_some_and(|p| p.idl_optional(&settings))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::when(0), "1970-01-01 00:00:00");
+        assert_eq!(super::when(1_796_000_000_000), "2026-11-30 00:53:20");
+        assert_eq!(super::when(951_782_400_000), "2000-02-29 00:00:00");
+    }
 }

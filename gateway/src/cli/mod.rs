@@ -1,6 +1,6 @@
 //! The command-line client's flags and the dispatch to its subcommands:
-//! `register`, `backends`, `routes`, `remove` talk to a running gateway's
-//! admin API ([`commands`], through [`admin_client`]); `check` loads an IDL
+//! `register`, `backends`, `routes`, `remove`, `history`, `rollback` talk
+//! to a running gateway's admin API ([`commands`], through [`admin_client`]); `check` loads an IDL
 //! file locally and prints its methods and routes ([`check`]).
 //!
 //! Exit codes: 0 on success, 1 when the admin API refused the request (its
@@ -37,6 +37,11 @@ pub enum Command {
     Routes(ListArgs),
     /// Remove a backend from a running gateway (its routes stop at once).
     Remove(RemoveArgs),
+    /// List the versions of a backend that the cluster store keeps (cluster mode).
+    History(HistoryArgs),
+    /// Write an earlier version of a backend again, as its next version, on every
+    /// gateway of the cluster (cluster mode; the version before the current one by default).
+    Rollback(RollbackArgs),
     /// Parse an IDL file and print its methods and HTTP routes, without a server.
     ///
     /// Prints every IDL problem as `file:line: message` and exits 1 when there is one;
@@ -112,6 +117,27 @@ pub struct RemoveArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Name of the backend.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// Name of the backend.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The version to restore (default: the one before the current version).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u64>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Main Thrift IDL file.
     #[arg(value_name = "FILE")]
@@ -142,6 +168,8 @@ pub fn run(cmd: Command) -> i32 {
         Command::Backends(a) => commands::backends(a),
         Command::Routes(a) => commands::routes(a),
         Command::Remove(a) => commands::remove(a),
+        Command::History(a) => commands::history(a),
+        Command::Rollback(a) => commands::rollback(a),
         Command::Check(a) => check::check(a),
     };
     match result {

@@ -262,6 +262,9 @@ pub struct Snapshot {
     /// (backend, discovery kind, registry reachable, endpoints found,
     /// changes seen)
     pub discovery: Vec<(String, &'static str, bool, i64, u64)>,
+    /// Cluster mode: (store watched, store revision seen, records not
+    /// applied, relists)
+    pub store: Option<(bool, i64, i64, u64)>,
 }
 
 /// The endpoint states a gauge is written for (one of them is 1).
@@ -356,6 +359,33 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
         "Changes of the discovered endpoint set since the start",
         changes,
     );
+    if let Some((up, revision, errors, relists)) = snap.store {
+        gauge(
+            &mut state,
+            "store_up",
+            "Cluster mode: 1 while the store's watch runs, 0 while the registrations applied so far are kept without it",
+            i64::from(up),
+        );
+        gauge(
+            &mut state,
+            "store_revision",
+            "Cluster mode: the last store revision seen",
+            revision,
+        );
+        gauge(
+            &mut state,
+            "store_apply_errors",
+            "Cluster mode: backends whose current record this gateway could not apply",
+            errors,
+        );
+        let c: Counter = Counter::default();
+        c.inc_by(relists);
+        state.register(
+            "store_relists",
+            "Cluster mode: listings of the store after a watch ended",
+            c,
+        );
+    }
     let mut out = String::with_capacity(16 << 10);
     let r = if openmetrics {
         prometheus_client::encoding::text::encode_registry(&mut out, &METRICS.registry)
@@ -618,6 +648,7 @@ mod tests {
             endpoints: vec![("b".into(), "10.0.0.1:1".into(), 3, "ejected")],
             connections: vec![("b".into(), "10.0.0.1:1".into(), 1)],
             discovery: vec![("b".into(), "etcd", false, 2, 5)],
+            store: Some((true, 42, 1, 3)),
         };
         let text = render(&snap, false);
         assert!(text.contains("kitegate_backends 1\n"), "{text}");
@@ -634,6 +665,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kitegate_routes 2\n"), "{text}");
+        for line in [
+            "kitegate_store_up 1\n",
+            "kitegate_store_revision 42\n",
+            "kitegate_store_apply_errors 1\n",
+            "kitegate_store_relists_total 3\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
         let state = |s: &str| {
             text.lines()
                 .find(|l| l.starts_with("kitegate_endpoint_state{") && l.contains(s))
