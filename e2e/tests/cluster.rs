@@ -248,6 +248,41 @@ fn three_gateways_share_versioned_registrations_on_three_etcd_members() {
     assert_eq!(cl["reachable"], true, "{cl}");
     assert_eq!(cl["errors"], json!({}), "{cl}");
 
+    // A gateway cut off from its only member while changes are made and
+    // the store is compacted past its revision lists again and catches up.
+    let only_m2 = format!("etcd://{}/kitegate-e2e", etcd.endpoints()[2]);
+    let d = gateway(&only_m2);
+    assert_eq!(whoami(&d, "/c2"), (200, Value::from("two")));
+    etcd.kill(2);
+    let (s, v) = put(&a, "counter", &counter_registration(&one, "/c3"), &[]);
+    assert_eq!(s, 200, "{v}");
+    let rev = etcd.ctl(&["get", "/kitegate-e2e/backends/counter", "-w", "json"]);
+    let rev: Value = serde_json::from_str(&rev).unwrap();
+    let rev = rev["header"]["revision"].as_i64().unwrap().to_string();
+    etcd.ctl(&["compact", &rev]);
+    wait_until(
+        "the cut-off gateway to notice",
+        Duration::from_secs(10),
+        || d.admin_call("GET", "/admin/cluster", None, &[]).1["reachable"] == false,
+    );
+    assert_eq!(
+        whoami(&d, "/c2"),
+        (200, Value::from("two")),
+        "served while cut off"
+    );
+    etcd.start_member(2);
+    etcd.wait_healthy(2);
+    wait_until(
+        "the cut-off gateway catching up",
+        Duration::from_secs(15),
+        || whoami(&d, "/c3") == (200, Value::from("one")),
+    );
+    let (_, cl) = d.admin_call("GET", "/admin/cluster", None, &[]);
+    assert_eq!(cl["reachable"], true, "{cl}");
+    assert!(cl["relists"].as_u64().unwrap() >= 1, "{cl}");
+    let m = d.admin_call("GET", "/metrics", None, &[]).1;
+    assert!(m.as_str().unwrap().contains("kitegate_store_up 1"), "{m}");
+
     // A 3 MiB IDL is stored in chunks under etcd's 1.5 MiB request limit.
     let mut big = std::fs::read_to_string(repo_path("e2e/idl/counter.thrift")).unwrap();
     let doc = format!("// {}\n", "x".repeat(1500));
