@@ -248,6 +248,44 @@ fn three_gateways_share_versioned_registrations_on_three_etcd_members() {
     assert_eq!(cl["reachable"], true, "{cl}");
     assert_eq!(cl["errors"], json!({}), "{cl}");
 
+    // A record a gateway cannot build (settings of a later version, written
+    // straight into the store) is reported by each gateway and skipped;
+    // they keep serving and applying the rest.
+    let future = json!({"version": 1, "registration": {"protocol": "thrift",
+        "endpoints": [one], "quantum_routing": true}, "written_by": "a later kitegate",
+        "written_at_ms": 0})
+    .to_string();
+    etcd.ctl(&["put", "/kitegate-e2e/backends/future", &future]);
+    for gw in [&a, &b, &c] {
+        wait_until(
+            "the unbuildable record reported",
+            Duration::from_secs(2),
+            || {
+                let (_, cl) = gw.admin_call("GET", "/admin/cluster", None, &[]);
+                cl["errors"]["future"]["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("quantum_routing"))
+            },
+        );
+        let (_, list) = gw.admin_call("GET", "/admin/backends", None, &[]);
+        assert!(list["store_errors"]["future"].is_object(), "{list}");
+        assert_eq!(whoami(gw, "/c2"), (200, Value::from("two")));
+    }
+    let m = a.admin_call("GET", "/metrics", None, &[]).1;
+    assert!(
+        m.as_str()
+            .unwrap()
+            .contains("kitegate_store_apply_errors 1"),
+        "{m}"
+    );
+    let (s, v) = a.admin_call("DELETE", "/admin/backends/future", None, &[]);
+    assert_eq!(s, 200, "the store's to remove: {v}");
+    for gw in [&a, &b, &c] {
+        wait_until("the report cleared", Duration::from_secs(2), || {
+            gw.admin_call("GET", "/admin/cluster", None, &[]).1["errors"] == json!({})
+        });
+    }
+
     // A gateway cut off from its only member while changes are made and
     // the store is compacted past its revision lists again and catches up.
     let only_m2 = format!("etcd://{}/kitegate-e2e", etcd.endpoints()[2]);

@@ -159,33 +159,8 @@ fn not_sent(e: &etcd_client::Error) -> bool {
     e.to_string().contains("connect error")
 }
 
-/// How many times a request is sent when a member is down.
-const ATTEMPTS: u32 = 5;
-
-/// Runs `op` until it succeeds, fails for another reason than a member
-/// that is down (`retry_on`), or [`ATTEMPTS`] are used: the client's
-/// balancer moves to a live member on the next try.
-async fn with_retries<T, F, Fut>(
-    retry_on: fn(&etcd_client::Error) -> bool,
-    mut op: F,
-) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
-{
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < ATTEMPTS && retry_on(&e) => {
-                tracing::debug!(error = %e, attempt, "etcd request failed; trying again");
-                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(etcd_error(e)),
-        }
-    }
-}
+/// Retries past the first try, beyond one per member.
+const EXTRA_ATTEMPTS: usize = 2;
 
 /// Reads, and writes that are the same however often they are done, may be
 /// sent again after any transport failure.
@@ -226,7 +201,12 @@ impl Current {
 /// A connection to the store, and the names of its keys.
 #[derive(Clone)]
 pub struct Store {
+    /// Balanced over every member.
     client: Client,
+    /// One per member, tried in turn when a request meets a member that is
+    /// down: the balanced client may pick the same dead member again (to
+    /// its balancer a member that fails at once looks least loaded).
+    members: Vec<Client>,
     pub url: StoreUrl,
     /// Who this gateway is in [`Record::written_by`].
     pub id: String,
@@ -249,10 +229,23 @@ impl Store {
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5))
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3));
-        let client = Client::connect(&url.endpoints, Some(options))
+        let client = Client::connect(&url.endpoints, Some(options.clone()))
             .await
             .map_err(|e| format!("cannot reach the store {url}: {e}"))?;
-        Ok(Store { client, url, id })
+        let mut members = Vec::new();
+        for e in &url.endpoints {
+            members.push(
+                Client::connect([e], Some(options.clone()))
+                    .await
+                    .map_err(|err| format!("cannot reach the store {url}: {e}: {err}"))?,
+            );
+        }
+        Ok(Store {
+            client,
+            members,
+            url,
+            id,
+        })
     }
 
     pub fn backends_prefix(&self) -> String {
@@ -316,8 +309,7 @@ impl Store {
 
     /// Watches the current records from `revision` on.
     pub async fn watch(&self, revision: i64) -> Result<WatchStream, StoreError> {
-        with_retries(transport_failure, || {
-            let mut c = self.client.clone();
+        self.retrying(transport_failure, |mut c| {
             let prefix = self.backends_prefix();
             async move {
                 c.watch(
@@ -419,12 +411,12 @@ impl Store {
         // A transaction whose answer was lost may have committed: it is sent
         // again only when it never left.
         let txn = Txn::new().when([guard]).and_then(ops);
-        let resp = with_retries(not_sent, || {
-            let mut c = self.client.clone();
-            let txn = txn.clone();
-            async move { c.txn(txn).await }
-        })
-        .await?;
+        let resp = self
+            .retrying(not_sent, |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         if !resp.succeeded() {
             return Err(StoreError::Conflict(format!(
                 "backend `{name}` was changed by another writer after version {at}: read it again and retry"
@@ -434,10 +426,39 @@ impl Store {
         Ok((record, revision))
     }
 
+    /// Runs `op` on the balanced client, then on each member in turn, until
+    /// it succeeds or fails for another reason than `retry_on` allows.
+    async fn retrying<T, F, Fut>(
+        &self,
+        retry_on: fn(&etcd_client::Error) -> bool,
+        mut op: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let attempts = self.members.len() + EXTRA_ATTEMPTS;
+        let mut attempt = 1;
+        loop {
+            let client = match attempt {
+                1 => self.client.clone(),
+                n => self.members[(n - 2) % self.members.len()].clone(),
+            };
+            match op(client).await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < attempts && retry_on(&e) => {
+                    tracing::debug!(error = %e, attempt, "etcd request failed; trying another member");
+                    tokio::time::sleep(Duration::from_millis(10 * attempt as u64)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(etcd_error(e)),
+            }
+        }
+    }
+
     /// A read, sent again while members are down.
     async fn get(&self, key: &str, how: Read) -> Result<GetResponse, StoreError> {
-        with_retries(transport_failure, || {
-            let mut c = self.client.clone();
+        self.retrying(transport_failure, |mut c| {
             let key = key.to_string();
             let options = match how {
                 Read::Key => GetOptions::new(),
@@ -456,8 +477,7 @@ impl Store {
             let digest = sha256_hex(piece);
             let key = self.chunk_key(&digest);
             if self.get(&key, Read::Count).await?.count() == 0 {
-                with_retries(transport_failure, || {
-                    let mut c = self.client.clone();
+                self.retrying(transport_failure, |mut c| {
                     let key = key.clone();
                     async move { c.put(key, piece, None).await }
                 })
