@@ -520,7 +520,19 @@ async fn read_registration(gw: &Gateway, req: Request) -> Result<Registration, A
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_host;
+    use super::{if_match, loopback_host};
+
+    #[test]
+    fn if_match_versions() {
+        let mut h = axum::http::HeaderMap::new();
+        assert_eq!(if_match(&h).unwrap(), None);
+        for (given, want) in [("\"3\"", 3), ("W/\"4\"", 4), ("5", 5), ("\"0\"", 0)] {
+            h.insert("if-match", given.parse().unwrap());
+            assert_eq!(if_match(&h).unwrap(), Some(want), "{given}");
+        }
+        h.insert("if-match", "\"abc\"".parse().unwrap());
+        assert_eq!(if_match(&h).unwrap_err().status(), 400);
+    }
 
     #[test]
     fn loopback_hosts() {
