@@ -433,6 +433,35 @@ pub fn rich_server(protocol: &str, transport: &str) -> (Proc, String) {
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
 
+/// Runs `kitegate ARGS` in the repository root, free of the caller's
+/// KITEGATE_* environment; returns exit code, stdout and stderr.
+pub fn kitegate(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin("kitegate"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("KITEGATE_ADMIN")
+        .env_remove("KITEGATE_ADMIN_TOKEN")
+        .env_remove("KITEGATE_CONFIG")
+        .env_remove("KITEGATE_LISTEN")
+        .output()
+        .expect("run kitegate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the gateway on a TOML config that it must refuse; returns its exit
+/// code and stderr.
+pub fn refused_config(config: &str) -> (i32, String) {
+    let dir = TempDir::new("cfg");
+    let cfg = dir.path().join("kitegate.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let (code, _, err) = kitegate(&["--config", &cfg.to_string_lossy()]);
+    (code, err)
+}
+
 /// A path inside the repository, as a string for configs.
 pub fn repo_path(rel: &str) -> String {
     root().join(rel).to_string_lossy().into_owned()

@@ -6,27 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::{Gateway, TempDir, bin, hello_backend, rich_server, root};
+use e2e::{Gateway, TempDir, bin, hello_backend, kitegate, rich_server, root};
 use serde_json::{Value, json};
-
-/// Runs `kitegate ARGS` in the repository root, free of the caller's
-/// KITEGATE_* environment; returns exit code, stdout and stderr.
-fn kitegate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin("kitegate"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("KITEGATE_ADMIN")
-        .env_remove("KITEGATE_ADMIN_TOKEN")
-        .env_remove("KITEGATE_CONFIG")
-        .env_remove("KITEGATE_LISTEN")
-        .output()
-        .expect("run kitegate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -5,11 +5,10 @@
 //! 3 MiB IDL past etcd's 1.5 MiB request limit, and refuse to start
 //! without the store.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::stores::Etcd;
-use e2e::{Gateway, TempDir, bin, counter_server, free_port, repo_path};
+use e2e::{Gateway, counter_server, free_port, kitegate, refused_config, repo_path};
 use serde_json::{Value, json};
 
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Duration {
@@ -52,17 +51,10 @@ fn version(gw: &Gateway, name: &str) -> Option<u64> {
 }
 
 fn cli(gw: &Gateway, args: &[&str]) -> String {
-    let out = Command::new(bin("kitegate"))
-        .args(args)
-        .args(["--admin", &gw.admin])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kitegate {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let args: Vec<&str> = args.iter().copied().chain(["--admin", &gw.admin]).collect();
+    let (code, out, err) = kitegate(&args);
+    assert_eq!(code, 0, "kitegate {args:?}: {err}");
+    out
 }
 
 fn gateway(store: &str) -> Gateway {
@@ -352,26 +344,14 @@ fn three_gateways_share_versioned_registrations_on_three_etcd_members() {
 
 #[test]
 fn a_gateway_whose_store_does_not_answer_does_not_start() {
-    let dir = TempDir::new("gw-nostore");
-    let cfg = dir.path().join("kitegate.toml");
     let dead = free_port();
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\nbuiltin_hello = false\nstore = \"etcd://127.0.0.1:{dead}/x\"\n",
-            free_port(),
-            free_port()
-        ),
-    )
-    .unwrap();
     let t0 = Instant::now();
-    let out = Command::new(bin("kitegate"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = refused_config(&format!(
+        "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\nbuiltin_hello = false\nstore = \"etcd://127.0.0.1:{dead}/x\"\n",
+        free_port(),
+        free_port()
+    ));
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("etcd://127.0.0.1:{dead}/x")), "{err}");
     assert!(t0.elapsed() < Duration::from_secs(30));
 }

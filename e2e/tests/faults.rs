@@ -186,24 +186,12 @@ fn bad_requests_get_precise_errors() {
 
 #[test]
 fn route_conflict_is_a_startup_error_naming_both() {
-    let dir = TempDir::new("cfg");
-    let cfg = dir.path().join("k.toml");
-    let port = free_port();
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\n[[backends]]\nname = \"twin\"\nendpoints = [\"127.0.0.1:1\"]\nidl = \"{}\"\n",
-            repo_path("examples/idl/hello.thrift")
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(e2e::bin("kitegate"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = e2e::refused_config(&format!(
+        "listen = \"127.0.0.1:{}\"\n[[backends]]\nname = \"twin\"\nendpoints = [\"127.0.0.1:1\"]\nidl = \"{}\"\n",
+        free_port(),
+        repo_path("examples/idl/hello.thrift")
+    ));
+    assert_eq!(code, 2);
     assert!(
         err.contains("backend `twin`")
             && err.contains("backend `hello`")

@@ -176,16 +176,28 @@ pub(super) fn routes(a: ListArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub(super) fn remove(a: RemoveArgs) -> Result<(), Failure> {
-    let admin = Admin::new(&a.admin)?;
-    let path = format!("/admin/backends/{}", segment(&a.name));
-    let (_, v) = admin.send("DELETE", &path, None)?;
-    if a.admin.json {
+/// Sends one change and prints the answer: raw with `--json`, else as `say` puts it.
+fn change(
+    args: &super::AdminArgs,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    say: impl FnOnce(&Value) -> String,
+) -> Result<(), Failure> {
+    let (_, v) = Admin::new(args)?.send(method, path, body)?;
+    if args.json {
         print_json(&v);
     } else {
-        println!("removed backend {}", a.name);
+        println!("{}", say(&v));
     }
     Ok(())
+}
+
+pub(super) fn remove(a: RemoveArgs) -> Result<(), Failure> {
+    let path = format!("/admin/backends/{}", segment(&a.name));
+    change(&a.admin, "DELETE", &path, None, |_| {
+        format!("removed backend {}", a.name)
+    })
 }
 
 pub(super) fn history(a: HistoryArgs) -> Result<(), Failure> {
@@ -270,24 +282,19 @@ fn when(ms: u64) -> String {
 }
 
 pub(super) fn rollback(a: RollbackArgs) -> Result<(), Failure> {
-    let admin = Admin::new(&a.admin)?;
     let path = format!("/admin/backends/{}/rollback", segment(&a.name));
     let body = match a.to {
         Some(v) => json!({ "to": v }),
         None => json!({}),
     };
-    let (_, v) = admin.send("POST", &path, Some(&body))?;
-    if a.admin.json {
-        print_json(&v);
-    } else {
-        println!(
+    change(&a.admin, "POST", &path, Some(&body), |v| {
+        format!(
             "backend {} rolled back to version {}, written as version {}",
             a.name,
             v.get("rollback_of").and_then(Value::as_u64).unwrap_or(0),
             v.get("version").and_then(Value::as_u64).unwrap_or(0),
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {

@@ -283,17 +283,8 @@ async fn watch(
     let mut stream = cluster.store.watch(from + 1).await?;
     let lost = |e: etcd_client::Error| StoreError::Unavailable(format!("watch: {e}"));
     while let Some(resp) = stream.message().await.map_err(lost)? {
-        if resp.compact_revision() != 0 {
-            return Err(StoreError::Unavailable(format!(
-                "watch compacted at revision {} (was at {from}); listing again",
-                resp.compact_revision()
-            )));
-        }
-        if resp.canceled() {
-            return Err(StoreError::Unavailable(format!(
-                "watch cancelled: {}",
-                resp.cancel_reason()
-            )));
+        if let Some(why) = crate::discovery::etcd::watch_ended(&resp, from) {
+            return Err(StoreError::Unavailable(why));
         }
         backoff.reset();
         if let Some(h) = resp.header() {

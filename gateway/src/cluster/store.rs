@@ -26,8 +26,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, GetResponse, Txn, TxnOp, WatchOptions,
-    WatchStream,
+    Client, Compare, CompareOp, GetOptions, GetResponse, Txn, TxnOp, WatchOptions, WatchStream,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -143,12 +142,16 @@ impl std::fmt::Display for StoreError {
     }
 }
 
+/// etcd refused a request over its `--max-request-bytes`.
+fn too_large(e: &etcd_client::Error) -> bool {
+    e.to_string().contains("too large")
+}
+
 fn etcd_error(e: etcd_client::Error) -> StoreError {
-    let m = e.to_string();
-    if m.contains("too large") {
-        StoreError::TooLarge(format!("etcd refused the write: {m}"))
+    if too_large(&e) {
+        StoreError::TooLarge(format!("etcd refused the write: {e}"))
     } else {
-        StoreError::Unavailable(format!("etcd: {m}"))
+        StoreError::Unavailable(format!("etcd: {e}"))
     }
 }
 
@@ -168,7 +171,7 @@ fn transport_failure(e: &etcd_client::Error) -> bool {
     matches!(
         e,
         etcd_client::Error::TransportError(_) | etcd_client::Error::GRpcStatus(_)
-    ) && !e.to_string().contains("too large")
+    ) && !too_large(e)
 }
 
 /// What a read asks for.
@@ -190,6 +193,14 @@ pub struct Current {
 }
 
 impl Current {
+    fn of(kv: &etcd_client::KeyValue) -> Current {
+        Current {
+            record: parse_record(kv.value()),
+            mod_revision: kv.mod_revision(),
+            key_version: kv.version(),
+        }
+    }
+
     fn version(&self) -> u64 {
         match &self.record {
             Ok(r) => r.version,
@@ -225,10 +236,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl Store {
     /// Connects to the store's members (one that answers is enough).
     pub async fn connect(url: StoreUrl, id: String) -> Result<Store, String> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_secs(5))
-            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3));
+        let options = crate::discovery::etcd::connect_options();
         let client = Client::connect(&url.endpoints, Some(options.clone()))
             .await
             .map_err(|e| format!("cannot reach the store {url}: {e}"))?;
@@ -278,11 +286,7 @@ impl Store {
     /// The current record of `name`, if the store has one.
     pub async fn current(&self, name: &str) -> Result<Option<Current>, StoreError> {
         let resp = self.get(&self.backend_key(name), Read::Key).await?;
-        Ok(resp.kvs().first().map(|kv| Current {
-            record: parse_record(kv.value()),
-            mod_revision: kv.mod_revision(),
-            key_version: kv.version(),
-        }))
+        Ok(resp.kvs().first().map(Current::of))
     }
 
     /// Every current record, and the revision of the listing.
@@ -295,14 +299,7 @@ impl Store {
                 tracing::warn!(key = %String::from_utf8_lossy(kv.key()), "ignoring a store key that names no backend");
                 continue;
             };
-            out.push((
-                name,
-                Current {
-                    record: parse_record(kv.value()),
-                    mod_revision: kv.mod_revision(),
-                    key_version: kv.version(),
-                },
-            ));
+            out.push((name, Current::of(kv)));
         }
         Ok((out, revision))
     }

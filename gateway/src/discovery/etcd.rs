@@ -87,13 +87,33 @@ fn endpoint_of(cfg: &EtcdConfig, value: &[u8]) -> Result<Option<Endpoint>, Strin
     }))
 }
 
+/// How every etcd client of the gateway connects: a member that does not
+/// answer within 2 s is given up, a request within 5 s, and a silent
+/// connection is found by keep-alive pings.
+pub(crate) fn connect_options() -> ConnectOptions {
+    ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(5))
+        .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
+}
+
+/// Why a watch response ends the watch (compacted away past `from`, or
+/// cancelled by etcd), if it does: the follower lists again.
+pub(crate) fn watch_ended(resp: &etcd_client::WatchResponse, from: i64) -> Option<String> {
+    if resp.compact_revision() != 0 {
+        return Some(format!(
+            "watch compacted at revision {} (was at {from}); listing again",
+            resp.compact_revision()
+        ));
+    }
+    resp.canceled()
+        .then(|| format!("watch cancelled: {}", resp.cancel_reason()))
+}
+
 pub(super) async fn follow(cfg: EtcdConfig, feed: Feed) {
     let prefix = cfg.key_prefix();
     let mut backoff = Backoff::new();
-    let options = ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(Duration::from_secs(5))
-        .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3));
+    let options = connect_options();
     let mut client = loop {
         match Client::connect(&cfg.endpoints, Some(options.clone())).await {
             Ok(c) => break c,
@@ -144,14 +164,8 @@ async fn list_and_watch(
         .map_err(|e| e.to_string())?;
     backoff.reset();
     while let Some(resp) = stream.message().await.map_err(|e| e.to_string())? {
-        if resp.compact_revision() != 0 {
-            return Err(format!(
-                "watch compacted at revision {} (was at {revision}); listing again",
-                resp.compact_revision()
-            ));
-        }
-        if resp.canceled() {
-            return Err(format!("watch cancelled: {}", resp.cancel_reason()));
+        if let Some(why) = watch_ended(&resp, revision) {
+            return Err(why);
         }
         if let Some(h) = resp.header() {
             revision = revision.max(h.revision());

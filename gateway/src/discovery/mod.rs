@@ -228,7 +228,22 @@ pub fn check(cfg: &BackendConfig) -> Result<(), String> {
         return Err("give `endpoints` or `discovery`, not both".into());
     }
     d.check()
+        .and_then(|()| match d {
+            DiscoveryConfig::Zookeeper(_) => listing_of(cfg).map(|_| ()),
+            _ => Ok(()),
+        })
         .map_err(|e| format!("discovery ({}): {e}", d.kind()))
+}
+
+/// How the registry of provider URLs lists the backend's providers.
+fn listing_of(cfg: &BackendConfig) -> Result<crate::protocol::Listing, String> {
+    let p = crate::backend::protocol_of(cfg)?;
+    p.listing(cfg).ok_or_else(|| {
+        format!(
+            "it lists Apache Dubbo providers, and protocol `{}` is not listed there (Kitex servers: zookeeper-kitex)",
+            p.name()
+        )
+    })
 }
 
 /// How long a registration waits for its source's first answer before it
@@ -251,11 +266,9 @@ impl Discovery {
         let task = match &config {
             DiscoveryConfig::Etcd(c) => tokio::spawn(etcd::follow(c.clone(), feed)),
             DiscoveryConfig::Zookeeper(c) => {
-                // Defaults for the provider filter: what the calls name.
-                let (group, version) = crate::backend::protocol_of(cfg)
-                    .map(|p| p.group_and_version(cfg))
-                    .unwrap_or_default();
-                tokio::spawn(zookeeper::follow_dubbo(c.clone(), group, version, feed))
+                // The provider filter: what the calls name.
+                let listing = listing_of(cfg)?;
+                tokio::spawn(zookeeper::follow_dubbo(c.clone(), listing, feed))
             }
             DiscoveryConfig::ZookeeperKitex(c) => {
                 tokio::spawn(zookeeper::follow_kitex(c.clone(), feed))
@@ -350,26 +363,37 @@ mod tests {
         };
         assert_eq!(e.service, "hello");
         assert_eq!(e.tags["env"], "prod");
-        for (text, kind) in [
+        let dubbo_zk = r#"{ kind = "zookeeper", endpoints = ["127.0.0.1:2181"], service = "com.example.Api" }"#;
+        for (protocol, text, kind) in [
+            ("dubbo", dubbo_zk, "zookeeper"),
             (
-                r#"{ kind = "zookeeper", endpoints = ["127.0.0.1:2181"], service = "com.example.Api" }"#,
-                "zookeeper",
-            ),
-            (
+                "thrift",
                 r#"{ kind = "zookeeper-kitex", endpoints = ["127.0.0.1:2181"], service = "hello" }"#,
                 "zookeeper-kitex",
             ),
             (
+                "thrift",
                 r#"{ kind = "dns", name = "hello.internal:8899", refresh_ms = 5000 }"#,
                 "dns",
             ),
         ] {
-            let b: BackendConfig =
-                toml::from_str(&format!("name = \"x\"\nendpoints = []\ndiscovery = {text}"))
-                    .unwrap();
+            let b: BackendConfig = toml::from_str(&format!(
+                "name = \"x\"\nprotocol = \"{protocol}\"\nendpoints = []\ndiscovery = {text}"
+            ))
+            .unwrap();
             assert_eq!(b.discovery.as_ref().unwrap().kind(), kind);
             assert!(check(&b).is_ok(), "{text}");
         }
+        // Dubbo's registry lists Dubbo providers only.
+        let b: BackendConfig = toml::from_str(&format!(
+            "name = \"x\"\nprotocol = \"thrift\"\nendpoints = []\ndiscovery = {dubbo_zk}"
+        ))
+        .unwrap();
+        let err = check(&b).unwrap_err();
+        assert!(
+            err.contains("protocol `thrift` is not listed there"),
+            "{err}"
+        );
         for bad in [
             r#"{ kind = "consul", service = "x" }"#,
             r#"{ kind = "etcd", endpoints = ["127.0.0.1:2379"], service = "x", colour = "red" }"#,

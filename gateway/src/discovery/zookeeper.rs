@@ -24,6 +24,7 @@ use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
 use super::{Backoff, Feed, KITEX_DEFAULT_WEIGHT, tags_match, weight_or};
 use crate::config::Endpoint;
+use crate::protocol::Listing;
 
 /// Dubbo's default provider weight (`Constants.DEFAULT_WEIGHT`).
 const DUBBO_DEFAULT_WEIGHT: u32 = 100;
@@ -110,10 +111,11 @@ trait Layout: Send + Sync {
     fn endpoint(&self, child: &str, data: &[u8]) -> Result<Option<Endpoint>, String>;
 }
 
-/// The Dubbo layout, with the group and version the backend takes.
+/// The Dubbo layout, with the scheme, group and version the backend takes.
 struct Dubbo {
     root: String,
     interface: String,
+    scheme: &'static str,
     group: String,
     version: String,
 }
@@ -144,7 +146,7 @@ impl Layout for Dubbo {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let param = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-        if scheme != "dubbo"
+        if scheme != self.scheme
             || param("enabled") == "false"
             || !matches!(param("category"), "" | "providers")
             || (!param("interface").is_empty() && param("interface") != self.interface)
@@ -226,19 +228,16 @@ impl Layout for Kitex {
     }
 }
 
-/// Follows Dubbo providers; `group` and `version` (those the backend's
-/// calls name) apply where the settings give none.
-pub(super) async fn follow_dubbo(
-    cfg: DubboConfig,
-    group: Option<String>,
-    version: Option<String>,
-    feed: Feed,
-) {
+/// Follows Dubbo providers of the backend's `listing`, whose group and
+/// version (those the backend's calls name) apply where the settings give
+/// none.
+pub(super) async fn follow_dubbo(cfg: DubboConfig, listing: Listing, feed: Feed) {
     let layout = Dubbo {
         root: cfg.root.clone(),
         interface: cfg.service.clone(),
-        group: cfg.group.clone().or(group).unwrap_or_default(),
-        version: cfg.version.clone().or(version).unwrap_or_default(),
+        scheme: listing.scheme,
+        group: cfg.group.clone().or(listing.group).unwrap_or_default(),
+        version: cfg.version.clone().or(listing.version).unwrap_or_default(),
     };
     follow(&cfg.endpoints, cfg.session_timeout_ms, &layout, &feed).await
 }
@@ -358,6 +357,7 @@ mod tests {
         Dubbo {
             root: "/dubbo".into(),
             interface: "com.example.Api".into(),
+            scheme: "dubbo",
             group: group.into(),
             version: version.into(),
         }

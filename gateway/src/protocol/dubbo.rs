@@ -53,9 +53,13 @@ impl Protocol for Dubbo {
         settings.options.java_interface.is_some()
     }
 
-    fn group_and_version(&self, settings: &BackendConfig) -> (Option<String>, Option<String>) {
+    fn listing(&self, settings: &BackendConfig) -> Option<super::Listing> {
         let o = &settings.options;
-        (o.dubbo_group.clone(), o.dubbo_version.clone())
+        Some(super::Listing {
+            scheme: ABOUT.name,
+            group: o.dubbo_group.clone(),
+            version: o.dubbo_version.clone(),
+        })
     }
 
     fn build(&self, b: Build<'_>) -> Built {

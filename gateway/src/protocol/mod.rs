@@ -63,6 +63,16 @@ pub struct Build<'a> {
 /// A built backend, or why it cannot be built.
 pub type Built = Result<Arc<dyn ProtocolBackend>, String>;
 
+/// What a backend's providers look like in a registry of provider URLs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listing {
+    /// The URL scheme of the providers it can call.
+    pub scheme: &'static str,
+    /// The service group and version its calls name.
+    pub group: Option<String>,
+    pub version: Option<String>,
+}
+
 /// What a protocol module says about itself.
 pub trait Protocol: Send + Sync + 'static {
     fn about(&self) -> &About;
@@ -72,13 +82,10 @@ pub trait Protocol: Send + Sync + 'static {
     fn idl_optional(&self, _settings: &crate::config::BackendConfig) -> bool {
         false
     }
-    /// The service group and version a backend's calls name, for a
-    /// registry that lists providers by them (`None`: the protocol has none).
-    fn group_and_version(
-        &self,
-        _settings: &crate::config::BackendConfig,
-    ) -> (Option<String>, Option<String>) {
-        (None, None)
+    /// How a registry of provider URLs (Dubbo's) lists this backend's
+    /// providers; `None`: the protocol is not listed there.
+    fn listing(&self, _settings: &crate::config::BackendConfig) -> Option<Listing> {
+        None
     }
 
     fn name(&self) -> &'static str {
