@@ -222,7 +222,7 @@ fn yes() -> bool {
     true
 }
 fn default_builtin_transport() -> String {
-    "ttheader".into()
+    crate::protocol::builtin::DEFAULT_BUILTIN_TRANSPORT.into()
 }
 fn default_builtin_addr() -> String {
     "127.0.0.1:0".into()
@@ -237,10 +237,10 @@ fn default_state_dir() -> PathBuf {
     "kitegate-state".into()
 }
 fn default_protocol() -> String {
-    "thrift".into()
+    crate::protocol::builtin::DEFAULT_PROTOCOL.into()
 }
 fn default_transport() -> String {
-    "framed".into()
+    crate::protocol::builtin::DEFAULT_TRANSPORT.into()
 }
 
 impl Default for Config {

@@ -38,7 +38,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::backend::{Backend, BuildContext, Idl};
 use crate::config::{BackendConfig, Config};
-use crate::protocol::Protocol as _;
 use crate::registry::{Entry, Limits, Registry, Source};
 use crate::routes::RouteTable;
 
@@ -228,12 +227,6 @@ pub async fn start_builtin(
     let dubbo_addr = examples::start_hello_dubbo("127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot start the built-in Dubbo hello backend: {e}"))?;
-    // Kitex Protobuf has no buffered form: framed unless TTHeader was asked for.
-    let pb_transport = if cfg.builtin_transport.starts_with("ttheader") {
-        "ttheader"
-    } else {
-        "framed"
-    };
     let thrift = (
         examples::HELLO_THRIFT_NAME,
         Idl::Thrift(examples::hello_schema()),
@@ -242,40 +235,7 @@ pub async fn start_builtin(
         examples::HELLO_PROTO_NAME,
         Idl::Proto(examples::hello_proto()),
     );
-    let builtins = [
-        (
-            "hello",
-            protocol::thrift::THRIFT.name(),
-            cfg.builtin_transport.as_str(),
-            addr,
-            &thrift,
-            "",
-        ),
-        (
-            "hello-kitex-pb",
-            protocol::kitex_pb::KitexPb.name(),
-            pb_transport,
-            addr,
-            &proto,
-            "/kitex-pb",
-        ),
-        (
-            "hello-grpc",
-            protocol::grpc::Grpc.name(),
-            "http2",
-            grpc_addr,
-            &proto,
-            "/grpc",
-        ),
-        (
-            "hello-dubbo",
-            protocol::dubbo::Dubbo.name(),
-            "dubbo",
-            dubbo_addr,
-            &thrift,
-            "/dubbo",
-        ),
-    ];
+    let builtins = protocol::builtin::builtins(&cfg.builtin_transport, addr, grpc_addr, dubbo_addr);
     let ctx = BuildContext {
         endpoints,
         timeout_ms: cfg.timeout_ms,
@@ -283,16 +243,17 @@ pub async fn start_builtin(
         previous: None,
     };
     let mut out = Vec::new();
-    for (name, protocol, transport, addr, (file, idl), prefix) in builtins {
+    for b in builtins {
+        let (file, idl) = if b.proto_idl { &proto } else { &thrift };
         let settings = BackendConfig {
-            name: name.into(),
-            protocol: protocol.into(),
-            transport: transport.into(),
-            endpoints: vec![addr.to_string().into()],
+            name: b.name.into(),
+            protocol: b.protocol.into(),
+            transport: b.transport.into(),
+            endpoints: vec![b.addr.to_string().into()],
             idl: (*file).into(),
             include_dirs: Vec::new(),
             services: Vec::new(),
-            prefix: prefix.into(),
+            prefix: b.prefix.into(),
             timeout_ms: None,
             connect_timeout_ms: None,
             options: Default::default(),

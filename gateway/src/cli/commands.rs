@@ -307,7 +307,7 @@ fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
         "omit_response_metadata",
         "accept_gzip",
     ];
-    const TEXTS: [&str; 3] = ["java_interface", "dubbo_version", "dubbo_group"];
+    const TEXTS: [&str; 3] = gateway::protocol::builtin::TEXT_OPTIONS;
     let mut out = Map::new();
     for o in opts {
         let Some((k, v)) = o.split_once('=') else {

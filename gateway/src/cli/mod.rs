@@ -77,7 +77,7 @@ pub struct RegisterArgs {
     #[arg(long, value_name = "P", value_parser = clap::builder::PossibleValuesParser::new(gateway::protocol::names()))]
     pub protocol: String,
     /// Framing on the connection (use ttheader for Kitex servers; grpc is always http2, dubbo always dubbo).
-    #[arg(long, value_name = "T", default_value = "framed", value_parser = clap::builder::PossibleValuesParser::new(gateway::protocol::transport_names()))]
+    #[arg(long, value_name = "T", default_value = gateway::protocol::builtin::DEFAULT_TRANSPORT, value_parser = clap::builder::PossibleValuesParser::new(gateway::protocol::transport_names()))]
     pub transport: String,
     /// Backend address; repeat for several (called round robin).
     #[arg(long = "endpoint", value_name = "HOST:PORT", required = true)]

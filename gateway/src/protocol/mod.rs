@@ -10,6 +10,7 @@
 //! Adding a protocol: one module here and one line in [`PROTOCOLS`].
 //! Nothing outside this folder compares protocol names.
 
+pub mod builtin;
 pub mod dubbo;
 pub mod grpc;
 pub mod kitex_pb;
