@@ -28,6 +28,10 @@
 #                 OTLP receiver (e2e/peers/python/otlp_receiver.py --count,
 #                 from .venv: e2e/peers/python/setup.sh) started here; its
 #                 CPU shows in foreign_cpu_pct (not in the default SYSTEMS)
+#   kitegate-bare the same kitegate with observation off: metrics = false
+#                 and no tracing (the access log is off in every kitegate
+#                 run); against kitegate-trace0, what metrics on and tracing
+#                 at ratio 0 cost (not in the default SYSTEMS)
 #   kitegate-base another kitegate binary, $KITEGATE_BASE_BIN (e.g. a release
 #                 build of an earlier commit), with the same config: before
 #                 and after a change in one run (skipped when unset)
@@ -91,9 +95,9 @@ fi
 THREADS=${THREADS:-2}
 AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
-ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base kitegate-trace0 kitegate-trace1"
+ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base kitegate-bare kitegate-trace0 kitegate-trace1"
 ALL_ROUTES="add large grpc-add"
-SYSTEMS=${SYSTEMS:-${ALL_SYSTEMS% kitegate-trace0 kitegate-trace1}}
+SYSTEMS=${SYSTEMS:-${ALL_SYSTEMS% kitegate-bare kitegate-trace0 kitegate-trace1}}
 ROUTES=${ROUTES:-$ALL_ROUTES}
 
 ms() { date +%s%N | cut -c1-13; }
@@ -250,9 +254,10 @@ launch() { # system
     local sys=$1 port addr
     port=$(free_port)
     case $sys in
-        kitegate | kitegate-base | kitegate-layers | kitegate-trace*)
+        kitegate | kitegate-base | kitegate-bare | kitegate-layers | kitegate-trace*)
             local bin=target/release/kitegate layers="" tracing=""
             [[ $sys == kitegate-base ]] && bin=$KITEGATE_BASE_BIN
+            [[ $sys == kitegate-bare ]] && tracing="metrics = false"
             [[ $sys == kitegate-layers ]] && layers=$LAYERS
             [[ $sys == kitegate-trace* ]] && tracing="[tracing]
 otlp_endpoint = \"http://127.0.0.1:$otlp_port\"

@@ -2,7 +2,8 @@
 //! 502, 504, retried) to a real Thrift peer (thriftpy2), the scrape is
 //! parsed by the Prometheus project's own Python parser, in the text format
 //! and in OpenMetrics, and its counters and histogram counts equal what was
-//! sent.
+//! sent. With `metrics = false` nothing is recorded and the path answers
+//! 404 in the JSON error shape, while requests are served as before.
 
 use std::process::{Command, Stdio};
 
@@ -325,4 +326,26 @@ fn a_scrape_counts_what_was_sent() {
         1.0
     );
     assert_eq!(value(&om, "kitegate_backends", &[]), 5.0);
+}
+
+#[test]
+fn metrics_off_answers_404_and_serves_requests() {
+    let (_peer, live) = counter_server("metrics-off", 0);
+    let config = [
+        "builtin_hello = false\nmetrics = false\n".to_string(),
+        backend("m", &[&live], ""),
+    ]
+    .concat();
+    let gw = Gateway::start(&config, &[]);
+    let (s, v) = gw.post("/m/bump", &json!({"key": "k"}).to_string());
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = gw.admin_call("GET", "/metrics", None, &[]);
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["error"]["code"], "not_found", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("metrics = false")),
+        "{v}"
+    );
 }

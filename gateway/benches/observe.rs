@@ -7,10 +7,14 @@
 //! (the cost of ratio 0), and one that starts a recorded trace (the server
 //! span built, ended and queued for export; the exporter's thread aside).
 //!
+//! `exchange_metrics_threads` runs the metrics-only exchange on as many
+//! threads as there are cores at once, on one route (the time is per
+//! exchange per thread): what the route's counters cost when every core
+//! writes them.
+//!
 //! `cargo bench -p gateway --bench observe`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -27,11 +31,11 @@ fn answer() -> Response {
     r
 }
 
-fn exchange(route: &Arc<RouteMetrics>, method: &MethodMetrics, headers: &HeaderMap) -> Response {
+fn exchange(route: &'static RouteMetrics, method: &MethodMetrics, headers: &HeaderMap) -> Response {
     let started = Instant::now();
     let mut headers = headers.clone();
     let id = access::request_id(&mut headers);
-    let (mut ex, body) = Exchange::start(route.clone(), started, id, Body::empty(), Some(30));
+    let (mut ex, body) = Exchange::start(route, started, id, Body::empty(), Some(30));
     let record = ex.log(&Method::POST, "/add", &headers);
     drop(body);
     method.record_try(0, Outcome::Ok, Duration::from_micros(40));
@@ -42,7 +46,7 @@ fn exchange(route: &Arc<RouteMetrics>, method: &MethodMetrics, headers: &HeaderM
 }
 
 fn calls(c: &mut Criterion) {
-    let route = Arc::new(RouteMetrics::new("hello", "Hello.add", "/add"));
+    let route = RouteMetrics::of("hello", "Hello.add", "/add");
     let method = MethodMetrics::new("hello", "Hello.add", vec!["127.0.0.1:9000".into()]);
     let mut g = c.benchmark_group("observe");
     g.warm_up_time(Duration::from_secs(1))
@@ -50,11 +54,33 @@ fn calls(c: &mut Criterion) {
     g.bench_function("answer_alone", |b| b.iter(|| black_box(answer())));
     let none = HeaderMap::new();
     g.bench_function("exchange_metrics", |b| {
-        b.iter(|| black_box(exchange(&route, &method, &none)))
+        b.iter(|| black_box(exchange(route, &method, &none)))
+    });
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    g.bench_function("exchange_metrics_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = std::sync::Barrier::new(threads);
+            let took: Vec<Duration> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            let t = Instant::now();
+                            for _ in 0..iters {
+                                black_box(exchange(route, &method, &none));
+                            }
+                            t.elapsed()
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            took.into_iter().max().unwrap_or_default()
+        })
     });
     access::enable();
     g.bench_function("exchange_metrics_access_log", |b| {
-        b.iter(|| black_box(exchange(&route, &method, &none)))
+        b.iter(|| black_box(exchange(route, &method, &none)))
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -78,10 +104,10 @@ fn calls(c: &mut Criterion) {
             .unwrap(),
     );
     g.bench_function("exchange_metrics_access_log_trace_unsampled", |b| {
-        b.iter(|| black_box(exchange(&route, &method, &unsampled)))
+        b.iter(|| black_box(exchange(route, &method, &unsampled)))
     });
     g.bench_function("exchange_metrics_access_log_trace_sampled", |b| {
-        b.iter(|| black_box(exchange(&route, &method, &none)))
+        b.iter(|| black_box(exchange(route, &method, &none)))
     });
     g.finish();
 }

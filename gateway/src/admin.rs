@@ -12,7 +12,7 @@
 //! | `GET /admin/cluster` | cluster mode: the store, its watch, records this gateway could not apply |
 //! | `GET /admin/routes` | every route with its backend and method |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
-//! | `GET /metrics` | Prometheus metrics: the text format, or OpenMetrics when `Accept` asks for `application/openmetrics-text` |
+//! | `GET /metrics` | Prometheus metrics: the text format, or OpenMetrics when `Accept` asks for `application/openmetrics-text`; 404 with `metrics = false` |
 //!
 //! In cluster mode a PUT or DELETE may carry `If-Match: "N"`, the version it
 //! replaces (409 `version_conflict` when the store holds another); its
@@ -224,6 +224,12 @@ async fn show(State(gw): State<Gateway>, Path(name): Path<String>) -> Result<Res
 }
 
 async fn metrics(State(gw): State<Gateway>, headers: axum::http::HeaderMap) -> Response {
+    if !metrics::enabled() {
+        return ApiError::from(Failure::NotFound(
+            "metrics are off (metrics = false in the config)".into(),
+        ))
+        .into_response();
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let ctype = metrics::content_type(accept);
     let mut snap = metrics::Snapshot {

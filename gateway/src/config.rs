@@ -13,6 +13,7 @@
 //! # store = "etcd://127.0.0.1:2379,127.0.0.1:22379/kitegate" # cluster mode (`crate::cluster`):
 //! #   registrations shared by every gateway on this etcd prefix, instead of state_dir
 //! access_log = "access.log"       # one JSON line per request (else with --log-json, in the log)
+//! metrics = true                  # Prometheus metrics at GET /metrics on the admin listener
 //!
 //! [tracing]                       # OpenTelemetry traces, off without an endpoint
 //! otlp_endpoint = "http://127.0.0.1:4317" # an OTLP/gRPC collector
@@ -100,6 +101,10 @@ pub struct Config {
     /// file; without it, `--log-json` writes access lines with the log.
     #[serde(default)]
     pub access_log: Option<PathBuf>,
+    /// Prometheus metrics (`GET /metrics` on the admin listener); with
+    /// `false` none are recorded and that path answers 404.
+    #[serde(default = "yes")]
+    pub metrics: bool,
     /// OpenTelemetry traces (off without an `otlp_endpoint`).
     #[serde(default)]
     pub tracing: TracingConfig,

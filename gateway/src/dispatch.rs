@@ -4,7 +4,7 @@
 //! measured and logged ([`Exchange`]), matched or not, and carries a
 //! request id.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -20,8 +20,7 @@ use crate::routes::Lookup;
 
 /// The series of requests that matched no route (empty labels: their paths
 /// are not a bounded set).
-static UNROUTED: LazyLock<Arc<RouteMetrics>> =
-    LazyLock::new(|| Arc::new(RouteMetrics::new("", "", "")));
+static UNROUTED: LazyLock<&'static RouteMetrics> = LazyLock::new(|| RouteMetrics::of("", "", ""));
 
 pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let started = Instant::now();
@@ -45,7 +44,7 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
                 }
                 _ => ApiError::from(Failure::NotFound(format!("no route for {path}"))),
             };
-            let mut exchange = Exchange::bodiless(UNROUTED.clone(), started, request_id);
+            let mut exchange = Exchange::bodiless(*UNROUTED, started, request_id);
             exchange.log(&parts.method, path, &parts.headers);
             return exchange.finish(e.into_response());
         }
@@ -54,8 +53,7 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (mut exchange, body) =
-        Exchange::start(route.metrics.clone(), started, request_id, body, length);
+    let (mut exchange, body) = Exchange::start(route.metrics, started, request_id, body, length);
     let record = exchange.log(&parts.method, path, &parts.headers);
     let req = HttpRequest {
         parts,

@@ -295,6 +295,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .filter(|t| !t.is_empty());
     let admin_addr = admin_addr(&cfg, &token)?;
     observe::trace::init(&cfg.tracing)?;
+    if !cfg.metrics {
+        observe::metrics::disable();
+    }
     let endpoints = crate::transport::EndpointCache::default();
     let changes = Arc::new(discovery::Changes::default());
     let mut entries = Vec::new();

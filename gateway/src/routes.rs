@@ -36,7 +36,7 @@ pub struct RouteInfo {
 #[derive(Clone)]
 pub struct Routed {
     pub handler: Arc<dyn Route>,
-    pub metrics: Arc<RouteMetrics>,
+    pub metrics: &'static RouteMetrics,
 }
 
 pub enum Lookup<'a> {
@@ -130,11 +130,11 @@ impl RouteTable {
                 };
                 let routed = Routed {
                     handler: r.handler,
-                    metrics: Arc::new(RouteMetrics::new(
+                    metrics: RouteMetrics::of(
                         &info.backend,
                         &format!("{}.{}", info.service, info.method),
                         &info.path,
-                    )),
+                    ),
                 };
                 t.insert(r.verb, r.path, routed, info)?;
             }

@@ -29,7 +29,7 @@ const CLIENT_GONE: u16 = 499;
 
 /// An exchange in progress; recorded when dropped.
 pub struct Exchange {
-    metrics: Arc<RouteMetrics>,
+    metrics: &'static RouteMetrics,
     started: Instant,
     request_bytes: RequestBytes,
     status: u16,
@@ -70,7 +70,7 @@ impl Exchange {
     /// body, counted as it is read unless `Content-Length` gives its size
     /// (which hyper holds the body to).
     pub fn start(
-        metrics: Arc<RouteMetrics>,
+        metrics: &'static RouteMetrics,
         started: Instant,
         request_id: HeaderValue,
         body: Body,
@@ -139,7 +139,7 @@ impl Exchange {
 
     /// An exchange with no request body to count (one that matched no route).
     pub fn bodiless(
-        metrics: Arc<RouteMetrics>,
+        metrics: &'static RouteMetrics,
         started: Instant,
         request_id: HeaderValue,
     ) -> Exchange {

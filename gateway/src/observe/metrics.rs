@@ -2,28 +2,50 @@
 //! holds, and the exposition (`GET /metrics` on the admin listener) in the
 //! Prometheus text format or, when the scraper asks for it, OpenMetrics.
 //!
-//! Families and the exposition are `prometheus-client`'s. The histogram is
-//! written here: the crate's takes a lock on every observation, and a
-//! request records several, on every core. [`Histogram`] is a row of atomic
-//! counters that the crate's encoder writes like its own.
+//! Families and the exposition are `prometheus-client`'s. The histogram and
+//! the counters the hot path adds to are written here: the crate's
+//! histogram takes a lock on every observation, and its counter is one
+//! atomic that every core writes. [`Histogram`] and [`Counter`] keep
+//! per-thread cells ([`super::shards`]) that the crate's encoder writes like
+//! its own.
 //!
 //! Hot-path cost: a route and a method resolve their series once (when the
 //! route table is built) or on first use (a status code or endpoint seen for
-//! the first time, through [`Lazy`]); after that an update is an atomic add,
-//! never a lookup in a family. Gauges of state (calls in flight, endpoint
-//! states, backends, routes) are read from that state at scrape time.
+//! the first time, through [`Lazy`]); after that an update is an atomic add
+//! on the thread's own cache line, never a lookup in a family. A route's
+//! series are kept once per label set for the life of the process, as the
+//! families keep them, so a request borrows them without a reference
+//! count. Gauges of state (calls in flight, endpoint states, backends,
+//! routes) are read from that state at scrape time. With `metrics = false`
+//! in the config nothing is recorded and `GET /metrics` answers 404.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::Counter as PlainCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
+
+pub use super::shards::Counter;
+use super::shards::Shards;
+
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// Turns recording off (once, at start, for `metrics = false`).
+pub fn disable() {
+    OFF.store(true, Ordering::Relaxed);
+}
+
+/// Whether metrics are recorded and served.
+pub fn enabled() -> bool {
+    !OFF.load(Ordering::Relaxed)
+}
 
 /// Upper bounds (seconds) of the duration histograms' buckets: from half a
 /// millisecond (a call on the same host) to ten seconds (past most
@@ -32,11 +54,12 @@ const BOUNDS_S: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A duration histogram over [`BOUNDS_S`], updated without a lock. Clones
-/// share their counts.
+/// A duration histogram over [`BOUNDS_S`], updated without a lock, in
+/// per-thread cells. Clones share their counts.
 #[derive(Debug, Clone, Default)]
-pub struct Histogram(Arc<HistogramCells>);
+pub struct Histogram(Arc<Shards<HistogramCells>>);
 
+/// One thread's counts: 16 words, one cache line of 128 bytes.
 #[derive(Debug, Default)]
 struct HistogramCells {
     /// Observations per bucket (not cumulative); the last is `+Inf`.
@@ -59,15 +82,16 @@ impl Histogram {
     pub fn observe(&self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let i = BOUNDS_NS.partition_point(|&b| b < ns);
-        self.0.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.0.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        let cells = self.0.local();
+        cells.buckets[i].fetch_add(1, Ordering::Relaxed);
+        cells.sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
         self.0
-            .buckets
-            .iter()
+            .all()
+            .flat_map(|c| &c.buckets)
             .map(|b| b.load(Ordering::Relaxed))
             .sum()
     }
@@ -81,13 +105,20 @@ impl EncodeMetric for Histogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         // Counts per bucket: the encoder writes them cumulative.
         let mut count = 0;
+        let mut sum_ns = 0u64;
         let mut buckets = [(0.0, 0); BOUNDS_S.len() + 1];
-        for (i, b) in self.0.buckets.iter().enumerate() {
-            let n = b.load(Ordering::Relaxed);
-            count += n;
-            buckets[i] = (BOUNDS_S.get(i).copied().unwrap_or(f64::INFINITY), n);
+        for (i, b) in buckets.iter_mut().enumerate() {
+            *b = (BOUNDS_S.get(i).copied().unwrap_or(f64::INFINITY), 0);
         }
-        let sum = self.0.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        for cells in self.0.all() {
+            for (i, b) in cells.buckets.iter().enumerate() {
+                let n = b.load(Ordering::Relaxed);
+                count += n;
+                buckets[i].1 += n;
+            }
+            sum_ns = sum_ns.wrapping_add(cells.sum_ns.load(Ordering::Relaxed));
+        }
+        let sum = sum_ns as f64 / 1e9;
         encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
     }
 
@@ -177,7 +208,7 @@ pub struct Metrics {
     pub rate_limited: Family<BackendRoute, Counter>,
     pub request_bytes: Family<BackendRoute, Counter>,
     pub response_bytes: Family<BackendRoute, Counter>,
-    pub registrations: Family<ResultLabel, Counter>,
+    pub registrations: Family<ResultLabel, PlainCounter>,
 }
 
 /// The process's metrics.
@@ -334,7 +365,7 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
     );
     let up = Family::<DiscoveryLabels, Gauge>::default();
     let found = Family::<DiscoveryLabels, Gauge>::default();
-    let changes = Family::<DiscoveryLabels, Counter>::default();
+    let changes = Family::<DiscoveryLabels, PlainCounter>::default();
     for (backend, kind, reachable, n, changed) in &snap.discovery {
         let at = DiscoveryLabels {
             backend: backend.clone(),
@@ -378,7 +409,7 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
             "Cluster mode: backends whose current record this gateway could not apply",
             errors,
         );
-        let c: Counter = Counter::default();
+        let c: PlainCounter = PlainCounter::default();
         c.inc_by(relists);
         state.register(
             "store_relists",
@@ -465,7 +496,7 @@ impl MethodMetrics {
 
     /// Records one try on endpoint `i`.
     pub fn record_try(&self, i: usize, outcome: Outcome, took: Duration) {
-        let Some(row) = self.tries.get(i) else {
+        let Some(row) = self.tries.get(i).filter(|_| enabled()) else {
             return;
         };
         let k = Outcome::ALL.iter().position(|&o| o == outcome).unwrap_or(0);
@@ -490,6 +521,9 @@ impl MethodMetrics {
     /// [`RETRY_REASONS`], and notes it for the next try's span.
     pub fn record_retry(&self, reason: &'static str) {
         super::access::note_retry(reason);
+        if !enabled() {
+            return;
+        }
         let k = RETRY_REASONS.iter().position(|&r| r == reason).unwrap_or(0);
         self.retries[k]
             .get(|| {
@@ -520,8 +554,24 @@ pub struct RouteMetrics {
     rate_limited: Lazy<Counter>,
 }
 
+/// Every route's series, once per label set.
+static ROUTES: LazyLock<DashMap<RouteLabels, &'static RouteMetrics>> = LazyLock::new(DashMap::new);
+
 impl RouteMetrics {
-    pub fn new(backend: &str, method: &str, route: &str) -> RouteMetrics {
+    /// The series of a route, made on first use and kept: a table built
+    /// again (on each registration) finds those of its unchanged routes.
+    pub fn of(backend: &str, method: &str, route: &str) -> &'static RouteMetrics {
+        let labels = RouteLabels {
+            backend: backend.to_string(),
+            method: method.to_string(),
+            route: route.to_string(),
+        };
+        *ROUTES
+            .entry(labels)
+            .or_insert_with(|| Box::leak(Box::new(RouteMetrics::new(backend, method, route))))
+    }
+
+    fn new(backend: &str, method: &str, route: &str) -> RouteMetrics {
         let labels = RouteLabels {
             backend: backend.to_string(),
             method: method.to_string(),
@@ -548,6 +598,9 @@ impl RouteMetrics {
 
     /// Records one finished exchange.
     pub fn record(&self, status: u16, took: Duration, request_bytes: u64, response_bytes: u64) {
+        if !enabled() {
+            return;
+        }
         let counter = |code: u16| {
             METRICS.requests.get_or_create_owned(&RouteCode {
                 backend: self.labels.backend.clone(),
@@ -567,6 +620,9 @@ impl RouteMetrics {
 
     /// Counts a request refused by the route's token bucket.
     pub fn record_rate_limited(&self) {
+        if !enabled() {
+            return;
+        }
         self.rate_limited
             .get(|| {
                 METRICS.rate_limited.get_or_create_owned(&BackendRoute {
@@ -592,7 +648,11 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_in_the_exposition() {
-        let m = RouteMetrics::new("metrics-test", "S.m", "/metrics-test");
+        let m = RouteMetrics::of("metrics-test", "S.m", "/metrics-test");
+        assert!(std::ptr::eq(
+            m,
+            RouteMetrics::of("metrics-test", "S.m", "/metrics-test")
+        ));
         m.record(200, Duration::from_micros(300), 10, 20);
         m.record(200, Duration::from_millis(3), 10, 20);
         m.record(404, Duration::from_secs(30), 1, 2);

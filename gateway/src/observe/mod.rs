@@ -6,4 +6,5 @@
 pub mod access;
 pub mod exchange;
 pub mod metrics;
+pub mod shards;
 pub mod trace;
