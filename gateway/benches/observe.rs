@@ -1,11 +1,13 @@
 //! What observing one request costs the front door: the measured exchange
 //! (request id, metrics of the route, the answer's `x-request-id`) and one
-//! try's metrics, against building the same answer alone. With the access
-//! log off (the default) and on (no subscriber: the line is built and
-//! dropped), then with tracing on (sample ratio 1.0, exporting to a
-//! port nobody listens on): a request whose `traceparent` is not sampled
-//! (the cost of ratio 0), and one that starts a recorded trace (the server
-//! span built, ended and queued for export; the exporter's thread aside).
+//! try's metrics, against building the same answer alone. Then with
+//! tracing on at sample ratio 0 (exporting to a port nobody listens on),
+//! the `traceparent` the call sends included: a request with no
+//! `traceparent` (a new trace, not recorded: what ratio 0 costs), one
+//! whose parent is not sampled, and one whose parent is (the server span
+//! built, ended and queued for export; the exporter's thread aside); last,
+//! a new trace with the access log on as well (no subscriber: the line is
+//! built and dropped).
 //!
 //! `exchange_metrics_threads` runs the metrics-only exchange on as many
 //! threads as there are cores at once, on one route (the time is per
@@ -24,6 +26,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::observe::access;
 use gateway::observe::exchange::Exchange;
 use gateway::observe::metrics::{MethodMetrics, Outcome, RouteMetrics};
+use gateway::observe::trace::Propagated;
 
 fn answer() -> Response {
     let mut r = Response::new(Body::from(b"{\"sum\":1024}".to_vec()));
@@ -38,11 +41,24 @@ fn exchange(route: &'static RouteMetrics, method: &MethodMetrics, headers: &Head
     let (mut ex, body) = Exchange::start(route, started, id, Body::empty(), Some(30));
     let record = ex.log(&Method::POST, "/add", &headers);
     drop(body);
-    method.record_try(0, Outcome::Ok, Duration::from_micros(40));
-    if record.is_some() {
+    let call = async {
+        // What the call sends its backend, and its try's records.
+        black_box(Propagated::of_request(&headers));
+        method.record_try(0, Outcome::Ok, Duration::from_micros(40));
         access::record_try("127.0.0.1:9000", Duration::from_micros(40));
+    };
+    match record {
+        Some(r) => run(access::with_record(r, call)),
+        None => run(call),
     }
     ex.finish(answer())
+}
+
+/// Runs a future that does not wait to its end, on this thread.
+fn run(f: impl Future<Output = ()>) {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(f.as_mut().poll(&mut cx).is_ready());
 }
 
 fn calls(c: &mut Criterion) {
@@ -78,10 +94,40 @@ fn calls(c: &mut Criterion) {
             took.into_iter().max().unwrap_or_default()
         })
     });
-    access::enable();
-    g.bench_function("exchange_metrics_access_log", |b| {
+    let _rt = rt_with_tracing_at_ratio_0();
+    g.bench_function("exchange_metrics_trace0", |b| {
         b.iter(|| black_box(exchange(route, &method, &none)))
     });
+    let mut unsampled = HeaderMap::new();
+    unsampled.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+            .parse()
+            .unwrap(),
+    );
+    g.bench_function("exchange_metrics_trace0_unsampled_parent", |b| {
+        b.iter(|| black_box(exchange(route, &method, &unsampled)))
+    });
+    let mut sampled = HeaderMap::new();
+    sampled.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    g.bench_function("exchange_metrics_trace_sampled_parent", |b| {
+        b.iter(|| black_box(exchange(route, &method, &sampled)))
+    });
+    access::enable();
+    g.bench_function("exchange_metrics_trace0_access_log", |b| {
+        b.iter(|| black_box(exchange(route, &method, &none)))
+    });
+    g.finish();
+}
+
+/// Tracing on at sample ratio 0, exporting to a port nobody listens on;
+/// the runtime the exporter's client was made in.
+fn rt_with_tracing_at_ratio_0() -> tokio::runtime::Runtime {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -92,24 +138,12 @@ fn calls(c: &mut Criterion) {
         let _in = rt.enter();
         let cfg = gateway::config::TracingConfig {
             otlp_endpoint: format!("http://127.0.0.1:{port}"),
+            sample_ratio: 0.0,
             ..Default::default()
         };
         gateway::observe::trace::init(&cfg).unwrap();
     }
-    let mut unsampled = HeaderMap::new();
-    unsampled.insert(
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
-            .parse()
-            .unwrap(),
-    );
-    g.bench_function("exchange_metrics_access_log_trace_unsampled", |b| {
-        b.iter(|| black_box(exchange(route, &method, &unsampled)))
-    });
-    g.bench_function("exchange_metrics_access_log_trace_sampled", |b| {
-        b.iter(|| black_box(exchange(route, &method, &none)))
-    });
-    g.finish();
+    rt
 }
 
 criterion_group!(benches, calls);

@@ -54,20 +54,43 @@ pub fn request_id(headers: &mut HeaderMap) -> HeaderValue {
     id
 }
 
-/// 32 hex digits, unique within the process and random across processes
-/// (a random 128-bit start, then a counter through a mixer). Each thread
-/// counts in a block of 2^32 ids of its own and writes ids into a buffer
-/// of its own, shared by the next 64 ids, so that making an id neither
-/// writes a cache line another core uses nor allocates.
+/// 32 hex digits of [`fresh_bits`]. Each thread writes ids into a buffer
+/// of its own, shared by the next 64 ids, so that making an id does not
+/// allocate.
 fn new_id() -> HeaderValue {
-    use std::cell::{Cell, RefCell};
-    use std::hash::{BuildHasher, Hasher};
+    use std::cell::RefCell;
     const LEN: usize = 32;
+    thread_local! {
+        static BUF: RefCell<bytes::BytesMut> = RefCell::new(bytes::BytesMut::new());
+    }
+    let bits = fresh_bits();
+    let mut text = [0u8; LEN];
+    for (i, d) in text.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    let id = BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        if buf.capacity() < LEN {
+            *buf = bytes::BytesMut::with_capacity(LEN * 64);
+        }
+        buf.extend_from_slice(&text);
+        buf.split().freeze()
+    });
+    HeaderValue::from_maybe_shared(id).expect("hex digits")
+}
+
+/// 128 bits unique within the process and random across processes (a
+/// random 128-bit start, then a counter through a mixer): request ids,
+/// and the ids of unrecorded spans. Each thread counts in a block of 2^32
+/// of its own, so that drawing bits writes no cache line another core
+/// uses.
+pub(crate) fn fresh_bits() -> u128 {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
     static SEED: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
     static BLOCK: AtomicU64 = AtomicU64::new(0);
     thread_local! {
         static NEXT: Cell<u64> = const { Cell::new(0) };
-        static BUF: RefCell<bytes::BytesMut> = RefCell::new(bytes::BytesMut::new());
     }
     let (a, b) = *SEED.get_or_init(|| {
         let s = std::collections::hash_map::RandomState::new();
@@ -85,20 +108,7 @@ fn new_id() -> HeaderValue {
         next.set(n + 1);
         n
     });
-    let bits = (u128::from(mix(a ^ n)) << 64) | u128::from(mix(b.wrapping_add(n)));
-    let mut text = [0u8; LEN];
-    for (i, d) in text.iter_mut().enumerate() {
-        *d = b"0123456789abcdef"[((bits >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    let id = BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        if buf.capacity() < LEN {
-            *buf = bytes::BytesMut::with_capacity(LEN * 64);
-        }
-        buf.extend_from_slice(&text);
-        buf.split().freeze()
-    });
-    HeaderValue::from_maybe_shared(id).expect("hex digits")
+    (u128::from(mix(a ^ n)) << 64) | u128::from(mix(b.wrapping_add(n)))
 }
 
 /// splitmix64's finalizer.

@@ -87,6 +87,8 @@ impl TracingConfig {
 struct Tracing {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// The sampler's ratio for new traces.
+    ratio: f64,
 }
 
 static TRACING: OnceLock<Tracing> = OnceLock::new();
@@ -125,7 +127,11 @@ pub fn init(cfg: &TracingConfig) -> Result<(), String> {
         )
         .build();
     let tracer = provider.tracer("kitegate");
-    let _ = TRACING.set(Tracing { provider, tracer });
+    let _ = TRACING.set(Tracing {
+        provider,
+        tracer,
+        ratio: cfg.sample_ratio,
+    });
     tracing::info!(endpoint = %cfg.otlp_endpoint, ratio = cfg.sample_ratio, "tracing to OTLP");
     Ok(())
 }
@@ -204,7 +210,19 @@ impl ServerSpan {
     /// none); `None` when tracing is off.
     pub fn start(headers: &HeaderMap, verb: &Method, route: &str, path: &str) -> Option<Self> {
         let t = TRACING.get()?;
-        let parent = match remote_parent(headers) {
+        let remote = remote_parent(headers);
+        let dropped = match &remote {
+            Some(sc) => !sc.is_sampled(),
+            None => t.ratio <= 0.0,
+        };
+        if dropped {
+            // The sampler's answer is known without asking it (the parent's
+            // flag is followed; at ratio 0 a new trace is never recorded):
+            // a span that is not recorded needs only its ids, which are
+            // made here, without the SDK's span and context.
+            return Some(ServerSpan::unrecorded(remote));
+        }
+        let parent = match remote {
             Some(sc) => Context::new().with_remote_span_context(sc),
             None => Context::new(),
         };
@@ -229,6 +247,29 @@ impl ServerSpan {
             cx: span.is_recording().then(|| parent.with_span(span)),
             sc,
         })
+    }
+
+    /// The unsampled span of a request: the child of its remote parent,
+    /// or the root of a new trace.
+    fn unrecorded(remote: Option<SpanContext>) -> Self {
+        let span = SpanId::from_bytes((access::fresh_bits() as u64).max(1).to_be_bytes());
+        let sc = match remote {
+            Some(p) => SpanContext::new(
+                p.trace_id(),
+                span,
+                TraceFlags::default(),
+                false,
+                p.trace_state().clone(),
+            ),
+            None => SpanContext::new(
+                TraceId::from_bytes(access::fresh_bits().max(1).to_be_bytes()),
+                span,
+                TraceFlags::default(),
+                false,
+                TraceState::default(),
+            ),
+        };
+        ServerSpan { cx: None, sc }
     }
 
     fn context(&self) -> &SpanContext {
@@ -525,6 +566,32 @@ mod tests {
         let p = Propagated::of(&unsampled);
         assert!(p.traceparent().ends_with("-00"));
         assert_eq!(p.tracestate(), None);
+    }
+
+    #[test]
+    fn unrecorded_spans_continue_their_parent_or_start_a_trace() {
+        let parent = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::default(),
+            true,
+            TraceState::from_key_value([("k", "v")]).unwrap(),
+        );
+        let child = ServerSpan::unrecorded(Some(parent.clone()));
+        assert!(child.cx.is_none());
+        let sc = child.context();
+        assert_eq!(sc.trace_id(), parent.trace_id());
+        assert_ne!(sc.span_id(), parent.span_id());
+        assert_ne!(sc.span_id(), SpanId::INVALID);
+        assert!(!sc.is_sampled() && !sc.is_remote());
+        assert_eq!(Propagated::of(sc).tracestate(), Some("k=v"));
+        let (a, b) = (ServerSpan::unrecorded(None), ServerSpan::unrecorded(None));
+        for s in [&a, &b] {
+            assert!(s.context().is_valid() && !s.context().is_sampled());
+            assert_eq!(Propagated::of(s.context()).tracestate(), None);
+        }
+        assert_ne!(a.context().trace_id(), b.context().trace_id());
+        assert_ne!(a.context().span_id(), b.context().span_id());
     }
 
     #[test]
