@@ -46,7 +46,8 @@
 # starts its gateway afresh (one gateway runs at a time, next to the one
 # shared backend), warms it up with the same load, measures, and stops it.
 # Runs alternate systems (every system for one (route, conns), then the
-# next), and the whole round is repeated ROUNDS times. Measured per run:
+# next; every other round in reverse order), and the whole round is
+# repeated ROUNDS times. Measured per run:
 # requests/s, p50/p99/p99.9 latency (wrk's histogram via a lua done();
 # thrift_load has no p99.9), gateway CPU seconds per 10,000 requests
 # (utime+stime of the gateway process from /proc/<pid>/stat around the
@@ -54,7 +55,9 @@
 # through /proc/<pid>/clear_refs after the warm-up). Reported per pair with
 # AGG=best (default): every number from the BEST round (the run with the
 # most requests/s: on a shared machine the least disturbed one); AGG=mean:
-# the mean over rounds (RSS: the max). rps_per_round keeps every round.
+# the mean over rounds (RSS: the max). rps_per_round and cpu_per_round
+# keep every round; with more than one round, the median and the min-max
+# of the round-by-round ratios to RATIO_TO are printed as well.
 # The backend's CPU per 10k requests is reported too (backend_cpu_s_per_10k),
 # and how busy the machine was with anything else during the runs
 # (foreign_cpu_pct: CPU of processes other than the gateway, the backend and
@@ -67,11 +70,13 @@
 #   {"<system>": {"<route>": {"rps", "p50_ms", "p99_ms", "p999_ms",
 #       "cpu_s_per_10k", "rss_mb", "backend_cpu_s_per_10k", "errors",
 #       "foreign_cpu_pct", "steal_pct", "conns": 32, "rps_per_round": [...],
+#       "cpu_per_round": [...],
 #       "by_conns": {"c32": {same numbers}, "c128": {...}}}}}
 # The route level holds the lowest connection count (32); by_conns holds
-# every count measured. Also printed: a table with ratios to kitegate.
+# every count measured. Also printed: a table with ratios to RATIO_TO
+# (kitegate unless set).
 #
-# Overrides (env): DURATION, WARMUP (whole seconds), ROUNDS, AGG, CONNS_LIST
+# Overrides (env): DURATION, WARMUP (whole seconds), ROUNDS, AGG, RATIO_TO, CONNS_LIST
 # ("32 128"), THREADS, SYSTEMS (subset, space separated), ROUTES (subset),
 # H2H_NO_BUILD=1 (use target/release/* as they are), H2H_NO_PEER_BUILD=1
 # (use the Go binaries as they are).
@@ -97,6 +102,8 @@ AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
 ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base kitegate-bare kitegate-trace0 kitegate-trace1"
 ALL_ROUTES="add large grpc-add"
+RATIO_TO=${RATIO_TO:-kitegate}
+[[ " $ALL_SYSTEMS " == *" $RATIO_TO "* ]] || { echo "h2h.sh: RATIO_TO must be one of: $ALL_SYSTEMS" >&2; exit 2; }
 SYSTEMS=${SYSTEMS:-${ALL_SYSTEMS% kitegate-bare kitegate-trace0 kitegate-trace1}}
 ROUTES=${ROUTES:-$ALL_ROUTES}
 
@@ -490,7 +497,11 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS"
     for route in $ROUTES; do
         for conns in $CONNS_LIST; do
-            for sys in $SYSTEMS; do
+            order=$SYSTEMS
+            # Every other round runs the systems in reverse, so that a
+            # drift of the machine over a round weighs on each alike.
+            (( round % 2 == 0 )) && order=$(printf '%s\n' $SYSTEMS | tac | xargs)
+            for sys in $order; do
                 path=${RUN["$sys $route"]:-}
                 [[ -n $path ]] || continue
                 measure "$round" "$sys" "$route" "$path" "$conns"
@@ -501,11 +512,11 @@ done
 bench_time=$(elapsed "$t_bench")
 
 # ---- report ---------------------------------------------------------------------
-python3 - "$records" "$tck" "e2e/bench/results/latest.json" "$ALL_SYSTEMS" "$ALL_ROUTES" "$CONNS_LIST" "$AGG" <<'PY' | tee -a "$raw"
+python3 - "$records" "$tck" "e2e/bench/results/latest.json" "$ALL_SYSTEMS" "$ALL_ROUTES" "$CONNS_LIST" "$AGG" "$RATIO_TO" <<'PY' | tee -a "$raw"
 import json, sys
 from collections import defaultdict
 
-records_file, tck, out, systems, routes, conns_list, AGG = sys.argv[1:8]
+records_file, tck, out, systems, routes, conns_list, AGG, REF = sys.argv[1:9]
 tck = float(tck)
 systems, routes = systems.split(), routes.split()
 conns_list = sorted(int(c) for c in conns_list.split())
@@ -567,6 +578,7 @@ def summarize(rs):
         "backend_cpu_s_per_10k": rnd(pick("backend_cpu_s_per_10k"), 4),
         "errors": sum(p["errors"] for p in per),
         "rps_per_round": [round(p["rps"]) for p in per],
+        "cpu_per_round": [rnd(p["cpu_s_per_10k"], 4) for p in per],
         # CPU used by other processes on the machine during the run(s), %.
         "foreign_cpu_pct": foreign,
         "steal_pct": steal,
@@ -601,12 +613,12 @@ elif AGG == "best":
     print(f"Best of {rounds} rounds: every number from the run with the most req/s.", end=" ")
 else:
     print(f"Means over {rounds} rounds (RSS: max).", end=" ")
-print("Ratios: system / kitegate, same route and connections.")
+print(f"Ratios: system / {REF}, same route and connections.")
 print("| system | route | conns | req/s | p50 | p99 | p99.9 | CPU s/10k | RSS MB | req/s ratio | p99 ratio | CPU ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in routes:
     for c in conns_list:
-        base = result["kitegate"][r].get("by_conns", {}).get(f"c{c}")
+        base = result[REF][r].get("by_conns", {}).get(f"c{c}")
         for s in systems:
             e = result[s][r].get("by_conns", {}).get(f"c{c}")
             if not e:
@@ -616,6 +628,30 @@ for r in routes:
                   f"{fmt(e['p999_ms'], 'ms')} | {fmt(e['cpu_s_per_10k'], '', 3)} | {fmt(e['rss_mb'], '', 1)} | "
                   f"{ratio(e['rps'], base and base['rps'])} | {ratio(e['p99_ms'], base and base['p99_ms'])} | "
                   f"{ratio(e['cpu_s_per_10k'], base and base['cpu_s_per_10k'])} |")
+if rounds > 1:
+    # Rounds run the systems back to back, so a round's ratio compares
+    # runs made under the same load of the machine: the median over rounds
+    # and its spread (min-max) say more than one ratio of bests.
+    print()
+    print(f"Paired ratios to {REF}, round by round: median [min, max] over {rounds} rounds.")
+    print("| system | route | conns | req/s ratio | CPU s/10k ratio |")
+    print("|---|---|---|---|---|")
+    def paired(a, b):
+        q = sorted(x / y for x, y in zip(a, b) if x is not None and y)
+        if not q:
+            return "-"
+        mid = len(q) // 2
+        med = q[mid] if len(q) % 2 else (q[mid - 1] + q[mid]) / 2
+        return f"{med:.3f} [{q[0]:.3f}, {q[-1]:.3f}]"
+    for r in routes:
+        for c in conns_list:
+            base = result[REF][r].get("by_conns", {}).get(f"c{c}")
+            for s in systems:
+                e = result[s][r].get("by_conns", {}).get(f"c{c}")
+                if not e or not base or s == REF:
+                    continue
+                print(f"| {s} | {r} | {c} | {paired(e['rps_per_round'], base['rps_per_round'])} | "
+                      f"{paired(e['cpu_per_round'], base['cpu_per_round'])} |")
 noisy = sorted({f"{s} {r} c{c} ({e['foreign_cpu_pct']:.0f}%)" for s in systems for r in routes
                 for c, e in ((int(k[1:]), v) for k, v in result[s][r].get("by_conns", {}).items())
                 if e["foreign_cpu_pct"] > 5})

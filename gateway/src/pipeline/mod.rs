@@ -147,6 +147,16 @@ impl<'a> ContextPairs<'a> {
     pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
         &self.pairs[..self.len]
     }
+
+    /// About the bytes the pairs take on a wire (each with room for its
+    /// length prefixes): what a frame's buffer is to have room for, so
+    /// that writing them does not grow it.
+    pub fn wire_len(&self) -> usize {
+        self.as_slice()
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 8)
+            .sum()
+    }
 }
 
 impl CallMeta {

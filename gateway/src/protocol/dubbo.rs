@@ -347,7 +347,7 @@ impl DubboRoute {
         let att = context.as_slice();
         let inv = b.invocation(&self.interface, &sig.method, &sig.descriptor, meta, att);
         let id = next_request_id();
-        let mut req = Vec::with_capacity(body.len() + 256);
+        let mut req = Vec::with_capacity(body.len() + 256 + context.wire_len());
         let (start, mut w) = codecs::dubbo::begin_request(&inv, &mut req);
         let whole = Value::Object(obj);
         let args = schema.struct_def(self.method.args);
@@ -448,7 +448,7 @@ impl GenericRoute {
         let att = context.as_slice();
         let inv = self.backend.invocation(&self.interface, "", "", meta, att);
         let id = next_request_id();
-        let mut frame = Vec::with_capacity(body.len() + 256);
+        let mut frame = Vec::with_capacity(body.len() + 256 + context.wire_len());
         let call = GenericCall {
             method,
             types: types.as_deref(),

@@ -119,20 +119,24 @@ impl KitexPbRoute {
         let message = r.encode(&req)?;
         drop(req);
         let seqid = b.seq.next();
-        let mut frame = Vec::with_capacity(message.len() + 128);
+        let mut frame;
         if b.ttheader {
             // A client's shorter deadline travels in the header's timeout.
             let shorter = (meta.remaining() < r.policy.timeout)
                 .then(|| b.header_block(r, meta.remaining_ms()));
+            let block = shorter.as_deref().unwrap_or(&self.header_block);
+            let context = meta.context(&super::thrift::TTHEADER_CONTEXT);
+            frame = Vec::with_capacity(message.len() + 128 + block.len() + context.wire_len());
             kitex::encode_call_ttheader(
-                shorter.as_deref().unwrap_or(&self.header_block),
-                meta.context(&super::thrift::TTHEADER_CONTEXT).as_slice(),
+                block,
+                context.as_slice(),
                 &r.method.name,
                 seqid,
                 &message,
                 &mut frame,
             );
         } else {
+            frame = Vec::with_capacity(message.len() + 128);
             protobuf::encode_call(&r.method.name, seqid, &message, &mut frame);
         }
         let trace_at = (meta.trace.as_ref())

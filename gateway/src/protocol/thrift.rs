@@ -280,13 +280,13 @@ impl ThriftRoute {
         let bound = thrift_http::bind(&self.bindings, &http);
         let json = thrift_http::json_body(&self.bindings, &req.body);
         let seqid = b.seq.next();
-        // Thrift is smaller than its JSON; the Vec grows if need be.
-        let mut frame = Vec::with_capacity(json.len() / 2 + 256);
         // A client's shorter deadline travels in the header's timeout.
         let shorter = (b.transport.is_ttheader() && meta.remaining() < self.policy.timeout)
             .then(|| b.header_block(&self.service, &self.method, meta.remaining_ms()));
         let block = shorter.as_deref().unwrap_or(&self.header_block);
         let context = meta.context(&TTHEADER_CONTEXT);
+        // Thrift is smaller than its JSON; the Vec grows if need be.
+        let mut frame = Vec::with_capacity(json.len() / 2 + 128 + block.len() + context.wire_len());
         let mark =
             framing::begin_frame_with(b.transport, &mut frame, seqid, block, context.as_slice());
         thrift::encode_call(
