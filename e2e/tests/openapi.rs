@@ -124,16 +124,8 @@ fn documents_validate_and_describe_real_requests() {
     );
     let props = body_schema["properties"].as_object().unwrap();
     assert_eq!(props.len(), 2, "{body_schema}");
-    let body = sample(&doc, body_schema, 512, "x");
-    let (status, _, text) = http(
-        &verb.to_ascii_uppercase(),
-        &format!("{server}{path}"),
-        Some(&body.to_string()),
-        &[("content-type", "application/json")],
-    )
-    .unwrap();
-    let reply: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!((status, &reply), (200, &json!({"sum": 1024})), "{body}");
+    let (status, reply) = call_documented(&doc, server, "hello.Hello.add", 512);
+    assert_eq!((status, &reply), (200, &json!({"sum": 1024})));
     let ok = deref(
         &doc,
         &op["responses"]["200"]["content"]["application/json"]["schema"],
@@ -241,4 +233,215 @@ fn documents_validate_and_describe_real_requests() {
     let (status, body) = gw.admin_call("GET", "/admin/backends/nope/openapi.json", None, &[]);
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+/// Calls `id`'s route on `server` with a body built from `doc` alone.
+fn call_documented(doc: &Value, server: &str, id: &str, int: i64) -> (u16, Value) {
+    let (path, verb, op) = operation(doc, id);
+    let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    let body = sample(doc, schema, int, "x");
+    let (status, _, text) = http(
+        &verb.to_ascii_uppercase(),
+        &format!("{server}{path}"),
+        Some(&body.to_string()),
+        &[("content-type", "application/json")],
+    )
+    .unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(json!(text)))
+}
+
+/// The documents of protobuf backends (gRPC on grpcio, Kitex Protobuf on a
+/// Kitex server, the built-in ones) and of a Dubbo backend's generic
+/// calls (on the Apache Dubbo provider) pass the validator, and requests
+/// built from them get their documented answers.
+#[test]
+fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
+    let (_grpc, grpc_addr) = {
+        let mut cmd = Command::new(python());
+        cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
+            .args(["--port", "0", "--proto"])
+            .arg(root().join("e2e/idl/rich.proto"));
+        let (p, line) = e2e::Proc::start("grpc_server", cmd, Some("READY "));
+        (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+    };
+    let kitex_bin = root().join("e2e/.cache/bin/kitex-pb-hello");
+    assert!(kitex_bin.exists(), "run e2e/peers/kitex-pb/build.sh");
+    let kitex_addr = format!("127.0.0.1:{}", e2e::free_port());
+    let mut cmd = Command::new(kitex_bin);
+    cmd.args(["-addr", &kitex_addr]);
+    let (_kitex, _) = e2e::Proc::start("kitex-pb-hello", cmd, Some("READY"));
+    let (_dubbo, dubbo_addr) = e2e::dubbo_provider(e2e::free_port());
+    let cfg = format!(
+        "[[backends]]\nname = \"kpb\"\nprotocol = \"kitex-protobuf\"\ntransport = \"ttheader\"\nendpoints = [\"{kitex_addr}\"]\nidl = \"{}\"\nprefix = \"/kpb\"\n\
+         [[backends]]\nname = \"generic\"\nprotocol = \"dubbo\"\nendpoints = [\"{dubbo_addr}\"]\nprefix = \"/g\"\ntimeout_ms = 10000\n\
+         [backends.options]\njava_interface = \"com.kitegate.e2e.api.RichService\"\n",
+        repo_path("examples/idl/hello.proto")
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let read = |f: &str| std::fs::read_to_string(repo_path(&format!("e2e/idl/{f}"))).unwrap();
+    let reg = json!({
+        "protocol": "grpc", "endpoints": [grpc_addr], "prefix": "/rich", "main": "rich.proto",
+        "files": {"rich.proto": read("rich.proto"), "rich_common.proto": read("rich_common.proto")},
+    });
+    let (status, body) = gw.admin_call(
+        "PUT",
+        "/admin/backends/rich-grpc",
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert!(status == 201 || status == 200, "{status} {body}");
+
+    let dir = TempDir::new("openapi-proto");
+    let (status, doc) = gw.admin_call("GET", "/admin/openapi.json", None, &[]);
+    assert_eq!(status, 200, "{doc}");
+    validate(&dir, "all", &doc);
+    let server = gw.base.clone();
+    for name in [
+        "kpb",
+        "generic",
+        "rich-grpc",
+        "hello-grpc",
+        "hello-kitex-pb",
+        "hello-dubbo",
+    ] {
+        let (status, one) = gw.admin_call(
+            "GET",
+            &format!("/admin/backends/{name}/openapi.json"),
+            None,
+            &[],
+        );
+        assert_eq!(status, 200, "{one}");
+        validate(&dir, name, &one);
+    }
+
+    // Add on the Kitex server and on the built-in backend's protobuf and Dubbo servers.
+    for id in [
+        "kpb.Hello.Add",
+        "hello-kitex-pb.Hello.Add",
+        "hello-grpc.Hello.Add",
+    ] {
+        assert_eq!(
+            call_documented(&doc, &server, id, 512),
+            (200, json!({"sum": 1024})),
+            "{id}"
+        );
+    }
+
+    // The generic call on the Apache Dubbo provider, as its schema says.
+    let (path, verb, op) = operation(&doc, "generic.com.kitegate.e2e.api.RichService.$invoke");
+    assert_eq!((path, verb), ("/g/$invoke", "post"));
+    let props = op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        .as_object()
+        .unwrap();
+    assert!(
+        ["method", "types", "args"]
+            .iter()
+            .all(|k| props.contains_key(*k)),
+        "{op}"
+    );
+    let (status, _, text) = http(
+        "POST",
+        &format!("{server}{path}"),
+        Some(r#"{"method": "greet", "types": ["java.lang.String"], "args": ["doc"]}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!((status, text.as_str()), (200, r#""hello doc""#));
+
+    // GetItem on grpcio: a path variable and query parameters, from the document.
+    let (path, verb, op) = operation(&doc, "rich-grpc.RichService.GetItem");
+    assert_eq!((path, verb), ("/rich/v1/items/{item_id}", "get"));
+    let params = op["parameters"].as_array().unwrap();
+    let named = |n: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap_or_else(|| panic!("{n} in {op}"))
+    };
+    assert_eq!(named("item_id")["in"], "path");
+    assert_eq!(
+        (&named("tags")["in"], &named("tags")["explode"]),
+        (&json!("query"), &json!(true))
+    );
+    let view = deref(&doc, &named("view")["schema"]);
+    let names = view["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "string")
+        .unwrap();
+    assert!(
+        names["enum"].as_array().unwrap().contains(&json!("FULL")),
+        "{view}"
+    );
+    let url = format!(
+        "{server}{}?view=FULL&tags=a&tags=b",
+        path.replace("{item_id}", "i-7")
+    );
+    let (status, _, text) = http("GET", &url, None, &[]).unwrap();
+    assert_eq!(status, 200, "{url}: {text}");
+    let item: Value = serde_json::from_str(&text).unwrap();
+    let item_schema = deref(
+        &doc,
+        &op["responses"]["200"]["content"]["application/json"]["schema"],
+    );
+    for k in item.as_object().unwrap().keys() {
+        assert!(
+            item_schema["properties"].get(k).is_some(),
+            "{k} not in {item_schema}"
+        );
+    }
+    // The binding with response_body answers the one field.
+    let (path, _, op) = operation(&doc, "rich-grpc.RichService.GetItem.2");
+    assert_eq!(path, "/rich/v1/items/{item_id}/title");
+    assert_eq!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["type"],
+        "string"
+    );
+    let (status, _, text) = http(
+        "GET",
+        &format!("{server}/rich/v1/items/i-7/title"),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        serde_json::from_str::<Value>(&text).unwrap().is_string(),
+        "{text}"
+    );
+
+    // A server stream is documented as NDJSON and SSE; the lines are the reply message.
+    let (path, verb, op) = operation(&doc, "rich-grpc.RichService.Count");
+    assert_eq!((path, verb), ("/rich/v1/count", "get"));
+    let content = op["responses"]["200"]["content"].as_object().unwrap();
+    assert!(
+        content.contains_key("application/x-ndjson") && content.contains_key("text/event-stream")
+    );
+    let reply = deref(&doc, &content["application/x-ndjson"]["schema"]);
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["to", "fail_code"], "{op}");
+    let (status, _, text) = http("GET", &format!("{server}{path}?to=3"), None, &[]).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for l in &lines {
+        for k in l.as_object().unwrap().keys() {
+            assert!(reply["properties"].get(k).is_some(), "{k} not in {reply}");
+        }
+    }
+    // A client stream takes NDJSON.
+    let (_, _, op) = operation(&doc, "rich-grpc.RichService.Collect");
+    assert!(
+        op["requestBody"]["content"]["application/x-ndjson"].is_object(),
+        "{op}"
+    );
 }

@@ -65,6 +65,51 @@ fn verb(m: HttpMethod) -> HttpVerb {
     }
 }
 
+/// The methods of `services` a protobuf backend serves, with their
+/// service; `streaming` says whether its protocol serves streaming methods.
+pub fn served_proto_methods<'a>(
+    services: &'a [String],
+    proto: &'a idl::proto::ProtoSchema,
+    streaming: bool,
+) -> impl Iterator<Item = (&'a idl::proto::ProtoService, &'a idl::proto::ProtoMethod)> {
+    proto
+        .services
+        .iter()
+        .filter(|s| services.contains(&s.name))
+        .flat_map(move |svc| {
+            svc.methods
+                .iter()
+                .filter(move |m| streaming || (!m.client_streaming && !m.server_streaming))
+                .map(move |m| (svc, m))
+        })
+}
+
+/// The HTTP rules of one protobuf method (prefix not included): its
+/// `google.api.http` rules (with their additional bindings), or `POST
+/// /{package.Service}/{Method}` (`None`: the whole body is the message)
+/// without any.
+pub fn proto_method_routes(
+    service_full_name: &str,
+    m: &idl::proto::ProtoMethod,
+) -> Vec<(HttpVerb, String, Option<idl::proto::ProtoHttpRule>)> {
+    let mut rules: Vec<_> = m
+        .http
+        .iter()
+        .map(|r| {
+            let v = HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST);
+            (v, r.template.as_str().to_string(), Some(r.clone()))
+        })
+        .collect();
+    if rules.is_empty() {
+        rules.push((
+            HttpVerb::POST,
+            format!("/{service_full_name}/{}", m.name),
+            None,
+        ));
+    }
+    rules
+}
+
 /// The HTTP routes of one method, prefix included, in Hertz path syntax:
 /// its `api.*` annotations, or `POST /{Service}/{method}` without any.
 pub fn method_routes(prefix: &str, service: &str, m: &idl::Method) -> Vec<(HttpVerb, String)> {

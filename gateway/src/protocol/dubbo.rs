@@ -179,7 +179,58 @@ impl ProtocolBackend for DubboBackend {
             ..Default::default()
         };
         doc.add_thrift(&self.spec, &self.schema, &decode);
+        if let Some(interface) = &self.interface {
+            doc.add_operation(
+                &self.spec,
+                format!("{}/$invoke", self.spec.prefix),
+                "post",
+                generic_operation(&self.spec.name, interface),
+            );
+        }
     }
+}
+
+/// The OpenAPI operation of the generic-call route.
+fn generic_operation(backend: &str, interface: &str) -> Value {
+    let error = |name: &str| json!({"$ref": format!("#/components/responses/{name}")});
+    json!({
+        "operationId": format!("{backend}.{interface}.$invoke"),
+        "summary": format!("{interface}.$invoke"),
+        "description": format!(
+            "Dubbo generic call on `{interface}`: `$invoke(method, types, args)` with attachment \
+             `generic=true`. Objects go as maps, which the provider turns into the declared classes; \
+             class results come back as objects with a `class` member."
+        ),
+        "requestBody": {
+            "required": true,
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["method"],
+                "properties": {
+                    "method": {"type": "string", "description": "The Java method's name"},
+                    "types": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "The Java parameter types (`java.lang.String`, `int`, `String`, \
+                            `List`...), one per argument; when absent the provider finds the method by its name",
+                    },
+                    "args": {"type": "array", "description": "The arguments, as JSON"},
+                },
+            }}},
+        },
+        "responses": {
+            "200": {
+                "description": "The method's result, as JSON",
+                "content": {"application/json": {"schema": {}}},
+            },
+            "400": error("BadRequest"),
+            "413": error("PayloadTooLarge"),
+            "500": error("InternalError"),
+            "502": error("BadGateway"),
+            "504": error("GatewayTimeout"),
+            "default": error("RemoteStatus"),
+        },
+    })
 }
 
 /// A reply with an error status, or an exception in its body.

@@ -105,6 +105,11 @@ impl ProtocolBackend for GrpcBackend {
     fn methods(&self) -> Vec<Value> {
         proto::methods(&self.spec, &self.proto)
     }
+
+    fn openapi(&self, doc: &mut crate::openapi::Document) {
+        let decode = proto::decode_options(&self.spec.settings.options);
+        doc.add_proto(&self.spec, &self.proto, &decode, true);
+    }
 }
 
 struct GrpcRoute {

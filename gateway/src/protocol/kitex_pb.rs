@@ -93,6 +93,11 @@ impl ProtocolBackend for KitexPbBackend {
     fn methods(&self) -> Vec<serde_json::Value> {
         proto::methods(&self.spec, &self.proto)
     }
+
+    fn openapi(&self, doc: &mut crate::openapi::Document) {
+        let decode = proto::decode_options(&self.spec.settings.options);
+        doc.add_proto(&self.spec, &self.proto, &decode, false);
+    }
 }
 
 struct KitexPbRoute {

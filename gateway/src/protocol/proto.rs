@@ -72,53 +72,28 @@ pub fn routes(
 ) -> Result<Vec<RouteSpec>, String> {
     let opts = &spec.settings.options;
     let mut out = Vec::new();
-    for svc in proto
-        .services
-        .iter()
-        .filter(|s| spec.services.contains(&s.name))
-    {
-        for m in svc
-            .methods
-            .iter()
-            .filter(|m| streaming || (!m.client_streaming && !m.server_streaming))
-        {
-            let mut rules: Vec<(axum::http::Method, String, Option<ProtoHttpRule>)> = m
-                .http
-                .iter()
-                .map(|r| {
-                    let v = axum::http::Method::from_bytes(r.method.as_bytes())
-                        .unwrap_or(axum::http::Method::POST);
-                    (v, r.template.as_str().to_string(), Some(r.clone()))
-                })
-                .collect();
-            if rules.is_empty() {
-                rules.push((
-                    axum::http::Method::POST,
-                    format!("/{}/{}", svc.full_name, m.name),
-                    None,
-                ));
-            }
-            for (verb, template, rule) in rules {
-                let full = format!("{}{}", spec.prefix, template);
-                let parsed = PathTemplate::parse(&full)
-                    .map_err(|e| format!("backend `{}`: route {full}: {e}", spec.name))?;
-                let handler = handler(ProtoRoute {
-                    service: svc.name.clone(),
-                    method: m.clone(),
-                    rule,
-                    name: spec.method_name(&svc.name, &m.name),
-                    encode: encode_options(opts),
-                    decode: decode_options(opts),
-                    policy: spec.policy(&svc.name, &m.name, idempotent(m)),
-                });
-                out.push(RouteSpec {
-                    verb,
-                    path: RoutePath::Template(parsed),
-                    service: svc.name.clone(),
-                    method: m.name.clone(),
-                    handler,
-                });
-            }
+    for (svc, m) in crate::routes::served_proto_methods(&spec.services, proto, streaming) {
+        let rules = crate::routes::proto_method_routes(&svc.full_name, m);
+        for (verb, template, rule) in rules {
+            let full = format!("{}{}", spec.prefix, template);
+            let parsed = PathTemplate::parse(&full)
+                .map_err(|e| format!("backend `{}`: route {full}: {e}", spec.name))?;
+            let handler = handler(ProtoRoute {
+                service: svc.name.clone(),
+                method: m.clone(),
+                rule,
+                name: spec.method_name(&svc.name, &m.name),
+                encode: encode_options(opts),
+                decode: decode_options(opts),
+                policy: spec.policy(&svc.name, &m.name, idempotent(m)),
+            });
+            out.push(RouteSpec {
+                verb,
+                path: RoutePath::Template(parsed),
+                service: svc.name.clone(),
+                method: m.name.clone(),
+                handler,
+            });
         }
     }
     Ok(out)
@@ -291,21 +266,7 @@ fn kind_of(v: &Value) -> &'static str {
 
 /// The kind of the field at a dotted path (proto or JSON names) and whether it repeats.
 fn field_kind(desc: &MessageDescriptor, path: &str) -> Option<(Kind, bool)> {
-    let mut cur = desc.clone();
-    let mut parts = path.split('.').peekable();
-    while let Some(p) = parts.next() {
-        let f = cur
-            .get_field_by_name(p)
-            .or_else(|| cur.get_field_by_json_name(p))?;
-        if parts.peek().is_none() {
-            return Some((f.kind(), f.is_list()));
-        }
-        match f.kind() {
-            Kind::Message(m) if !f.is_list() && !f.is_map() => cur = m,
-            _ => return None,
-        }
-    }
-    None
+    idl::proto::field_at(desc, path).map(|f| (f.kind(), f.is_list()))
 }
 
 /// A text value as the JSON the proto3 mapping expects for `kind`

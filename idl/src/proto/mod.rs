@@ -35,7 +35,8 @@ mod template;
 use std::path::{Component, Path, PathBuf};
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, ExtensionDescriptor, MessageDescriptor, MethodDescriptor, Value,
+    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    MethodDescriptor, Value,
 };
 
 use crate::{FileSource, IdlError, IdlErrors};
@@ -87,6 +88,26 @@ pub struct ProtoHttpRule {
     pub body: Option<String>,
     /// A top-level response field written as the whole response body.
     pub response_body: Option<String>,
+}
+
+/// The field of `m` at a dotted path of proto (or JSON) names
+/// (`sub.subfield`), through singular message fields.
+pub fn field_at(m: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
+    let mut cur = m.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(p) = parts.next() {
+        let f = cur
+            .get_field_by_name(p)
+            .or_else(|| cur.get_field_by_json_name(p))?;
+        if parts.peek().is_none() {
+            return Some(f);
+        }
+        match f.kind() {
+            Kind::Message(sub) if !f.is_list() && !f.is_map() => cur = sub,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Loads `main` and its imports from `files` (an upload: imports resolve

@@ -75,6 +75,65 @@ impl PathTemplate {
         self.variables.iter().map(|v| v.field_path.as_str())
     }
 
+    /// The template as an OpenAPI path: each variable as `{field.path}`, a
+    /// wildcard outside any variable as `{_N}` (N: its segment); with each
+    /// of those parameters and a regular expression of the values it
+    /// matches (a variable over several segments takes their `/` as it is).
+    ///
+    /// ```
+    /// use idl::proto::PathTemplate;
+    /// let t = PathTemplate::parse("/v1/{name=shelves/*}:get").unwrap();
+    /// assert_eq!(
+    ///     t.openapi(),
+    ///     ("/v1/{name}:get".to_string(), vec![("name".to_string(), "^shelves/[^/]+$".to_string())])
+    /// );
+    /// ```
+    pub fn openapi(&self) -> (String, Vec<(String, String)>) {
+        let pattern = |segs: &[Segment]| {
+            let parts: Vec<String> = segs
+                .iter()
+                .map(|s| match s {
+                    Segment::Literal(l) => regex_escape(l),
+                    Segment::Single => "[^/]+".to_string(),
+                    Segment::Multi => ".*".to_string(),
+                })
+                .collect();
+            format!("^{}$", parts.join("/"))
+        };
+        let mut path = String::new();
+        let mut params = Vec::new();
+        let mut i = 0;
+        while i < self.segments.len() {
+            path.push('/');
+            if let Some(v) = self.variables.iter().find(|v| v.start == i) {
+                path.push_str(&format!("{{{}}}", v.field_path));
+                params.push((
+                    v.field_path.clone(),
+                    pattern(&self.segments[v.start..v.end]),
+                ));
+                i = v.end.max(i + 1);
+                continue;
+            }
+            match &self.segments[i] {
+                Segment::Literal(l) => path.push_str(l),
+                wild => {
+                    let name = format!("_{i}");
+                    path.push_str(&format!("{{{name}}}"));
+                    params.push((name, pattern(std::slice::from_ref(wild))));
+                }
+            }
+            i += 1;
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        if let Some(verb) = &self.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        (path, params)
+    }
+
     /// Whether the template has no wildcard or variable (a fixed path).
     pub fn is_literal(&self) -> bool {
         self.segments
@@ -394,9 +453,57 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
+/// `s` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openapi_paths_name_every_variable_and_wildcard() {
+        let o = |t: &str| PathTemplate::parse(t).unwrap().openapi();
+        let p = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            o("/v1/items/{id}"),
+            ("/v1/items/{id}".into(), p(&[("id", "^[^/]+$")]))
+        );
+        assert_eq!(
+            o("/v1/{name=shelves/*/books/*}"),
+            (
+                "/v1/{name}".into(),
+                p(&[("name", "^shelves/[^/]+/books/[^/]+$")])
+            )
+        );
+        assert_eq!(
+            o("/v1/{op.name=operations/**}:cancel"),
+            (
+                "/v1/{op.name}:cancel".into(),
+                p(&[("op.name", "^operations/.*$")])
+            )
+        );
+        assert_eq!(
+            o("/a.b/*/{x}"),
+            (
+                "/a.b/{_1}/{x}".into(),
+                p(&[("_1", "^[^/]+$"), ("x", "^[^/]+$")])
+            )
+        );
+    }
 
     fn m(t: &str, path: &str) -> Option<Vec<(String, String)>> {
         PathTemplate::parse(t).unwrap().matches(path)

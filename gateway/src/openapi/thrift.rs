@@ -1,7 +1,6 @@
-//! OpenAPI 3.1 documents generated from the IDLs and routes.
-//!
-//! [`document`] describes every route of the given backends as the gateway
-//! serves it (README "HTTP mapping"): parameters from the `api.path`,
+//! The OpenAPI operations and schemas of backends described by Thrift IDL
+//! (Thrift and Dubbo), every route as the gateway serves it (README "HTTP
+//! mapping"): parameters from the `api.path`,
 //! `api.query`, `api.header` and `api.cookie` field bindings, the remaining
 //! fields as the JSON request body, the result as the 200 body (202 for
 //! oneway), and the gateway's error shape (component `Error`) for failures,
@@ -16,62 +15,15 @@
 //! described), enums take numbers or names.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use idl::{Binding, EnumId, Field, Method, Requiredness, Schema, StructId, StructKind, Type};
 use serde_json::{Map, Value, json};
 
 use codecs::thrift::DecodeOptions;
 
-use crate::backend::{Backend, BackendSpec};
+use super::{Doc, Document, ERROR_REF, INTEGER_TEXT, SCHEMAS, integer, path_item, response_ref};
+use crate::backend::BackendSpec;
 use crate::routes::method_routes;
-
-const SCHEMAS: &str = "#/components/schemas/";
-const ERROR_REF: &str = "#/components/schemas/Error";
-/// A decimal integer as text (i64 strings, `api.js_conv`, integer map keys).
-const INTEGER_TEXT: &str = "^-?[0-9]+$";
-
-/// The OpenAPI 3.1 document of `backends`' routes; `server_url` (the front
-/// door's base URL) becomes the one entry of `servers`. Each backend's
-/// protocol module adds its operations ([`Document::add_thrift`] for the
-/// protocols described by Thrift IDL).
-pub fn document(backends: &[Arc<Backend>], server_url: Option<&str>) -> Value {
-    let mut doc = Document::default();
-    doc.doc.keys.insert("Error".to_string());
-    for b in backends {
-        b.imp.openapi(&mut doc);
-    }
-    let Document { doc, paths, tags } = doc;
-    let mut schemas = doc.schemas;
-    schemas.insert("Error".into(), error_schema());
-    let mut out = json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "kitegate",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "HTTP/JSON routes of kitegate's backends described by Thrift IDL, generated from their IDL. \
-                Every failure answers `{\"error\": {\"code\", \"message\", \"backend\", \"method\", ...}}` (schema `Error`).",
-        },
-        "tags": tags,
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "responses": error_responses(),
-        },
-    });
-    if let Some(url) = server_url {
-        out["servers"] = json!([{ "url": url }]);
-    }
-    out
-}
-
-/// An OpenAPI document being built: paths, tags and components.
-#[derive(Default)]
-pub struct Document {
-    doc: Doc,
-    paths: Map<String, Value>,
-    tags: Vec<Value>,
-}
 
 impl Document {
     /// Adds every route of a backend described by a Thrift IDL.
@@ -95,10 +47,7 @@ impl Document {
                 for (nth, (verb, path)) in routes.into_iter().enumerate() {
                     let (path, vars) = openapi_path(&path);
                     let verb = verb.as_str().to_ascii_lowercase();
-                    let item = self
-                        .paths
-                        .entry(path)
-                        .or_insert_with(|| Value::Object(Map::new()));
+                    let item = path_item(&mut self.paths, path);
                     // A route claimed twice never makes it into a route table; keep the first.
                     if item.get(&verb).is_some() {
                         continue;
@@ -109,22 +58,7 @@ impl Document {
             }
         }
         g.flush();
-        self.tags.push(json!({
-            "name": spec.name,
-            "description": format!(
-                "Backend `{}`: service{} {} over {} / {}{}",
-                spec.name,
-                if spec.services.len() == 1 { "" } else { "s" },
-                spec.services.join(", "),
-                spec.settings.protocol,
-                spec.settings.transport,
-                if spec.prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!(", routes under `{}`", spec.prefix)
-                }
-            ),
-        }));
+        self.tag(spec);
     }
 }
 
@@ -149,42 +83,6 @@ fn openapi_path(path: &str) -> (String, Vec<(String, bool)>) {
         .collect::<Vec<_>>()
         .join("/");
     (out, vars)
-}
-
-/// What the whole document shares: component schemas, their keys, operation ids.
-#[derive(Default)]
-struct Doc {
-    schemas: Map<String, Value>,
-    keys: HashSet<String>,
-    op_ids: HashSet<String>,
-}
-
-impl Doc {
-    /// A new component key for `want`, made of `[a-zA-Z0-9._-]` and unique.
-    fn new_key(&mut self, want: &str) -> String {
-        let base: String = want
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        unique(&mut self.keys, base)
-    }
-}
-
-fn unique(taken: &mut HashSet<String>, base: String) -> String {
-    let mut key = base.clone();
-    let mut n = 2;
-    while taken.contains(&key) {
-        key = format!("{base}_{n}");
-        n += 1;
-    }
-    taken.insert(key.clone());
-    key
 }
 
 /// Schemas of one backend: its structs and enums become components on first use.
@@ -216,10 +114,6 @@ fn annotated_description(a: &idl::Annotations) -> Option<&str> {
     .iter()
     .find_map(|k| a.get(k))
     .filter(|d| !d.is_empty())
-}
-
-fn integer(format: &str, min: i64, max: i64) -> Value {
-    json!({"type": "integer", "format": format, "minimum": min, "maximum": max})
 }
 
 impl Gen<'_> {
@@ -466,14 +360,7 @@ impl Gen<'_> {
     ) -> Value {
         let schema = self.schema;
         let base_id = format!("{}.{service}.{}", self.name, m.name);
-        let op_id = unique(
-            &mut self.doc.op_ids,
-            if nth == 0 {
-                base_id
-            } else {
-                format!("{base_id}.{verb}")
-            },
-        );
+        let op_id = self.doc.op_id(base_id, nth, verb);
         let (req_id, body_struct) = match m.body_struct_arg {
             Some(i) => match schema.struct_def(m.args).fields[i].ty {
                 Type::Struct(sid) => (sid, true),
@@ -771,63 +658,14 @@ impl Gen<'_> {
     }
 }
 
-fn response_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/responses/{name}") })
-}
-
-/// The shape of every failure (README "Errors").
-fn error_schema() -> Value {
-    json!({
-        "title": "Error",
-        "description": "Every failure of the gateway or of a backend",
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "enum": [
-                    "invalid_request", "not_found", "method_not_allowed", "payload_too_large",
-                    "backend_exception", "application_exception", "biz_error",
-                    "backend_unavailable", "bad_gateway", "backend_timeout",
-                ]},
-                "message": {"type": "string", "description": "For invalid_request it starts with the JSON path, e.g. `$.req.items[3].id`"},
-                "backend": {"type": "string", "description": "The backend's name"},
-                "method": {"type": "string", "description": "`Service.method`"},
-                "exception": {"type": "string", "description": "backend_exception: the IDL type of the exception"},
-                "field": {"type": "string", "description": "backend_exception: the throws field"},
-                "detail": {"description": "backend_exception: the exception as JSON"},
-                "type": {"type": "integer", "description": "application_exception: the TApplicationException type"},
-                "biz_status": {"type": ["integer", "string"], "description": "biz_error: the TTHeader biz-status"},
-                "biz_extra": {"description": "biz_error: the TTHeader biz-extra (JSON when it parses)"},
-            },
-        }},
-    })
-}
-
-fn error_responses() -> Value {
-    let r = |description: &str| {
-        json!({
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
-        })
-    };
-    json!({
-        "BadRequest": r("`invalid_request`: malformed JSON, a wrong type, an out-of-range integer, bad base64, \
-            a missing required field, a union without exactly one field, or an unknown field when those are rejected"),
-        "NotFound": r("`not_found`: no route"),
-        "PayloadTooLarge": r("`payload_too_large`: the body is over the gateway's limit"),
-        "InternalError": r("`application_exception` (a TApplicationException) or `biz_error` (a Kitex business error)"),
-        "BadGateway": r("`backend_unavailable` (no endpoint accepted a connection) or `bad_gateway` \
-            (the backend closed the connection or sent something that is not a valid reply)"),
-        "GatewayTimeout": r("`backend_timeout`: no reply within the backend's timeout"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backend::Backend;
     use crate::config::BackendConfig;
+    use crate::openapi::document;
 
     /// Every binding, a raw body, status and header results, a union,
     /// recursion, struct-keyed maps, an exception with a status, uuid.
