@@ -327,6 +327,29 @@ fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
         );
     }
 
+    // Each request body's example (what the console's form starts from) is answered.
+    for id in [
+        "kpb.Hello.Add",
+        "hello-kitex-pb.Hello.Add",
+        "hello-grpc.Hello.Add",
+        "rich-grpc.RichService.Echo",
+        "rich-grpc.RichService.UpdateItem",
+        "hello-dubbo.Hello.add",
+    ] {
+        let (path, verb, op) = operation(&doc, id);
+        let example = &op["requestBody"]["content"]["application/json"]["example"];
+        assert!(!example.is_null(), "{id}: {op}");
+        let path = path.replace("{item.name}", "items/7");
+        let (status, _, text) = http(
+            &verb.to_ascii_uppercase(),
+            &format!("{server}{path}"),
+            Some(&example.to_string()),
+            &[("content-type", "application/json")],
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{id} {example}: {text}");
+    }
+
     // The generic call on the Apache Dubbo provider, as its schema says.
     let (path, verb, op) = operation(&doc, "generic.com.kitegate.e2e.api.RichService.$invoke");
     assert_eq!((path, verb), ("/g/$invoke", "post"));

@@ -7,7 +7,8 @@ Checks the document against the OpenAPI 3.1 specification
 (openapi-spec-validator's OpenAPIV31SpecValidator: structure, references,
 path parameters, unique operation ids), and every schema in it
 (components.schemas and each inline `schema` of parameters, request bodies,
-responses and headers) against the JSON Schema 2020-12 meta-schema.
+responses and headers) against the JSON Schema 2020-12 meta-schema, and
+every request body's `example` against its schema.
 
 Exit status: 0 and one line `OK ...` on stdout when valid; 1 with every error
 on stderr when not; 2 when the file cannot be read or is not JSON.
@@ -71,6 +72,23 @@ def main(argv):
         for path, s in schemas:
             for e in meta.iter_errors(s):
                 errors.append(f"{where(path + list(e.absolute_path))}: not a JSON Schema 2020-12 schema: {e.message}")
+        # Every example of a media type is valid for its schema (with the
+        # document's components to resolve its references).
+        components = doc.get("components", {})
+        for path, item in doc.get("paths", {}).items():
+            for verb, op in item.items():
+                if not isinstance(op, dict):
+                    continue
+                content = (op.get("requestBody") or {}).get("content", {})
+                for media, m in content.items():
+                    if "example" not in m or "schema" not in m:
+                        continue
+                    root = {"$ref": "#/x-schema", "x-schema": m["schema"], "components": components}
+                    for e in Draft202012Validator(root).iter_errors(m["example"]):
+                        errors.append(
+                            f"paths/{path}/{verb}/requestBody/content/{media}/example"
+                            f"{'/' + where(e.absolute_path) if e.absolute_path else ''}: not valid for its schema: {e.message}"
+                        )
 
     if errors:
         for e in errors:

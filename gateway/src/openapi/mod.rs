@@ -6,8 +6,11 @@
 //! document's components, its unique keys and operation ids, the gateway's
 //! error shape (component `Error`) and the failure answers.
 
+mod example;
 mod proto;
 mod thrift;
+
+pub use example::example;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -52,6 +55,7 @@ pub fn document(backends: &[Arc<Backend>], server_url: Option<&str>) -> Value {
     if let Some(url) = server_url {
         out["servers"] = json!([{ "url": url }]);
     }
+    example::add_examples(&mut out);
     out
 }
 

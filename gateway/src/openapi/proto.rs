@@ -111,6 +111,7 @@ fn well_known(m: &MessageDescriptor) -> Option<Value> {
             "description": "`google.protobuf.Empty`: `{}`"})),
         "google.protobuf.Any" => Some(json!({"type": "object", "required": ["@type"],
             "properties": {"@type": {"type": "string", "description": "`type.googleapis.com/` and the message's full name"}},
+            "examples": [{"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}}],
             "description": "`google.protobuf.Any`: the message's JSON with its `@type` (a well-known type's JSON under `value`)"})),
         "google.protobuf.BoolValue" => wrapper(json!({"type": "boolean"})),
         "google.protobuf.StringValue" => wrapper(json!({"type": "string"})),
@@ -207,7 +208,12 @@ impl ProtoGen<'_> {
     fn message_schema(&mut self, m: &MessageDescriptor) -> Value {
         let mut props = Map::new();
         for f in m.fields() {
-            props.insert(self.json_name(&f), self.field(&f));
+            let mut s = self.field(&f);
+            if let Some(o) = f.containing_oneof().filter(|o| !o.is_synthetic()) {
+                // Which members exclude each other, for examples and forms.
+                s["x-oneof"] = json!(o.name());
+            }
+            props.insert(self.json_name(&f), s);
         }
         let mut description = format!("Protobuf message `{}`", m.full_name());
         let oneofs: Vec<String> = m
@@ -383,6 +389,7 @@ impl ProtoGen<'_> {
             }),
             None => None,
         };
+        let body_field = body.filter(|b| *b != "*");
         if m.client_streaming {
             let schema = self.message(&input);
             op["requestBody"] = json!({
@@ -404,6 +411,10 @@ impl ProtoGen<'_> {
                 "description": format!("The JSON of {what}; absent fields take their default{overridden}"),
                 "content": {"application/json": {"schema": schema}},
             });
+            if let Some(f) = body_field {
+                // The request field the body is (`google.api.http` `body`).
+                op["requestBody"]["x-body-field"] = json!(f);
+            }
         }
 
         let mut responses = Map::new();
