@@ -297,7 +297,7 @@ pub(super) fn rollback(a: RollbackArgs) -> Result<(), Failure> {
     })
 }
 
-fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
+pub(super) fn parse_options(opts: &[String]) -> Result<Map<String, Value>, Failure> {
     const BOOLS: [&str; 7] = [
         "enum_as_name",
         "i64_as_string",

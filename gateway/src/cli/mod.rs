@@ -1,7 +1,9 @@
 //! The command-line client's flags and the dispatch to its subcommands:
 //! `register`, `backends`, `routes`, `remove`, `history`, `rollback` talk
-//! to a running gateway's admin API ([`commands`], through [`admin_client`]); `check` loads an IDL
-//! file locally and prints its methods and routes ([`check`]).
+//! to a running gateway's admin API ([`commands`], through [`admin_client`]); `call` and
+//! `describe` find a method in a backend's OpenAPI document and call or
+//! describe it ([`call`]); `check` loads an IDL file locally and prints its
+//! methods and routes ([`check`]).
 //!
 //! Exit codes: 0 on success, 1 when the admin API refused the request (its
 //! message is printed), could not be reached, or (for `check`) the IDL has
@@ -9,6 +11,7 @@
 //! includes that cannot be found).
 
 mod admin_client;
+mod call;
 mod check;
 mod commands;
 mod table;
@@ -47,6 +50,15 @@ pub enum Command {
     /// Prints every IDL problem as `file:line: message` and exits 1 when there is one;
     /// also exits 1 when two methods claim the same HTTP route.
     Check(CheckArgs),
+    /// Call a method through a running gateway (BACKEND METHOD [JSON]), or straight
+    /// to a backend with --idl and --endpoint (METHOD [JSON]), and print the reply.
+    ///
+    /// Exits 1 when the answer is a failure (its status and error are printed)
+    /// or a stream ends with an error.
+    Call(call::CallArgs),
+    /// Print a backend's methods: routes, parameters, request and response types
+    /// and an example request for `call`.
+    Describe(call::DescribeArgs),
 }
 
 /// How to reach the admin API.
@@ -154,6 +166,7 @@ pub struct CheckArgs {
 }
 
 /// Why a command failed, which decides the exit code.
+#[derive(Debug)]
 enum Failure {
     /// Exit 1: the server said no, could not be reached, or the IDL is wrong.
     Failed(String),
@@ -171,6 +184,8 @@ pub fn run(cmd: Command) -> i32 {
         Command::History(a) => commands::history(a),
         Command::Rollback(a) => commands::rollback(a),
         Command::Check(a) => check::check(a),
+        Command::Call(a) => call::call(a),
+        Command::Describe(a) => call::describe(a),
     };
     match result {
         Ok(()) => 0,

@@ -224,9 +224,6 @@ mod tests {
                    "kind": "A", "n": 7, "u": {"a": ""}})
         );
         // An optional field that would recurse is left out.
-        assert_eq!(
-            example(&doc, &r("Node")),
-            json!({"value": 1})
-        );
+        assert_eq!(example(&doc, &r("Node")), json!({"value": 1}));
     }
 }
