@@ -488,6 +488,41 @@ pub fn counter_server_on(host: &str, name: &str, port: u16) -> (Proc, String) {
     Proc::start(&format!("counter {name}"), cmd, Some("READY "))
 }
 
+/// Starts the grpcio peer serving `RichService` of `e2e/idl/rich.proto`;
+/// returns it and its `127.0.0.1:PORT`.
+pub fn grpc_rich_server() -> (Proc, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
+        .args(["--port", "0", "--proto"])
+        .arg(root().join("e2e/idl/rich.proto"));
+    let (p, line) = Proc::start("grpc_server", cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
+/// Registers `rich.proto` (with `rich_common.proto`) as gRPC backend `name`
+/// at `endpoint` under `prefix` through the admin API, with the settings
+/// of `extra` (an object) added.
+pub fn register_rich_grpc(gw: &Gateway, name: &str, endpoint: &str, prefix: &str, extra: Value) {
+    let read = |f: &str| std::fs::read_to_string(repo_path(&format!("e2e/idl/{f}"))).unwrap();
+    let mut reg = serde_json::json!({
+        "protocol": "grpc", "endpoints": [endpoint], "prefix": prefix, "main": "rich.proto",
+        "files": {"rich.proto": read("rich.proto"), "rich_common.proto": read("rich_common.proto")},
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        reg[k] = v.clone();
+    }
+    let (status, body) = gw.admin_call(
+        "PUT",
+        &format!("/admin/backends/{name}"),
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert!(
+        status == 201 || status == 200,
+        "register {name}: {status} {body}"
+    );
+}
+
 /// Starts the grpcio counter peer (`grpc_server.py --service Counter`)
 /// named `name` on `port` (0: any); returns it and its `127.0.0.1:PORT`.
 pub fn grpc_counter_server(name: &str, port: u16) -> (Proc, String) {

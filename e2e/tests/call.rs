@@ -7,17 +7,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use e2e::{Gateway, Proc, bin, dubbo_provider, free_port, kitegate, python, repo_path, root};
+use e2e::{Gateway, Proc, bin, dubbo_provider, free_port, kitegate, repo_path, root};
 use serde_json::{Value, json};
-
-fn grpc_server() -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
-        .args(["--port", "0", "--proto"])
-        .arg(root().join("e2e/idl/rich.proto"));
-    let (p, line) = Proc::start("grpc_server", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-}
 
 /// Runs `kitegate ARGS` with `input` on its standard input.
 fn kitegate_with_stdin(args: &[&str], input: &str) -> (i32, String, String) {
@@ -51,7 +42,7 @@ fn json_of(out: &str) -> Value {
 
 #[test]
 fn call_and_describe_through_a_gateway() {
-    let (_grpc, grpc_addr) = grpc_server();
+    let (_grpc, grpc_addr) = e2e::grpc_rich_server();
     let (_dubbo, dubbo_addr) = dubbo_provider(free_port());
     let cfg = format!(
         "builtin_hello = false\n\
@@ -230,7 +221,7 @@ fn call_straight_to_a_backend() {
         );
     }
     // A client stream from standard input, one message per line, on grpcio.
-    let (_grpc, grpc_addr) = grpc_server();
+    let (_grpc, grpc_addr) = e2e::grpc_rich_server();
     let rich = repo_path("e2e/idl/rich.proto");
     let (code, out, err) = kitegate_with_stdin(
         &[

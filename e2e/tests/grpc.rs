@@ -14,42 +14,12 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::{Gateway, Proc, free_port, python, repo_path, root};
+use e2e::{Gateway, Proc, free_port, python, root};
 use serde_json::{Value, json};
-
-/// Starts the grpcio peer; returns it and its `127.0.0.1:PORT`.
-fn grpc_server() -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
-        .args(["--port", "0", "--proto"])
-        .arg(root().join("e2e/idl/rich.proto"));
-    let (p, line) = Proc::start("grpc_server", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-}
 
 /// Registers backend `name` (protocol grpc, both .proto files) with extra settings.
 fn register(gw: &Gateway, name: &str, endpoint: &str, prefix: &str, extra: Value) {
-    let read = |f: &str| std::fs::read_to_string(repo_path(&format!("e2e/idl/{f}"))).unwrap();
-    let mut reg = json!({
-        "protocol": "grpc",
-        "endpoints": [endpoint],
-        "prefix": prefix,
-        "main": "rich.proto",
-        "files": {"rich.proto": read("rich.proto"), "rich_common.proto": read("rich_common.proto")},
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        reg[k] = v.clone();
-    }
-    let (status, body) = gw.admin_call(
-        "PUT",
-        &format!("/admin/backends/{name}"),
-        Some(&reg.to_string()),
-        &[("content-type", "application/json")],
-    );
-    assert!(
-        status == 201 || status == 200,
-        "register {name}: {status} {body}"
-    );
+    e2e::register_rich_grpc(gw, name, endpoint, prefix, extra);
 }
 
 /// A gateway with no built-in backend.
@@ -253,7 +223,7 @@ fn all_kinds_canonical() -> Value {
 
 #[test]
 fn echo_every_field_kind_through_grpcio() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     register(
@@ -367,7 +337,7 @@ fn echo_every_field_kind_through_grpcio() {
 
 #[test]
 fn http_rules_default_route_and_streaming() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     register(
@@ -567,7 +537,7 @@ fn http_rules_default_route_and_streaming() {
 /// HTTP/2 connection: both complete.
 #[test]
 fn long_stream_of_small_messages() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     // The stream's length is the point, not its speed: a timeout that no
     // machine, however busy, runs into.
@@ -594,7 +564,7 @@ fn long_stream_of_small_messages() {
 /// goes on to the live one (nothing was sent to the dead one).
 #[test]
 fn a_dead_first_endpoint_fails_over() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let dead = format!("127.0.0.1:{}", free_port());
     let gw = gateway();
     register(
@@ -634,7 +604,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 /// shortest round-trip digits comes back as the same text.
 #[test]
 fn doubles_keep_every_bit() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     let values = [
@@ -675,7 +645,7 @@ fn doubles_keep_every_bit() {
 /// `ByNumber`).
 #[test]
 fn enum_numbers_in_query_parameters() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     register(
@@ -705,7 +675,7 @@ fn enum_numbers_in_query_parameters() {
 
 #[test]
 fn grpc_status_codes_deadlines_and_dead_backends() {
-    let (mut peer, addr) = grpc_server();
+    let (mut peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
 
@@ -843,7 +813,7 @@ fn grpc_status_codes_deadlines_and_dead_backends() {
 
 #[test]
 fn bad_input_is_400_naming_the_field() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     register(
@@ -1051,7 +1021,7 @@ fn peer_restarts_and_crashes() {
 /// answered with one JSON object; a bad line is a 400 naming the line.
 #[test]
 fn client_streaming_from_ndjson() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     let body = "{\"n\":1}\n{\"n\":2,\"label\":\"x\"}\n\n{\"n\":39}";
@@ -1147,7 +1117,7 @@ fn read_lines(r: &mut BufReader<TcpStream>, lines: usize) -> Vec<Value> {
 /// reply was read), over one HTTP/1.1 exchange with a chunked body.
 #[test]
 fn bidirectional_streaming_interleaves() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     let host = gw.base.trim_start_matches("http://").to_string();
@@ -1251,7 +1221,7 @@ fn bidirectional_streaming_interleaves() {
 /// gzip-compressed response is inflated.
 #[test]
 fn metadata_both_ways_and_gzip() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     register(
@@ -1346,7 +1316,7 @@ fn metadata_both_ways_and_gzip() {
 /// backend's .proto declares is shown field by field, an unknown one as base64.
 #[test]
 fn status_details_in_errors() {
-    let (_peer, addr) = grpc_server();
+    let (_peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({}));
     let (status, e) = gw.post("/g/v1/fail", r#"{"code":9,"message":"details: no stock"}"#);
@@ -1400,7 +1370,7 @@ fn grpcio_client_calls_the_builtin_grpc_backend() {
 /// then one error item; the gateway serves on.
 #[test]
 fn stream_cut_mid_way_by_the_backend() {
-    let (mut peer, addr) = grpc_server();
+    let (mut peer, addr) = e2e::grpc_rich_server();
     let gw = gateway();
     register(&gw, "rich", &addr, "/g", json!({"timeout_ms": 60000}));
     let (status, body) = std::thread::scope(|s| {

@@ -256,14 +256,7 @@ fn call_documented(doc: &Value, server: &str, id: &str, int: i64) -> (u16, Value
 /// built from them get their documented answers.
 #[test]
 fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
-    let (_grpc, grpc_addr) = {
-        let mut cmd = Command::new(python());
-        cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
-            .args(["--port", "0", "--proto"])
-            .arg(root().join("e2e/idl/rich.proto"));
-        let (p, line) = e2e::Proc::start("grpc_server", cmd, Some("READY "));
-        (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-    };
+    let (_grpc, grpc_addr) = e2e::grpc_rich_server();
     let kitex_bin = root().join("e2e/.cache/bin/kitex-pb-hello");
     assert!(kitex_bin.exists(), "run e2e/peers/kitex-pb/build.sh");
     let kitex_addr = format!("127.0.0.1:{}", e2e::free_port());
@@ -278,18 +271,7 @@ fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
         repo_path("examples/idl/hello.proto")
     );
     let gw = Gateway::start(&cfg, &[]);
-    let read = |f: &str| std::fs::read_to_string(repo_path(&format!("e2e/idl/{f}"))).unwrap();
-    let reg = json!({
-        "protocol": "grpc", "endpoints": [grpc_addr], "prefix": "/rich", "main": "rich.proto",
-        "files": {"rich.proto": read("rich.proto"), "rich_common.proto": read("rich_common.proto")},
-    });
-    let (status, body) = gw.admin_call(
-        "PUT",
-        "/admin/backends/rich-grpc",
-        Some(&reg.to_string()),
-        &[("content-type", "application/json")],
-    );
-    assert!(status == 201 || status == 200, "{status} {body}");
+    e2e::register_rich_grpc(&gw, "rich-grpc", &grpc_addr, "/rich", json!({}));
 
     let dir = TempDir::new("openapi-proto");
     let (status, doc) = gw.admin_call("GET", "/admin/openapi.json", None, &[]);

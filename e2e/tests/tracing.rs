@@ -291,15 +291,6 @@ fn dubbo_provider() -> (Proc, String) {
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
 
-fn grpc_server() -> (Proc, String) {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("e2e/peers/python/grpc_server.py"))
-        .args(["--port", "0", "--proto"])
-        .arg(root().join("e2e/idl/rich.proto"));
-    let (p, line) = Proc::start("grpc_server", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-}
-
 /// Backends on the three peers: Kitex over TTHeader at `/kx`, grpcio at
 /// `/g`, Dubbo at `/d`.
 fn peers_config(kitex: &str, grpc: &str, dubbo: &str) -> String {
@@ -357,7 +348,7 @@ fn seen(gw: &Gateway, headers: &[(&str, &str)]) -> Seen {
 fn grpcio_kitex_and_dubbo_servers_read_the_propagated_context() {
     let rx = Receiver::start();
     let (_k, kitex) = kitex_server();
-    let (_g, grpc) = grpc_server();
+    let (_g, grpc) = e2e::grpc_rich_server();
     let (_d, dubbo) = dubbo_provider();
     let gw = Gateway::start(
         &format!("{}{}", peers_config(&kitex, &grpc, &dubbo), rx.config(1.0)),
@@ -440,7 +431,7 @@ fn grpcio_kitex_and_dubbo_servers_read_the_propagated_context() {
 #[test]
 fn without_tracing_the_callers_context_passes_through() {
     let (_k, kitex) = kitex_server();
-    let (_g, grpc) = grpc_server();
+    let (_g, grpc) = e2e::grpc_rich_server();
     let (_d, dubbo) = dubbo_provider();
     let gw = Gateway::start(&peers_config(&kitex, &grpc, &dubbo), &[]);
     let tp = traceparent(TRACE, true);

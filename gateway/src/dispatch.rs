@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 
 use crate::Gateway;
@@ -15,7 +16,7 @@ use crate::error::{ApiError, ErrorCode, Failure};
 use crate::observe::access;
 use crate::observe::exchange::Exchange;
 use crate::observe::metrics::RouteMetrics;
-use crate::protocol::HttpRequest;
+use crate::protocol::{self, HttpRequest};
 use crate::routes::Lookup;
 
 /// The series of requests that matched no route (empty labels: their paths
@@ -28,7 +29,16 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let request_id = access::request_id(&mut parts.headers);
     let table = gw.inner.table.load_full();
     let path = parts.uri.path();
-    let (route, params) = match table.lookup(&parts.method, path) {
+    let mut found = table.lookup(&parts.method, path);
+    if matches!(found, Lookup::WrongMethod(_)) && protocol::wants_websocket(&parts) {
+        // A WebSocket upgrade is a GET; a streaming route takes it on its own verb.
+        if let Lookup::Found(route, params) = table.lookup(&Method::POST, path)
+            && route.handler.websocket()
+        {
+            found = Lookup::Found(route, params);
+        }
+    }
+    let (route, params) = match found {
         Lookup::Found(route, params) => (route, params),
         other => {
             let e = match other {

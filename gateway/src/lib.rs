@@ -26,6 +26,7 @@ pub mod protocol;
 pub mod registry;
 pub mod routes;
 pub mod transport;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -407,15 +408,19 @@ pub async fn run(cfg: Config) -> Result<(), String> {
 /// several reads.
 const HTTP_READ_BUFFER_MAX: usize = 32 * 1024;
 
-/// Serves HTTP/1.1 on `listener` until `stop` resolves, then lets the
-/// requests in flight finish, for at most [`DRAIN_TIMEOUT`] (idle keep-alive
-/// connections close at once).
+/// Serves HTTP/1.1 (with upgrades, for WebSocket routes) on `listener`
+/// until `stop` resolves, then lets the requests in flight finish, for at
+/// most [`DRAIN_TIMEOUT`] (idle keep-alive connections close at once).
+/// hyper-util's graceful shutdown does not take HTTP/1 connections with
+/// upgrades, so the drain is done here: every connection ends gracefully
+/// on the stop signal, and the tasks are awaited.
 async fn serve_http1(
     listener: TcpListener,
     app: axum::Router,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_buf_size(HTTP_READ_BUFFER_MAX)
         .max_header_size(HTTP_READ_BUFFER_MAX)
@@ -423,6 +428,7 @@ async fn serve_http1(
         .header_read_timeout(std::time::Duration::from_secs(30));
     tokio::pin!(stop);
     loop {
+        while conns.try_join_next().is_some() {}
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -437,20 +443,32 @@ async fn serve_http1(
         };
         stream.set_nodelay(true).ok();
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let conn = http
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop_rx = stop_rx.clone();
+        conns.spawn(async move {
+            tokio::pin!(conn);
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = stopped => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    stopping.send_replace(true);
     // Long streams (SSE, NDJSON) get a bounded drain, not an endless one.
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
         tracing::warn!(
             "connections still open after {} s; closing them",
             DRAIN_TIMEOUT.as_secs()

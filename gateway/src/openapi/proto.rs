@@ -395,7 +395,10 @@ impl ProtoGen<'_> {
             op["requestBody"] = json!({
                 "description": format!(
                     "Newline-delimited JSON: one `{}` per line, sent to the server as it arrives \
-                     (path variables and query parameters merged into each)",
+                     (path variables and query parameters merged into each). Or a WebSocket upgrade \
+                     (`GET`) on this path: one text frame per message each way, an empty frame ends \
+                     the requests, the close frame carries the status (1000 OK, else 4000 + the gRPC \
+                     code after the error as a text frame)",
                     input.full_name()
                 ),
                 "required": true,

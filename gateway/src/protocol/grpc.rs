@@ -112,6 +112,7 @@ impl ProtocolBackend for GrpcBackend {
     }
 }
 
+#[derive(Clone)]
 struct GrpcRoute {
     backend: Arc<GrpcBackend>,
     route: Arc<ProtoRoute>,
@@ -122,6 +123,10 @@ struct GrpcRoute {
 impl Route for GrpcRoute {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_> {
         super::answer(self.handle(req), &self.backend.spec.name, &self.route.name)
+    }
+
+    fn websocket(&self) -> bool {
+        self.route.method.client_streaming
     }
 }
 
@@ -144,6 +149,18 @@ impl GrpcRoute {
         let sse = super::wants_sse(&req.parts);
         let m = &self.route.method;
         if m.client_streaming {
+            if super::wants_websocket(&req.parts) {
+                // One text frame per message each way (crate::websocket).
+                let route = self.clone();
+                return crate::websocket::upgrade(req, move |req| async move {
+                    let named = (route.backend.spec.name.clone(), route.route.name.clone());
+                    route
+                        .client_stream(req, false)
+                        .await
+                        .map_err(|e| e.at(&named.0, &named.1))
+                })
+                .await;
+            }
             return self.client_stream(req, sse).await;
         }
         let req = req.read().await?;
@@ -496,8 +513,9 @@ async fn pump_requests(
         }
     };
     if let Err(e) = &result {
-        sender.cancel();
+        // The error first: the response stream, cut by the cancel, reports it.
         failed.send(e.clone()).ok();
+        sender.cancel();
     }
     result
 }

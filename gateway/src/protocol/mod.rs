@@ -194,6 +194,25 @@ pub type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError
 /// one for streaming calls). Errors become the JSON error shape.
 pub trait Route: Send + Sync + 'static {
     fn call(&self, req: HttpRequest) -> RouteFuture<'_>;
+
+    /// Whether the route also takes a WebSocket upgrade (a `GET` on its
+    /// path, whatever its own HTTP method).
+    fn websocket(&self) -> bool {
+        false
+    }
+}
+
+/// Whether a request asks to upgrade to WebSocket.
+pub fn wants_websocket(parts: &Parts) -> bool {
+    let has = |name, token: &str| {
+        parts.headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    parts.method == axum::http::Method::GET
+        && has(axum::http::header::CONNECTION, "upgrade")
+        && has(axum::http::header::UPGRADE, "websocket")
 }
 
 /// Whether the client asked for Server-Sent Events.
