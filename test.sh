@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of kitegate on a fresh machine: installs the third-party
 # test peers (thriftpy2 and grpcio in .venv, the Kitex servers and the Apache
-# Dubbo peer in e2e/.cache, etcd and ZooKeeper from Debian), checks format and lints, builds the binaries,
+# Dubbo peer in e2e/.cache, etcd, ZooKeeper and Chromium from Debian,
+# playwright-core from npm), checks format and lints, builds the binaries,
 # runs unit, integration and end-to-end tests, and compiles the benchmarks
 # so they never rot.
 set -euo pipefail
@@ -16,6 +17,7 @@ step "python peers"; e2e/peers/python/setup.sh
 step "kitex peers"; e2e/peers/kitex/build.sh; e2e/peers/kitex-pb/build.sh
 step "dubbo peer"; e2e/peers/dubbo/build.sh
 step "stores"; e2e/peers/stores/setup.sh
+step "console test browser"; e2e/ui/setup.sh
 step "format"; cargo fmt --all -- --check
 step "build"; cargo build --workspace --bins
 step "clippy"; cargo clippy --workspace --all-targets -- -D warnings

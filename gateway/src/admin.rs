@@ -12,6 +12,8 @@
 //! | `GET /admin/cluster` | cluster mode: the store, its watch, records this gateway could not apply |
 //! | `GET /admin/routes` | every route with its backend and method |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
+//! | `GET /admin/ui` | the browser console (`crate::console`); its files need no token |
+//! | `ANY /admin/try/{path}` | the console's try-it: the request handed to the front door's routes |
 //! | `GET /metrics` | Prometheus metrics: the text format, or OpenMetrics when `Accept` asks for `application/openmetrics-text`; 404 with `metrics = false` |
 //!
 //! In cluster mode a PUT or DELETE may carry `If-Match: "N"`, the version it
@@ -49,6 +51,7 @@ pub fn admin_app(gw: Gateway) -> Router {
         .route("/admin/routes", get(routes))
         .route("/admin/openapi.json", get(openapi_all))
         .route("/metrics", get(metrics))
+        .merge(crate::console::routes())
         .fallback(|req: Request| async move {
             ApiError::from(Failure::NotFound(format!(
                 "no route for {}",
@@ -63,7 +66,10 @@ pub fn admin_app(gw: Gateway) -> Router {
 }
 
 async fn auth(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
-    if let Some(token) = &gw.inner.admin.token {
+    let token = gw.inner.admin.token.as_ref();
+    if token.is_some() && crate::console::is_asset(&req) {
+        // The console's files: open, as the page that asks for the token.
+    } else if let Some(token) = token {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -16,6 +16,7 @@ pub mod backend;
 mod change;
 pub mod cluster;
 pub mod config;
+mod console;
 pub mod discovery;
 mod dispatch;
 pub mod error;
