@@ -267,8 +267,10 @@ fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
     let cfg = format!(
         "[[backends]]\nname = \"kpb\"\nprotocol = \"kitex-protobuf\"\ntransport = \"ttheader\"\nendpoints = [\"{kitex_addr}\"]\nidl = \"{}\"\nprefix = \"/kpb\"\n\
          [[backends]]\nname = \"generic\"\nprotocol = \"dubbo\"\nendpoints = [\"{dubbo_addr}\"]\nprefix = \"/g\"\ntimeout_ms = 10000\n\
-         [backends.options]\njava_interface = \"com.kitegate.e2e.api.RichService\"\n",
-        repo_path("examples/idl/hello.proto")
+         [backends.options]\njava_interface = \"com.kitegate.e2e.api.RichService\"\n\
+         [[backends]]\nname = \"rdubbo\"\nprotocol = \"dubbo\"\nendpoints = [\"{dubbo_addr}\"]\nidl = \"{}\"\nprefix = \"/rd\"\ntimeout_ms = 10000\n",
+        repo_path("examples/idl/hello.proto"),
+        repo_path("e2e/idl/rich_dubbo.thrift")
     );
     let gw = Gateway::start(&cfg, &[]);
     e2e::register_rich_grpc(&gw, "rich-grpc", &grpc_addr, "/rich", json!({}));
@@ -281,6 +283,7 @@ fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
     for name in [
         "kpb",
         "generic",
+        "rdubbo",
         "rich-grpc",
         "hello-grpc",
         "hello-kitex-pb",
@@ -331,6 +334,10 @@ fn protobuf_and_dubbo_documents_validate_and_describe_real_requests() {
         .unwrap();
         assert_eq!(status, 200, "{id} {example}: {text}");
     }
+
+    // An IDL-typed Dubbo route on the Apache Dubbo provider, from its document.
+    let (status, reply) = call_documented(&doc, &server, "rdubbo.RichService.greet", 0);
+    assert_eq!((status, reply), (200, json!("hello x")));
 
     // The generic call on the Apache Dubbo provider, as its schema says.
     let (path, verb, op) = operation(&doc, "generic.com.kitegate.e2e.api.RichService.$invoke");

@@ -128,6 +128,8 @@ try {
   // The chart has drawn the requests made above: a line that leaves the axis.
   await page.waitForFunction(() => [...document.querySelectorAll("#chart polyline")].some((l) =>
     new Set(l.getAttribute("points").split(" ").map((p) => p.split(",")[1])).size > 1), null, { timeout: 15000 });
+  // And the latency of those requests.
+  await page.waitForSelector("#latency polyline", { state: "attached" });
   await shot("07-traffic");
 } catch (e) {
   failed = true;

@@ -501,9 +501,38 @@ async function removeBackend(name) {
 
 const COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#9b2c2c", "#6b46c1", "#b7791f", "#2c7a7b", "#702459"];
 
+// One line chart of per-route series over the last five minutes.
+function lineChart(series, unit) {
+  const W = 720, H = 200, P = 44;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "presentation" });
+  const now = Date.now() / 1000, t0 = now - 300;
+  let max = 0;
+  for (const s of series) for (const [t, v] of s.points) if (t >= t0) max = Math.max(max, v);
+  if (max <= 0) max = 1;
+  const x = (t) => P + ((t - t0) / 300) * (W - P - 8);
+  const y = (v) => H - 28 - (v / max) * (H - 36);
+  root.append(svg("line", { x1: P, y1: H - 28, x2: W - 8, y2: H - 28, class: "axis" }));
+  root.append(svg("line", { x1: P, y1: 8, x2: P, y2: H - 28, class: "axis" }));
+  const label = (text, xx, yy, anchor = "end") => {
+    const t = svg("text", { x: xx, y: yy, "text-anchor": anchor, class: "label" });
+    t.textContent = text;
+    root.append(t);
+  };
+  label(unit(max), P - 4, 14);
+  label(unit(0), P - 4, H - 28);
+  label("-5 min", P, H - 10, "start");
+  label("now", W - 8, H - 10);
+  for (const s of series) {
+    const pts = s.points.filter(([t]) => t >= t0);
+    if (pts.length) root.append(svg("polyline", { points: pts.map(([t, v]) => x(t).toFixed(1) + "," + y(v).toFixed(1)).join(" "), stroke: s.color, class: "series" }));
+    // Each sample as a dot, so that a lone one shows too.
+    for (const [t, v] of pts) if (v > 0) root.append(svg("circle", { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 2.5, fill: s.color }));
+  }
+  return root;
+}
+
 function renderTraffic() {
   const samples = state.samples;
-  const chart = $("#chart");
   const routes = new Map();
   for (let i = 1; i < samples.length; i++) {
     const a = samples[i - 1], b = samples[i];
@@ -514,45 +543,33 @@ function renderTraffic() {
       if (!s.labels.route) continue;
       const d = s.value - (before.get(JSON.stringify(s.labels)) || 0);
       per.set(s.labels.route, (per.get(s.labels.route) || 0) + d);
-      if (!routes.has(s.labels.route)) routes.set(s.labels.route, { backend: s.labels.backend, points: [] });
+      if (!routes.has(s.labels.route)) routes.set(s.labels.route, { backend: s.labels.backend, rate: [], p99: [] });
     }
-    for (const [route, n] of per) routes.get(route).points.push([b.t, dt > 0 ? n / dt : 0]);
+    for (const [route, n] of per) {
+      const r = routes.get(route);
+      r.rate.push([b.t, dt > 0 ? n / dt : 0]);
+      const q = quantile(a, b, route, 0.99);
+      if (q !== null && q !== Infinity) r.p99.push([b.t, q]);
+    }
   }
-  const W = 720, H = 220, P = 36;
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "presentation" });
-  const now = Date.now() / 1000, t0 = now - 300;
-  let max = 1;
-  for (const r of routes.values()) for (const [, v] of r.points) max = Math.max(max, v);
-  const x = (t) => P + ((t - t0) / 300) * (W - P - 8);
-  const y = (v) => H - P + 8 - (v / max) * (H - P - 8);
-  root.append(svg("line", { x1: P, y1: H - P + 8, x2: W - 8, y2: H - P + 8, class: "axis" }));
-  root.append(svg("line", { x1: P, y1: 8, x2: P, y2: H - P + 8, class: "axis" }));
-  const label = (text, xx, yy, anchor = "end") => { const t = svg("text", { x: xx, y: yy, "text-anchor": anchor, class: "label" }); t.textContent = text; root.append(t); };
-  label(max.toFixed(max < 10 ? 1 : 0), P - 4, 14);
-  label("0", P - 4, H - P + 8);
-  label("-5 min", P, H - 8, "start");
-  label("now", W - 8, H - 8);
-  let i = 0;
+  const named = [...routes.entries()].sort().map(([route, r], i) => ({ route, ...r, color: COLORS[i % COLORS.length] }));
+  $("#chart").replaceChildren(lineChart(named.map((r) => ({ color: r.color, points: r.rate })), (v) => v.toFixed(v < 10 ? 1 : 0) + "/s"));
+  $("#latency").replaceChildren(lineChart(named.map((r) => ({ color: r.color, points: r.p99 })), fmtSeconds));
   const body = $("#routes-table tbody");
   body.replaceChildren();
   const n = samples.length;
-  for (const [route, r] of [...routes.entries()].sort()) {
-    const color = COLORS[i++ % COLORS.length];
-    if (r.points.length) {
-      root.append(svg("polyline", { points: r.points.filter(([t]) => t >= t0).map(([t, v]) => x(t).toFixed(1) + "," + y(v).toFixed(1)).join(" "), stroke: color, class: "series" }));
-    }
-    const last = r.points.length ? r.points[r.points.length - 1][1] : 0;
-    const err = rate((l) => l.route === route);
+  for (const r of named) {
+    const last = r.rate.length ? r.rate[r.rate.length - 1][1] : 0;
+    const err = rate((l) => l.route === r.route);
     body.append(el("tr", {},
-      el("td", {}, el("span", { class: "swatch", "data-color": color }), " ", route),
+      el("td", {}, el("span", { class: "swatch", "data-color": r.color }), " ", r.route),
       el("td", {}, r.backend),
       el("td", { class: "num" }, last.toFixed(1)),
-      el("td", { class: "num" }, n >= 2 ? fmtSeconds(quantile(samples[0], samples[n - 1], route, 0.5)) : "–"),
-      el("td", { class: "num" }, n >= 2 ? fmtSeconds(quantile(samples[0], samples[n - 1], route, 0.99)) : "–"),
+      el("td", { class: "num" }, n >= 2 ? fmtSeconds(quantile(samples[0], samples[n - 1], r.route, 0.5)) : "–"),
+      el("td", { class: "num" }, n >= 2 ? fmtSeconds(quantile(samples[0], samples[n - 1], r.route, 0.99)) : "–"),
       el("td", { class: "num" }, err ? (err.errors * 100).toFixed(1) + " %" : "–")));
   }
   for (const s of body.querySelectorAll(".swatch")) s.style.background = s.dataset.color;
-  chart.replaceChildren(root);
 }
 
 // ---- wiring -------------------------------------------------------------------------
