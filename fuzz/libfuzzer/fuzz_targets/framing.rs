@@ -1,0 +1,4 @@
+//! libFuzzer entry of the `framing` target (fuzz/src/lib.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_targets::framing(data));
