@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use codecs::framing::{self, Transport};
+use codecs::framing::{self as frames, Transport};
 use codecs::thrift::{self, Protocol};
 use idl::MemoryFiles;
 use idl::proto::ProtoSchema;
@@ -23,7 +23,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("thrift_struct", thrift_struct),
     ("thrift_message", thrift_message),
-    ("framing", framing_decode),
+    ("framing", framing),
     ("kitex_pb", kitex_pb),
     ("grpc_frame", grpc_frame),
     ("protobuf", protobuf),
@@ -159,9 +159,9 @@ pub fn thrift_message(data: &[u8]) {
 }
 
 /// Frames of each transport: lengths, TTHeader blocks, detection.
-pub fn framing_decode(data: &[u8]) {
-    let _ = framing::detect(data);
-    let _ = framing::frame_len(data, MAX_FRAME);
+pub fn framing(data: &[u8]) {
+    let _ = frames::detect(data);
+    let _ = frames::frame_len(data, MAX_FRAME);
     for t in [
         Transport::Buffered,
         Transport::Framed,
@@ -169,7 +169,7 @@ pub fn framing_decode(data: &[u8]) {
         Transport::TTHeaderFramed,
     ] {
         for p in [Protocol::Binary, Protocol::Compact] {
-            if let Ok(Some(frame)) = framing::decode_frame(t, p, data, MAX_FRAME) {
+            if let Ok(Some(frame)) = frames::decode_frame(t, p, data, MAX_FRAME) {
                 let _ = frame;
             }
         }
@@ -328,9 +328,9 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             if thrift::encode_reply(proto, schema, m, 1, b"{}", &mut reply).is_ok() {
                 out.push(("thrift_message", [vec![p, i as u8], reply.clone()].concat()));
                 let mut framed = Vec::new();
-                let mark = framing::begin_frame(Transport::Framed, &mut framed, 1, &[]);
+                let mark = frames::begin_frame(Transport::Framed, &mut framed, 1, &[]);
                 framed.extend_from_slice(&reply);
-                framing::finish_frame(Transport::Framed, &mut framed, mark);
+                frames::finish_frame(Transport::Framed, &mut framed, mark);
                 out.push(("framing", framed));
             }
             for body in bodies {

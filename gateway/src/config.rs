@@ -108,6 +108,9 @@ pub struct Config {
     /// OpenTelemetry traces (off without an `otlp_endpoint`).
     #[serde(default)]
     pub tracing: TracingConfig,
+    /// CORS at the front door (`crate::edge::cors`); none without the section.
+    #[serde(default)]
+    pub cors: Option<crate::edge::cors::CorsConfig>,
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
 }

@@ -19,6 +19,7 @@ pub mod config;
 mod console;
 pub mod discovery;
 mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod observe;
 pub mod openapi;
@@ -60,6 +61,8 @@ struct Inner {
     cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
     body_limit: usize,
     admin: AdminSettings,
+    /// CORS at the front door, when the config has a `[cors]` section.
+    cors: std::sync::OnceLock<tower_http::cors::CorsLayer>,
 }
 
 /// Settings of the admin API.
@@ -102,6 +105,7 @@ impl Gateway {
                 cluster: Default::default(),
                 body_limit,
                 admin,
+                cors: Default::default(),
             }),
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -167,16 +171,31 @@ async fn follow_discovery(inner: std::sync::Weak<Inner>, changes: Arc<discovery:
     }
 }
 
-/// The HTTP application: IDL routes plus `/healthz`.
+/// The HTTP application: IDL routes plus `/healthz`, behind the edge
+/// layers the gateway was given (CORS).
 pub fn app(gw: Gateway) -> Router {
-    Router::new()
+    let cors = gw.inner.cors.get().cloned();
+    let router = Router::new()
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
         )
         .fallback(dispatch::dispatch)
-        .with_state(gw)
-        .layer(TraceLayer::new_for_http())
+        .with_state(gw);
+    let router = match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http())
+}
+
+impl Gateway {
+    /// Answers CORS at the front door with these settings (once, at start).
+    pub fn set_cors(&self, cfg: &edge::cors::CorsConfig) -> Result<(), String> {
+        let layer = cfg.layer()?;
+        let _ = self.inner.cors.set(layer);
+        Ok(())
+    }
 }
 
 /// Loads a config-file backend's IDL from disk and builds it; also returns
@@ -297,6 +316,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .filter(|t| !t.is_empty());
     let admin_addr = admin_addr(&cfg, &token)?;
     observe::trace::init(&cfg.tracing)?;
+    if let Some(c) = &cfg.cors {
+        let _ = c.layer()?;
+    }
     if !cfg.metrics {
         observe::metrics::disable();
     }
@@ -378,6 +400,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             front_url: Some(front),
         },
     );
+    if let Some(c) = &cfg.cors {
+        gw.set_cors(c)?;
+    }
     if let Some(url) = store {
         cluster::start(&gw, url, cluster::gateway_id(&cfg.admin_listen)).await?;
     }
