@@ -98,3 +98,89 @@ fn cors_settings_that_cannot_work_are_refused() {
         assert!(err.contains(says), "{cfg}: {err}");
     }
 }
+
+/// API keys and JWTs on one backend: keys from the environment, a JWKS
+/// file and tokens made by PyJWT (`e2e/peers/python/make_jwt.py`) as an
+/// identity provider makes them; every other backend stays open.
+#[test]
+fn api_keys_and_jwts() {
+    let dir = e2e::TempDir::new("auth");
+    let jwks = dir.path().join("jwks.json");
+    let out = std::process::Command::new(e2e::python())
+        .arg(e2e::root().join("e2e/peers/python/make_jwt.py"))
+        .args(["--jwks", &jwks.to_string_lossy()])
+        .args(["--issuer", "https://issuer.test", "--audience", "kitegate"])
+        .output()
+        .expect("run make_jwt.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hello = e2e::repo_path("examples/idl/hello.thrift");
+    let (_backend, addr) = e2e::hello_backend();
+    let cfg = format!(
+        "builtin_hello = false\n\
+         [[backends]]\nname = \"locked\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{hello}\"\nprefix = \"/locked\"\n\
+         [backends.auth]\napi_keys = [\"env:KITEGATE_TEST_KEYS\"]\njwt = {{ jwks_file = \"{}\", issuer = \"https://issuer.test\", audience = \"kitegate\" }}\n\
+         [[backends]]\nname = \"open\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{hello}\"\nprefix = \"/open\"\n",
+        jwks.display()
+    );
+    // The keys come from the gateway's environment.
+    let gw = Gateway::start_wrapped(
+        e2e::TempDir::new("gw"),
+        &cfg,
+        &[],
+        &["env", "KITEGATE_TEST_KEYS=k-one,k-two"],
+    );
+    let body = r#"{"first": 512, "second": 512}"#;
+    let call = |path: &str, headers: &[(&str, &str)]| {
+        let (status, _, text) =
+            http("POST", &format!("{}{path}", gw.base), Some(body), headers).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (status, v)
+    };
+    assert_eq!(
+        call("/open/add", &[]),
+        (200, serde_json::json!({"sum": 1024}))
+    );
+    let (status, e) = call("/locked/add", &[]);
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (401, &serde_json::json!("unauthorized")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-api-key"),
+        "{e}"
+    );
+    for key in ["k-one", "k-two"] {
+        assert_eq!(call("/locked/add", &[("x-api-key", key)]).0, 200, "{key}");
+    }
+    assert_eq!(call("/locked/add", &[("x-api-key", "k-three")]).0, 401);
+    for (name, want) in [
+        ("rs256", 200),
+        ("eddsa", 200),
+        ("expired", 401),
+        ("not_yet", 401),
+        ("wrong_audience", 403),
+        ("wrong_issuer", 403),
+        ("other_key", 401),
+        ("hs256", 401),
+        ("none", 401),
+    ] {
+        let bearer = format!("Bearer {}", tokens[name].as_str().unwrap());
+        let (status, e) = call("/locked/add", &[("authorization", &bearer)]);
+        assert_eq!(status, want, "{name}: {e}");
+        if want != 200 {
+            assert!(
+                e["error"]["message"].is_string() && e["error"]["backend"] == "locked",
+                "{name}: {e}"
+            );
+        }
+    }
+}

@@ -125,7 +125,7 @@ fn loopback_host(host: Option<&str>) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -29,6 +29,8 @@ pub struct BackendSpec {
     /// Its traffic management: balancing, retries, breakers, limits, and
     /// the endpoints' health.
     pub traffic: pipeline::Traffic,
+    /// The authentication its routes ask for, when its settings have some.
+    pub auth: Option<Arc<crate::edge::auth::Auth>>,
 }
 
 impl BackendSpec {
@@ -246,7 +248,14 @@ impl Backend {
         let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(ctx.timeout_ms));
         let connect_timeout =
             Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(ctx.connect_timeout_ms));
+        let auth = match &cfg.auth {
+            Some(a) => Some(Arc::new(
+                crate::edge::auth::Auth::build(a).map_err(|e| format!("backend `{name}`: {e}"))?,
+            )),
+            None => None,
+        };
         let spec = Arc::new(BackendSpec {
+            auth,
             name: name.clone(),
             settings: cfg.clone(),
             prefix: cfg.prefix.trim_end_matches('/').to_string(),

@@ -158,6 +158,9 @@ pub struct BackendConfig {
     pub limit: LimitConfig,
     #[serde(default, skip_serializing_if = "is_default")]
     pub health: HealthConfig,
+    /// Edge authentication of the backend's routes (`crate::edge::auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::edge::auth::AuthConfig>,
     /// Per-method overrides, by method name (`echo`, or `Service.echo`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub methods: BTreeMap<String, MethodConfig>,

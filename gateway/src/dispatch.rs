@@ -65,6 +65,10 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let (mut exchange, body) = Exchange::start(route.metrics, started, request_id, body, length);
     let record = exchange.log(&parts.method, path, &parts.headers);
+    if let Some(Err(e)) = route.auth.as_ref().map(|a| a.check(&parts.headers)) {
+        let labels = route.metrics.labels();
+        return exchange.finish(e.at(&labels.backend, &labels.method).into_response());
+    }
     let req = HttpRequest {
         parts,
         body,

@@ -37,6 +37,8 @@ pub struct RouteInfo {
 pub struct Routed {
     pub handler: Arc<dyn Route>,
     pub metrics: &'static RouteMetrics,
+    /// The credentials the route's backend asks for.
+    pub auth: Option<Arc<crate::edge::auth::Auth>>,
 }
 
 pub enum Lookup<'a> {
@@ -174,6 +176,7 @@ impl RouteTable {
                     method: r.method,
                 };
                 let routed = Routed {
+                    auth: b.spec.auth.clone(),
                     handler: r.handler,
                     metrics: RouteMetrics::of(
                         &info.backend,

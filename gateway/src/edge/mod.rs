@@ -1,4 +1,6 @@
 //! What the front door does before a request reaches its route: CORS
-//! (`cors.rs`).
+//! (`cors.rs`) for every route, and the authentication of a backend's
+//! routes (`auth.rs`).
 
+pub mod auth;
 pub mod cors;
