@@ -18,6 +18,7 @@ step "kitex peers"; e2e/peers/kitex/build.sh; e2e/peers/kitex-pb/build.sh
 step "dubbo peer"; e2e/peers/dubbo/build.sh
 step "stores"; e2e/peers/stores/setup.sh
 step "console test browser"; e2e/ui/setup.sh
+step "curl"; command -v curl >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q curl >/dev/null; }
 step "format"; cargo fmt --all -- --check
 step "build"; cargo build --workspace --bins
 step "clippy"; cargo clippy --workspace --all-targets -- -D warnings

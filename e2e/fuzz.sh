@@ -17,7 +17,6 @@ SECONDS_EACH=${SECONDS_EACH:-1800}
 RUNS=${RUNS:-10000000}
 MALLOC_MB=${MALLOC_MB:-64}
 RSS_MB=${RSS_MB:-1024}
-JOBS=${JOBS:-1}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 targets=("$@")
@@ -34,7 +33,7 @@ for t in "${targets[@]}"; do
     set +e
     cargo +nightly fuzz run --fuzz-dir fuzz/libfuzzer -O "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$SECONDS_EACH" -runs="$RUNS" -malloc_limit_mb="$MALLOC_MB" \
-        -rss_limit_mb="$RSS_MB" -jobs="$JOBS" -print_final_stats=1 \
+        -rss_limit_mb="$RSS_MB" -print_final_stats=1 \
         -artifact_prefix="$log/$t-" >"$log/$t.out" 2>&1
     rc=$?
     set -e

@@ -184,3 +184,42 @@ fn api_keys_and_jwts() {
         }
     }
 }
+
+/// HTTP/1.1 and h2c with prior knowledge on the one plain port, from curl
+/// (nghttp2): a unary call and a server stream over HTTP/2.
+#[test]
+fn h2c_with_prior_knowledge() {
+    let gw = Gateway::start("", &[]);
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-S", "-w", "\n%{http_version} %{http_code}"])
+            .args(args)
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let add = format!("{}/add", gw.base);
+    let body = r#"{"first": 512, "second": 512}"#;
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", "-X", "POST", "-d", body, &add]),
+        "{\"sum\":1024}\n2 200"
+    );
+    assert_eq!(
+        curl(&["--http1.1", "-X", "POST", "-d", body, &add]),
+        "{\"sum\":1024}\n1.1 200"
+    );
+    let count = format!("{}/grpc/count?to=3", gw.base);
+    let out = curl(&["--http2-prior-knowledge", &count]);
+    assert_eq!(out, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n\n2 200", "{out}");
+    // An error keeps its shape over HTTP/2.
+    let out = curl(&["--http2-prior-knowledge", "-X", "POST", "-d", "{", &add]);
+    assert!(
+        out.contains("\"invalid_request\"") && out.ends_with("2 400"),
+        "{out}"
+    );
+}

@@ -434,12 +434,50 @@ pub async fn run(cfg: Config) -> Result<(), String> {
 /// several reads.
 const HTTP_READ_BUFFER_MAX: usize = 32 * 1024;
 
-/// Serves HTTP/1.1 (with upgrades, for WebSocket routes) on `listener`
-/// until `stop` resolves, then lets the requests in flight finish, for at
-/// most [`DRAIN_TIMEOUT`] (idle keep-alive connections close at once).
-/// hyper-util's graceful shutdown does not take HTTP/1 connections with
-/// upgrades, so the drain is done here: every connection ends gracefully
-/// on the stop signal, and the tasks are awaited.
+/// Drives a connection to its end; once `stopped` resolves, it is told to
+/// finish its requests and take no more.
+macro_rules! drain_on {
+    ($conn:expr, $stopped:expr) => {
+        async {
+            let conn = $conn;
+            tokio::pin!(conn);
+            tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = $stopped => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
+        }
+    };
+}
+
+/// Whether a connection opens with the HTTP/2 client preface
+/// (`PRI * HTTP/2.0…`): its first four bytes, peeked without reading
+/// them, tell it from every HTTP/1.1 method. A client that sends fewer at
+/// first is waited for, up to the header-read timeout.
+async fn opens_with_h2_preface(stream: &tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 4];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match stream.peek(&mut buf).await {
+            Ok(n) if n >= 4 => return &buf == b"PRI ",
+            Ok(0) | Err(_) => return false,
+            Ok(n) if !b"PRI ".starts_with(&buf[..n]) => return false,
+            Ok(_) if tokio::time::Instant::now() > deadline => return false,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(2)).await,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 (with upgrades, for WebSocket routes) and h2c with
+/// prior knowledge (a connection that opens with the HTTP/2 preface) on
+/// `listener` until `stop` resolves, then lets the requests in flight
+/// finish, for at most [`DRAIN_TIMEOUT`] (idle keep-alive connections
+/// close at once). hyper-util's graceful shutdown does not take HTTP/1
+/// connections with upgrades, so the drain is done here: every
+/// connection ends gracefully on the stop signal, and the tasks are
+/// awaited.
 async fn serve_http1(
     listener: TcpListener,
     app: axum::Router,
@@ -469,21 +507,21 @@ async fn serve_http1(
         };
         stream.set_nodelay(true).ok();
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = http
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-            .with_upgrades();
         let mut stop_rx = stop_rx.clone();
+        let http = http.clone();
         conns.spawn(async move {
-            tokio::pin!(conn);
             let stopped = async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             };
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                _ = stopped => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let ended = if opens_with_h2_preface(io.inner()).await {
+                let h2 =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .serve_connection(io, service);
+                drain_on!(h2, stopped).await
+            } else {
+                drain_on!(http.serve_connection(io, service).with_upgrades(), stopped).await
             };
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
