@@ -223,3 +223,40 @@ fn h2c_with_prior_knowledge() {
         "{out}"
     );
 }
+
+/// The request head's limits: past the configured header count or size
+/// the answer is 431 in the JSON shape (not hyper's empty one), and the
+/// gateway goes on serving.
+#[test]
+fn request_heads_past_their_limits() {
+    let gw = Gateway::start("max_header_bytes = 4096\nmax_headers = 20\n", &[]);
+    let add = format!("{}/add", gw.base);
+    let body = r#"{"first": 512, "second": 512}"#;
+    let big = "v".repeat(5000);
+    let (status, _, text) = http("POST", &add, Some(body), &[("x-big", &big)]).unwrap();
+    let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (status, &e["error"]["code"]),
+        (431, &serde_json::json!("headers_too_large")),
+        "{text}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the limit is 4096"),
+        "{e}"
+    );
+    let names: Vec<String> = (0..25).map(|i| format!("x-h{i}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    let (status, _, text) = http("POST", &add, Some(body), &many).unwrap();
+    assert_eq!(status, 431, "{text}");
+    assert!(
+        text.contains("25 headers") || text.contains("headers; the limit is 20"),
+        "{text}"
+    );
+    // Within the limits, and after the refusals, requests are served.
+    let few: Vec<(&str, &str)> = many[..10].to_vec();
+    let (status, _, text) = http("POST", &add, Some(body), &few).unwrap();
+    assert_eq!((status, text.as_str()), (200, r#"{"sum":1024}"#));
+}

@@ -3,6 +3,8 @@
 //! ```toml
 //! listen = "0.0.0.0:8888"       # HTTP front door
 //! body_limit = 4194304          # bytes
+//! max_header_bytes = 32768       # request line and headers (431 past it)
+//! max_headers = 100
 //! timeout_ms = 3000             # default backend timeout
 //! builtin_hello = true          # start and register the built-in hello backend
 //! builtin_transport = "ttheader"
@@ -71,6 +73,13 @@ pub struct Config {
     pub listen: String,
     #[serde(default = "default_body_limit")]
     pub body_limit: usize,
+    /// The largest request head (request line and headers, bytes) and the
+    /// most headers a request may have; past either the answer is 431
+    /// with the JSON error shape.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default = "default_connect_timeout_ms")]
@@ -220,6 +229,12 @@ fn default_listen() -> String {
 }
 fn default_body_limit() -> usize {
     4 * 1024 * 1024
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_headers() -> usize {
+    100
 }
 fn default_timeout_ms() -> u64 {
     3000

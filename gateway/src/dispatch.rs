@@ -26,7 +26,13 @@ static UNROUTED: LazyLock<&'static RouteMetrics> = LazyLock::new(|| RouteMetrics
 pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
+    // The head as the client sent it, before the request id is added.
+    let head = gw.head_limits().check(&parts);
     let request_id = access::request_id(&mut parts.headers);
+    if let Err(e) = head {
+        let exchange = Exchange::bodiless(*UNROUTED, started, request_id);
+        return exchange.finish(e.into_response());
+    }
     let table = gw.inner.table.load_full();
     let path = parts.uri.path();
     let mut found = table.lookup(&parts.method, path);

@@ -45,6 +45,8 @@ pub enum Failure {
         allow: String,
     },
     TooLarge(String),
+    /// The request head (its header count or size) is over the front door's limit.
+    HeadTooLarge(String),
     NotImplemented(String),
     /// No connection could be made to any endpoint.
     Unavailable(String),
@@ -106,6 +108,10 @@ impl Failure {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             Failure::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Failure::HeadTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
             Failure::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             Failure::Unavailable(_) => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
             Failure::BadReply(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
@@ -132,6 +138,7 @@ impl Failure {
             | Failure::NotFound(m)
             | Failure::MethodNotAllowed { message: m, .. }
             | Failure::TooLarge(m)
+            | Failure::HeadTooLarge(m)
             | Failure::NotImplemented(m)
             | Failure::Unavailable(m)
             | Failure::BadReply(m)
@@ -300,6 +307,7 @@ impl ApiError {
             | Failure::NotFound(s)
             | Failure::MethodNotAllowed { message: s, .. }
             | Failure::TooLarge(s)
+            | Failure::HeadTooLarge(s)
             | Failure::NotImplemented(s)
             | Failure::Unavailable(s)
             | Failure::BadReply(s)
@@ -433,6 +441,7 @@ mod tests {
             (Failure::Input("x".into()), 400, "invalid_request"),
             (Failure::NotFound("x".into()), 404, "not_found"),
             (Failure::TooLarge("x".into()), 413, "payload_too_large"),
+            (Failure::HeadTooLarge("x".into()), 431, "headers_too_large"),
             (Failure::Unavailable("x".into()), 502, "backend_unavailable"),
             (Failure::BadReply("x".into()), 502, "bad_gateway"),
             (Failure::Timeout("x".into()), 504, "backend_timeout"),

@@ -63,6 +63,8 @@ struct Inner {
     admin: AdminSettings,
     /// CORS at the front door, when the config has a `[cors]` section.
     cors: std::sync::OnceLock<tower_http::cors::CorsLayer>,
+    /// Limits on the request head (the defaults unless set).
+    head_limits: std::sync::OnceLock<edge::limits::HeadLimits>,
 }
 
 /// Settings of the admin API.
@@ -106,6 +108,7 @@ impl Gateway {
                 body_limit,
                 admin,
                 cors: Default::default(),
+                head_limits: Default::default(),
             }),
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -190,6 +193,15 @@ pub fn app(gw: Gateway) -> Router {
 }
 
 impl Gateway {
+    /// Sets the limits on the request head (once, at start).
+    pub fn set_head_limits(&self, limits: edge::limits::HeadLimits) {
+        let _ = self.inner.head_limits.set(limits);
+    }
+
+    pub(crate) fn head_limits(&self) -> edge::limits::HeadLimits {
+        self.inner.head_limits.get().copied().unwrap_or_default()
+    }
+
     /// Answers CORS at the front door with these settings (once, at start).
     pub fn set_cors(&self, cfg: &edge::cors::CorsConfig) -> Result<(), String> {
         let layer = cfg.layer()?;
@@ -403,6 +415,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if let Some(c) = &cfg.cors {
         gw.set_cors(c)?;
     }
+    let head_limits = edge::limits::HeadLimits {
+        max_bytes: cfg.max_header_bytes,
+        max_headers: cfg.max_headers,
+    };
+    gw.set_head_limits(head_limits);
     if let Some(url) = store {
         cluster::start(&gw, url, cluster::gateway_id(&cfg.admin_listen)).await?;
     }
@@ -422,7 +439,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         });
     }
     tracing::info!(%addr, "kitegate listening");
-    serve_http1(listener, app(gw), shutdown()).await;
+    serve_http1(listener, app(gw), head_limits, shutdown()).await;
     let _ = tokio::task::spawn_blocking(observe::trace::shutdown).await;
     Ok(())
 }
@@ -481,13 +498,15 @@ async fn opens_with_h2_preface(stream: &tokio::net::TcpStream) -> bool {
 async fn serve_http1(
     listener: TcpListener,
     app: axum::Router,
+    limits: edge::limits::HeadLimits,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let mut conns = tokio::task::JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.max_buf_size(HTTP_READ_BUFFER_MAX)
-        .max_header_size(HTTP_READ_BUFFER_MAX)
+    http.max_buf_size(HTTP_READ_BUFFER_MAX.max(limits.hyper_max_bytes()))
+        .max_header_size(limits.hyper_max_bytes())
+        .max_headers(limits.hyper_max_headers())
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(30));
     tokio::pin!(stop);
