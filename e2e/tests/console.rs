@@ -90,6 +90,22 @@ fn console_files_are_open_and_its_calls_need_the_token() {
     let auth = [("authorization", "Bearer s3cret")];
     let (status, _, text) = e2e::http("POST", &url("/admin/try/add"), Some(body), &auth).unwrap();
     assert_eq!((status, text.as_str()), (200, r#"{"sum":1024}"#));
+    // The protocol list the page's selects are filled from.
+    let (status, _, text) = e2e::http("GET", &url("/admin/protocols"), None, &auth).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(status, 200);
+    let grpc = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "grpc")
+        .unwrap();
+    // Its default transport first.
+    assert_eq!(
+        (&grpc["transports"][0], &grpc["idl"]),
+        (&json!("http2"), &json!("proto")),
+        "{list}"
+    );
     // A stream comes through as it is.
     let (status, _, text) =
         e2e::http("GET", &url("/admin/try/grpc/count?to=3"), None, &auth).unwrap();

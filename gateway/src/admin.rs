@@ -11,6 +11,7 @@
 //! | `POST /admin/backends/{name}/rollback` | cluster mode: body `{"to": N}` or empty (the version before); the restored version is written as the next one |
 //! | `GET /admin/cluster` | cluster mode: the store, its watch, records this gateway could not apply |
 //! | `GET /admin/routes` | every route with its backend and method |
+//! | `GET /admin/protocols` | every protocol with its transports and IDL kind |
 //! | `GET /admin/openapi.json`, `GET /admin/backends/{name}/openapi.json` | OpenAPI 3.1 |
 //! | `GET /admin/ui` | the browser console (`crate::console`); its files need no token |
 //! | `ANY /admin/try/{path}` | the console's try-it: the request handed to the front door's routes |
@@ -49,6 +50,10 @@ pub fn admin_app(gw: Gateway) -> Router {
         .route("/admin/backends/{name}/rollback", post(rollback))
         .route("/admin/cluster", get(cluster))
         .route("/admin/routes", get(routes))
+        .route(
+            "/admin/protocols",
+            get(|| async { axum::Json(crate::protocol::listing()) }),
+        )
         .route("/admin/openapi.json", get(openapi_all))
         .route("/metrics", get(metrics))
         .merge(crate::console::routes())

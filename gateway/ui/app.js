@@ -30,6 +30,7 @@ const state = {
   selected: null,
   doc: null,
   samples: [], // metrics scrapes: {t, series: Map}
+  protocols: [], // {name, transports, idl}
 };
 
 function token() {
@@ -441,6 +442,21 @@ function openSocket(doc, o, form) {
 
 const dropped = new Map(); // file name -> File
 
+// The protocols the gateway knows (GET /admin/protocols) fill the selects;
+// the transport select offers the chosen protocol's (its default first).
+async function loadProtocols() {
+  const r = await apiJson("GET", "/admin/protocols");
+  if (r.status !== 200) return;
+  state.protocols = r.value;
+  $("#reg-protocol").replaceChildren(...state.protocols.map((p) => el("option", {}, p.name)));
+  fillTransports();
+}
+
+function fillTransports() {
+  const p = state.protocols.find((x) => x.name === $("#reg-protocol").value);
+  $("#reg-transport").replaceChildren(...(p ? p.transports : []).map((t) => el("option", {}, t)));
+}
+
 function addFiles(files) {
   for (const f of files) dropped.set(f.name, f);
   const list = $("#file-list");
@@ -449,7 +465,14 @@ function addFiles(files) {
   const current = main.value;
   main.replaceChildren(...[...dropped.keys()].map((n) => el("option", { selected: n === current }, n)));
   const first = [...dropped.keys()][0] || "";
-  if (first.endsWith(".proto") && $("#reg-protocol").value === "thrift") $("#reg-protocol").value = "grpc";
+  // A protocol described by the dropped files' IDL kind, if the chosen one is not.
+  const kind = first.endsWith(".proto") ? "proto" : "thrift";
+  const chosen = state.protocols.find((p) => p.name === $("#reg-protocol").value);
+  const fits = state.protocols.find((p) => p.idl === kind);
+  if (first && chosen && chosen.idl !== kind && fits) {
+    $("#reg-protocol").value = fits.name;
+    fillTransports();
+  }
   if (!$("#reg-name").value && first) $("#reg-name").value = first.replace(/\.(thrift|proto)$/, "").replace(/[^A-Za-z0-9._-]/g, "-");
 }
 
@@ -459,9 +482,7 @@ async function register(ev) {
   result.replaceChildren();
   const name = $("#reg-name").value.trim();
   const protocol = $("#reg-protocol").value;
-  let transport = $("#reg-transport").value;
-  if (protocol === "grpc") transport = "http2";
-  if (protocol === "dubbo") transport = "dubbo";
+  const transport = $("#reg-transport").value;
   const settings = {
     protocol, transport,
     endpoints: $("#reg-endpoints").value.split(",").map((s) => s.trim()).filter(Boolean),
@@ -596,6 +617,7 @@ function start() {
   $("#token-form").addEventListener("submit", () => {
     sessionStorage.setItem("kitegate-token", $("#token-input").value.trim());
     say("token saved");
+    loadProtocols().catch(() => {});
     tick();
   });
   const drop = $("#drop");
@@ -606,6 +628,8 @@ function start() {
   drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); addFiles(ev.dataTransfer.files); });
   $("#files").addEventListener("change", (ev) => addFiles(ev.target.files));
   $("#register").addEventListener("submit", register);
+  $("#reg-protocol").addEventListener("change", fillTransports);
+  loadProtocols().catch(() => {});
   tick();
   setInterval(tick, 2000);
 }

@@ -121,6 +121,27 @@ pub fn find(name: &str) -> Option<&'static dyn Protocol> {
 }
 
 /// Every protocol name, for messages and the CLI (`thrift, thrift-compact, …`).
+/// The protocols as the admin API lists them (`GET /admin/protocols`):
+/// each name with its transports (the first is its default) and the IDL
+/// it is described by.
+pub fn listing() -> serde_json::Value {
+    serde_json::Value::Array(
+        PROTOCOLS
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name(),
+                    "transports": p.transports(),
+                    "idl": match p.idl() {
+                        IdlKind::Thrift => "thrift",
+                        IdlKind::Proto => "proto",
+                    },
+                })
+            })
+            .collect(),
+    )
+}
+
 pub fn names() -> Vec<&'static str> {
     PROTOCOLS.iter().map(|p| p.name()).collect()
 }
