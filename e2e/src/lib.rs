@@ -201,6 +201,24 @@ impl Gateway {
     /// Like [`Gateway::start_in`], run through `wrapper` (a command that
     /// ends by exec'ing the command line it is given, e.g. `unshare`).
     pub fn start_wrapped(dir: TempDir, config: &str, flags: &[&str], wrapper: &[&str]) -> Gateway {
+        Gateway::launch(dir, config, flags, wrapper, &[], None)
+    }
+
+    /// Like [`Gateway::start_in`] with a `[tls]` front door whose
+    /// certificate `ca` signed (so `base` is `https://`), and these
+    /// environment variables (`RUST_LOG` among them).
+    pub fn start_tls(dir: TempDir, config: &str, ca: &Path, env: &[(&str, &str)]) -> Gateway {
+        Gateway::launch(dir, config, &[], &[], env, Some(ca))
+    }
+
+    fn launch(
+        dir: TempDir,
+        config: &str,
+        flags: &[&str],
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        tls_ca: Option<&Path>,
+    ) -> Gateway {
         let (port, admin_port) = (free_port(), free_port());
         let cfg = dir.path().join("kitegate.toml");
         std::fs::write(
@@ -221,17 +239,36 @@ impl Gateway {
         cmd.arg("--config")
             .arg(&cfg)
             .args(flags)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied());
         let (proc, _) = Proc::start("kitegate", cmd, None);
+        let scheme = if tls_ca.is_some() { "https" } else { "http" };
         let gw = Gateway {
             proc,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
             admin: format!("http://127.0.0.1:{admin_port}"),
             dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok((200, _)) = gw.try_request("GET", "/healthz", None, &[]) {
+            let ready = match tls_ca {
+                None => matches!(gw.try_request("GET", "/healthz", None, &[]), Ok((200, _))),
+                Some(ca) => {
+                    let url = format!("{}/healthz", gw.base);
+                    let ca = ca.display().to_string();
+                    curl(&[
+                        "--cacert",
+                        &ca,
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        &url,
+                    ])
+                    .1 == "200"
+                }
+            };
+            if ready {
                 return gw;
             }
             if Instant::now() > deadline {
@@ -312,6 +349,21 @@ impl Gateway {
     pub fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None)
     }
+}
+
+/// Runs curl (silent, errors shown) with these arguments: its exit code,
+/// stdout and stderr.
+pub fn curl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Status, headers and body text of a response.

@@ -260,3 +260,151 @@ fn request_heads_past_their_limits() {
     let (status, _, text) = http("POST", &add, Some(body), &few).unwrap();
     assert_eq!((status, text.as_str()), (200, r#"{"sum":1024}"#));
 }
+
+/// Reads what the gateway sends until it closes the connection, or
+/// `within` passes (then `None`).
+fn read_to_close(s: &mut std::net::TcpStream, within: std::time::Duration) -> Option<String> {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn connect(base: &str) -> std::net::TcpStream {
+    std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap()
+}
+
+/// The slow-client limits: a body that stops arriving gets 408 in the
+/// JSON shape; a request head trickled in past the header-read timeout,
+/// and a connection that goes quiet past the idle timeout, are closed;
+/// the gateway serves everyone else all along.
+#[test]
+fn slow_clients_are_cut_off() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let gw = Gateway::start(
+        "body_read_timeout_ms = 400\nheader_read_timeout_ms = 800\nidle_timeout_ms = 600\n",
+        &[],
+    );
+    let add = format!("{}/add", gw.base);
+    let served = || {
+        let (status, _, text) = http("POST", &add, Some(r#"{"first":1,"second":2}"#), &[]).unwrap();
+        assert_eq!((status, text.as_str()), (200, r#"{"sum":3}"#));
+    };
+
+    // Half a body, then nothing: 408 request_timeout after the gap.
+    let mut s = connect(&gw.base);
+    let started = Instant::now();
+    s.write_all(b"POST /add HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 24\r\n\r\n{\"first\":1,").unwrap();
+    served();
+    let answer = read_to_close(&mut s, Duration::from_secs(5)).expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"request_timeout\"") && answer.contains("400 ms"),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    // A head trickled a header at a time (bytes keep moving, so the idle
+    // timeout never fires): closed at the header-read timeout, unanswered.
+    let mut s = connect(&gw.base);
+    let started = Instant::now();
+    s.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n").unwrap();
+    let mut closed = None;
+    for i in 0..40 {
+        std::thread::sleep(Duration::from_millis(100));
+        if s.write_all(format!("x-slow-{i}: 1\r\n").as_bytes())
+            .is_err()
+        {
+            closed = Some(started.elapsed());
+            break;
+        }
+        if let Some(rest) = read_to_close(&mut s, Duration::from_millis(1)) {
+            assert!(
+                rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+                "{rest}"
+            );
+            closed = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed = closed.expect("the slow head was cut off");
+    assert!(
+        closed >= Duration::from_millis(750) && closed < Duration::from_secs(3),
+        "{closed:?}"
+    );
+    served();
+
+    // An answered request, then silence: closed after the idle timeout.
+    let mut s = connect(&gw.base);
+    s.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut first = [0u8; 12];
+    std::io::Read::read_exact(&mut s, &mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    read_to_close(&mut s, Duration::from_secs(5)).expect("closed when idle");
+    let idle = started.elapsed();
+    assert!(
+        idle >= Duration::from_millis(550) && idle < Duration::from_secs(2),
+        "{idle:?}"
+    );
+    served();
+}
+
+/// Connections per client IP and in total: past either the next one is
+/// answered (429 too_many_connections, 503 overloaded) in the JSON shape
+/// and closed; a place that frees up is given again.
+#[test]
+fn connection_limits() {
+    use std::io::Write;
+    use std::time::Duration;
+    let refused = |base: &str| {
+        let mut s = connect(base);
+        s.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        read_to_close(&mut s, Duration::from_secs(5)).expect("answered and closed")
+    };
+    // The readiness probe's connection closes first.
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let gw = Gateway::start("max_connections_per_ip = 3\n", &[]);
+    settle();
+    let held: Vec<_> = (0..3).map(|_| connect(&gw.base)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = refused(&gw.base);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"too_many_connections\""),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("127.0.0.1 has 3 connections open"),
+        "{answer}"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, _, text) = http("GET", &format!("{}/hello", gw.base), None, &[]).unwrap();
+    assert_eq!(status, 200, "{text}");
+
+    let gw = Gateway::start("max_connections = 4\n", &[]);
+    settle();
+    let held: Vec<_> = (0..4).map(|_| connect(&gw.base)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = refused(&gw.base);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":\"overloaded\""), "{answer}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, _, text) = http("GET", &format!("{}/hello", gw.base), None, &[]).unwrap();
+    assert_eq!(status, 200, "{text}");
+}

@@ -5,6 +5,11 @@
 //! body_limit = 4194304          # bytes
 //! max_header_bytes = 32768       # request line and headers (431 past it)
 //! max_headers = 100
+//! header_read_timeout_ms = 30000 # to send a request head (idle HTTP/1.1 keep-alive too) or finish TLS
+//! body_read_timeout_ms = 30000  # the longest pause in a request body (408 past it); 0: none
+//! idle_timeout_ms = 60000       # a connection moving no byte is closed; 0: never
+//! max_connections = 10000       # open at once (503 past it)
+//! max_connections_per_ip = 0    # open at once per client IP (429 past it); 0: no limit
 //! timeout_ms = 3000             # default backend timeout
 //! builtin_hello = true          # start and register the built-in hello backend
 //! builtin_transport = "ttheader"
@@ -16,6 +21,12 @@
 //! #   registrations shared by every gateway on this etcd prefix, instead of state_dir
 //! access_log = "access.log"       # one JSON line per request (else with --log-json, in the log)
 //! metrics = true                  # Prometheus metrics at GET /metrics on the admin listener
+//!
+//! [tls]                           # TLS on `listen` (ALPN h2, http/1.1), `crate::edge::tls`
+//! cert = "certs/gw.pem"
+//! key = "certs/gw.key"
+//! # client_ca = "certs/ca.pem"   # require client certificates it signed
+//! # [admin_tls]                   # the same for the admin listener (mTLS with client_ca)
 //!
 //! [tracing]                       # OpenTelemetry traces, off without an endpoint
 //! otlp_endpoint = "http://127.0.0.1:4317" # an OTLP/gRPC collector
@@ -80,6 +91,28 @@ pub struct Config {
     pub max_header_bytes: usize,
     #[serde(default = "default_max_headers")]
     pub max_headers: usize,
+    /// The time to send a request head (also how long an idle HTTP/1.1
+    /// keep-alive connection stays) and to finish a TLS handshake.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// The longest pause while a request body arrives; past it, 408.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// A connection that moves no byte for this long is closed (0: never).
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Connections open at once on the front door; past it, 503.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections open at once from one client IP; past it, 429 (0: no limit).
+    #[serde(default)]
+    pub max_connections_per_ip: usize,
+    /// TLS on `listen`.
+    #[serde(default)]
+    pub tls: Option<crate::edge::tls::TlsConfig>,
+    /// TLS on `admin_listen` (with `client_ca`, client certificates are required).
+    #[serde(default)]
+    pub admin_tls: Option<crate::edge::tls::TlsConfig>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default = "default_connect_timeout_ms")]
@@ -236,6 +269,18 @@ fn default_max_header_bytes() -> usize {
 fn default_max_headers() -> usize {
     100
 }
+fn default_header_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_body_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+fn default_max_connections() -> usize {
+    10_000
+}
 fn default_timeout_ms() -> u64 {
     3000
 }
@@ -285,6 +330,9 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(""));
         if cfg.state_dir.is_relative() {
             cfg.state_dir = base.join(&cfg.state_dir);
+        }
+        for t in [&mut cfg.tls, &mut cfg.admin_tls].into_iter().flatten() {
+            t.relative_to(base);
         }
         if let Some(a) = &mut cfg.access_log
             && a.is_relative()

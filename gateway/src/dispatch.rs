@@ -27,7 +27,8 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
     // The head as the client sent it, before the request id is added.
-    let head = gw.head_limits().check(&parts);
+    let limits = gw.request_limits();
+    let head = limits.head.check(&parts);
     let request_id = access::request_id(&mut parts.headers);
     if let Err(e) = head {
         let exchange = Exchange::bodiless(*UNROUTED, started, request_id);
@@ -69,6 +70,7 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body = limits.timed(body);
     let (mut exchange, body) = Exchange::start(route.metrics, started, request_id, body, length);
     let record = exchange.log(&parts.method, path, &parts.headers);
     if let Some(Err(e)) = route.auth.as_ref().map(|a| a.check(&parts.headers)) {

@@ -11,6 +11,9 @@
 //! | `not_found` | 404 | [`Failure::NotFound`]: no route, no such backend |
 //! | `method_not_allowed` | 405 | [`Failure::MethodNotAllowed`] (see `Allow`) |
 //! | `payload_too_large` | 413 | [`Failure::TooLarge`]: body over its limit |
+//! | `headers_too_large` | 431 | [`Failure::HeadTooLarge`]: request head over `max_header_bytes` or `max_headers` |
+//! | `request_timeout` | 408 | [`Failure::BodyTimeout`]: the body stopped arriving for `body_read_timeout_ms` |
+//! | `too_many_connections` | 429 | [`Failure::ClientConnections`]: `max_connections_per_ip` reached (past `max_connections` in total: 503 `overloaded`) |
 //! | `not_implemented` | 501 | [`Failure::NotImplemented`] |
 //! | `backend_exception` | 500, or the exception's `api.http_code` (100–599) | [`Remote::Exception`]: an exception declared in the IDL, or a Java exception |
 //! | `application_exception` | 500 | [`Remote::Application`]: TApplicationException, Kitex Protobuf error |
@@ -47,6 +50,10 @@ pub enum Failure {
     TooLarge(String),
     /// The request head (its header count or size) is over the front door's limit.
     HeadTooLarge(String),
+    /// The request body stopped arriving for longer than the body-read timeout.
+    BodyTimeout(String),
+    /// The client has as many connections open as one client may.
+    ClientConnections(String),
     NotImplemented(String),
     /// No connection could be made to any endpoint.
     Unavailable(String),
@@ -112,6 +119,10 @@ impl Failure {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
             ),
+            Failure::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Failure::ClientConnections(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_connections")
+            }
             Failure::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             Failure::Unavailable(_) => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
             Failure::BadReply(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
@@ -139,6 +150,8 @@ impl Failure {
             | Failure::MethodNotAllowed { message: m, .. }
             | Failure::TooLarge(m)
             | Failure::HeadTooLarge(m)
+            | Failure::BodyTimeout(m)
+            | Failure::ClientConnections(m)
             | Failure::NotImplemented(m)
             | Failure::Unavailable(m)
             | Failure::BadReply(m)
@@ -308,6 +321,8 @@ impl ApiError {
             | Failure::MethodNotAllowed { message: s, .. }
             | Failure::TooLarge(s)
             | Failure::HeadTooLarge(s)
+            | Failure::BodyTimeout(s)
+            | Failure::ClientConnections(s)
             | Failure::NotImplemented(s)
             | Failure::Unavailable(s)
             | Failure::BadReply(s)
@@ -426,9 +441,13 @@ pub async fn read_body(
     {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let e = e.into_inner();
+        match crate::edge::limits::BodyStalled::within(&*e) {
+            Some(stalled) => ApiError::from(Failure::BodyTimeout(format!("{what}: {stalled}"))),
+            None => too_large(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -442,6 +461,12 @@ mod tests {
             (Failure::NotFound("x".into()), 404, "not_found"),
             (Failure::TooLarge("x".into()), 413, "payload_too_large"),
             (Failure::HeadTooLarge("x".into()), 431, "headers_too_large"),
+            (Failure::BodyTimeout("x".into()), 408, "request_timeout"),
+            (
+                Failure::ClientConnections("x".into()),
+                429,
+                "too_many_connections",
+            ),
             (Failure::Unavailable("x".into()), 502, "backend_unavailable"),
             (Failure::BadReply("x".into()), 502, "bad_gateway"),
             (Failure::Timeout("x".into()), 504, "backend_timeout"),

@@ -32,6 +32,7 @@ mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -63,8 +64,8 @@ struct Inner {
     admin: AdminSettings,
     /// CORS at the front door, when the config has a `[cors]` section.
     cors: std::sync::OnceLock<tower_http::cors::CorsLayer>,
-    /// Limits on the request head (the defaults unless set).
-    head_limits: std::sync::OnceLock<edge::limits::HeadLimits>,
+    /// Limits on each request (the defaults unless set).
+    request_limits: std::sync::OnceLock<edge::limits::RequestLimits>,
 }
 
 /// Settings of the admin API.
@@ -108,7 +109,7 @@ impl Gateway {
                 body_limit,
                 admin,
                 cors: Default::default(),
-                head_limits: Default::default(),
+                request_limits: Default::default(),
             }),
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -193,13 +194,13 @@ pub fn app(gw: Gateway) -> Router {
 }
 
 impl Gateway {
-    /// Sets the limits on the request head (once, at start).
-    pub fn set_head_limits(&self, limits: edge::limits::HeadLimits) {
-        let _ = self.inner.head_limits.set(limits);
+    /// Sets the limits on each request (once, at start).
+    pub fn set_request_limits(&self, limits: edge::limits::RequestLimits) {
+        let _ = self.inner.request_limits.set(limits);
     }
 
-    pub(crate) fn head_limits(&self) -> edge::limits::HeadLimits {
-        self.inner.head_limits.get().copied().unwrap_or_default()
+    pub(crate) fn request_limits(&self) -> edge::limits::RequestLimits {
+        self.inner.request_limits.get().copied().unwrap_or_default()
     }
 
     /// Answers CORS at the front door with these settings (once, at start).
@@ -334,6 +335,17 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if !cfg.metrics {
         observe::metrics::disable();
     }
+    let front_tls = cfg
+        .tls
+        .as_ref()
+        .map(|t| edge::tls::Tls::load(t, "front door"))
+        .transpose()?;
+    let admin_tls = cfg
+        .admin_tls
+        .as_ref()
+        .map(|t| edge::tls::Tls::load(t, "admin"))
+        .transpose()?;
+    edge::tls::watch(front_tls.iter().chain(&admin_tls).cloned().collect());
     let endpoints = crate::transport::EndpointCache::default();
     let changes = Arc::new(discovery::Changes::default());
     let mut entries = Vec::new();
@@ -398,10 +410,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if front_tls.is_some() { "https" } else { "http" };
     let front = if addr.ip().is_unspecified() {
-        format!("http://127.0.0.1:{}", addr.port())
+        format!("{scheme}://127.0.0.1:{}", addr.port())
     } else {
-        format!("http://{addr}")
+        format!("{scheme}://{addr}")
     };
     let gw = Gateway::with_registry(
         cfg.body_limit,
@@ -415,11 +428,14 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if let Some(c) = &cfg.cors {
         gw.set_cors(c)?;
     }
-    let head_limits = edge::limits::HeadLimits {
+    let head = edge::limits::HeadLimits {
         max_bytes: cfg.max_header_bytes,
         max_headers: cfg.max_headers,
     };
-    gw.set_head_limits(head_limits);
+    gw.set_request_limits(edge::limits::RequestLimits {
+        head,
+        body_read_timeout: Duration::from_millis(cfg.body_read_timeout_ms),
+    });
     if let Some(url) = store {
         cluster::start(&gw, url, cluster::gateway_id(&cfg.admin_listen)).await?;
     }
@@ -430,137 +446,31 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         let admin = TcpListener::bind(admin_addr)
             .await
             .map_err(|e| format!("cannot listen on {admin_addr} (admin): {e}"))?;
-        tracing::info!(addr = %admin_addr, "admin API listening");
-        let app = admin::admin_app(gw.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(admin, app).await {
-                tracing::error!(error = %e, "admin API stopped");
-            }
-        });
+        tracing::info!(addr = %admin_addr, tls = admin_tls.is_some(), "admin API listening");
+        let settings = edge::serve::ServeSettings {
+            tls: admin_tls,
+            ..Default::default()
+        };
+        tokio::spawn(edge::serve::serve(
+            admin,
+            admin::admin_app(gw.clone()),
+            settings,
+            std::future::pending(),
+        ));
     }
-    tracing::info!(%addr, "kitegate listening");
-    serve_http1(listener, app(gw), head_limits, shutdown()).await;
+    tracing::info!(%addr, tls = front_tls.is_some(), "kitegate listening");
+    let settings = edge::serve::ServeSettings {
+        head,
+        header_read_timeout: Duration::from_millis(cfg.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(cfg.idle_timeout_ms),
+        max_connections: cfg.max_connections,
+        max_connections_per_ip: cfg.max_connections_per_ip,
+        tls: front_tls,
+    };
+    edge::serve::serve(listener, app(gw), settings, shutdown()).await;
     let _ = tokio::task::spawn_blocking(observe::trace::shutdown).await;
     Ok(())
 }
-
-/// Largest read buffer of one HTTP/1.1 connection, and so the largest
-/// request head (431 past it; nginx's default total is the same). hyper's
-/// default (about 400 KB) lets every connection that once received a large
-/// body keep a buffer of that size; bodies larger than this arrive in
-/// several reads.
-const HTTP_READ_BUFFER_MAX: usize = 32 * 1024;
-
-/// Drives a connection to its end; once `stopped` resolves, it is told to
-/// finish its requests and take no more.
-macro_rules! drain_on {
-    ($conn:expr, $stopped:expr) => {
-        async {
-            let conn = $conn;
-            tokio::pin!(conn);
-            tokio::select! {
-                ended = conn.as_mut() => ended,
-                _ = $stopped => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            }
-        }
-    };
-}
-
-/// Whether a connection opens with the HTTP/2 client preface
-/// (`PRI * HTTP/2.0…`): its first four bytes, peeked without reading
-/// them, tell it from every HTTP/1.1 method. A client that sends fewer at
-/// first is waited for, up to the header-read timeout.
-async fn opens_with_h2_preface(stream: &tokio::net::TcpStream) -> bool {
-    let mut buf = [0u8; 4];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        match stream.peek(&mut buf).await {
-            Ok(n) if n >= 4 => return &buf == b"PRI ",
-            Ok(0) | Err(_) => return false,
-            Ok(n) if !b"PRI ".starts_with(&buf[..n]) => return false,
-            Ok(_) if tokio::time::Instant::now() > deadline => return false,
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(2)).await,
-        }
-    }
-}
-
-/// Serves HTTP/1.1 (with upgrades, for WebSocket routes) and h2c with
-/// prior knowledge (a connection that opens with the HTTP/2 preface) on
-/// `listener` until `stop` resolves, then lets the requests in flight
-/// finish, for at most [`DRAIN_TIMEOUT`] (idle keep-alive connections
-/// close at once). hyper-util's graceful shutdown does not take HTTP/1
-/// connections with upgrades, so the drain is done here: every
-/// connection ends gracefully on the stop signal, and the tasks are
-/// awaited.
-async fn serve_http1(
-    listener: TcpListener,
-    app: axum::Router,
-    limits: edge::limits::HeadLimits,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
-    let mut conns = tokio::task::JoinSet::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.max_buf_size(HTTP_READ_BUFFER_MAX.max(limits.hyper_max_bytes()))
-        .max_header_size(limits.hyper_max_bytes())
-        .max_headers(limits.hyper_max_headers())
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30));
-    tokio::pin!(stop);
-    loop {
-        while conns.try_join_next().is_some() {}
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut stop => break,
-        };
-        stream.set_nodelay(true).ok();
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let mut stop_rx = stop_rx.clone();
-        let http = http.clone();
-        conns.spawn(async move {
-            let stopped = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let ended = if opens_with_h2_preface(io.inner()).await {
-                let h2 =
-                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .serve_connection(io, service);
-                drain_on!(h2, stopped).await
-            } else {
-                drain_on!(http.serve_connection(io, service).with_upgrades(), stopped).await
-            };
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    stopping.send_replace(true);
-    // Long streams (SSE, NDJSON) get a bounded drain, not an endless one.
-    let drained = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
-        tracing::warn!(
-            "connections still open after {} s; closing them",
-            DRAIN_TIMEOUT.as_secs()
-        );
-    }
-}
-
-/// How long a graceful stop waits for requests in flight.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
