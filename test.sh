@@ -2,7 +2,7 @@
 # Runs every test of kitegate on a fresh machine: installs the third-party
 # test peers (thriftpy2 and grpcio in .venv, the Kitex servers and the Apache
 # Dubbo peer in e2e/.cache, etcd, ZooKeeper and Chromium from Debian,
-# playwright-core from npm), checks format and lints, builds the binaries,
+# playwright-core and Connect's gRPC-Web client from npm), checks format and lints, builds the binaries,
 # runs unit, integration and end-to-end tests, and compiles the benchmarks
 # so they never rot.
 set -euo pipefail
@@ -18,6 +18,7 @@ step "kitex peers"; e2e/peers/kitex/build.sh; e2e/peers/kitex-pb/build.sh
 step "dubbo peer"; e2e/peers/dubbo/build.sh
 step "stores"; e2e/peers/stores/setup.sh
 step "console test browser"; e2e/ui/setup.sh
+step "node peers"; e2e/peers/node/setup.sh
 step "curl"; command -v curl >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q curl >/dev/null; }
 step "format"; cargo fmt --all -- --check
 step "build"; cargo build --workspace --bins

@@ -8,6 +8,7 @@
 mod decode;
 mod encode;
 mod grpc;
+mod grpc_web;
 mod json;
 pub mod kitex;
 mod path;
@@ -17,6 +18,9 @@ mod wire;
 
 pub use grpc::{
     GRPC_PREFIX, grpc_binary_metadata, grpc_frame, grpc_gunzip, grpc_message_text, grpc_unframe,
+};
+pub use grpc_web::{
+    TRAILER_FLAG, grpc_web_request, grpc_web_text_decode, grpc_web_text_encode, grpc_web_trailers,
 };
 pub use json::{
     MAX_DEPTH, PROTOBUF, PbDecodeOptions, PbEncodeOptions, decode_dynamic, dynamic_to_json,

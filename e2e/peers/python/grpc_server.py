@@ -133,7 +133,8 @@ def compile_proto(proto, google_api_dir, workdir):
             todo.extend(IMPORT_RE.findall(f.read()))
 
     args = ["grpc_tools.protoc"] + [f"-I{r}" for r in roots + [wkt]] + [
-        f"--python_out={out}", f"--grpc_python_out={out}"] + files
+        f"--python_out={out}", f"--grpc_python_out={out}",
+        f"--descriptor_set_out={os.path.join(workdir, 'set.pb')}", "--include_imports"] + files
     rc = protoc.main(args)
     if rc != 0:
         raise SystemExit(f"grpc_server.py: protoc failed ({rc}): {' '.join(args)}")
@@ -265,12 +266,15 @@ def main():
     ap.add_argument("--google-api-dir", default=DEFAULT_GOOGLE_API)
     ap.add_argument("--service", default="RichService")
     ap.add_argument("--name", default="", help="what Counter.Whoami answers")
+    ap.add_argument("--descriptor-set", help="also write the compiled FileDescriptorSet here")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="kitegate-grpc-peer-")
     try:
         out = compile_proto(args.proto, args.google_api_dir, workdir)
         sys.path.insert(0, out)
+        if args.descriptor_set:
+            shutil.copyfile(os.path.join(workdir, "set.pb"), args.descriptor_set)
         stem = os.path.splitext(os.path.basename(args.proto))[0]
         pb2 = importlib.import_module(stem + "_pb2")
         pb2_grpc = importlib.import_module(stem + "_pb2_grpc")

@@ -82,13 +82,13 @@ impl crate::transport::Answer for GrpcOutcome {
 pub struct GrpcBackend {
     spec: Arc<BackendSpec>,
     proto: Arc<ProtoSchema>,
-    client: Client<GrpcCall, GrpcOutcome>,
+    pub(super) client: Client<GrpcCall, GrpcOutcome>,
 }
 
 impl ProtocolBackend for GrpcBackend {
     fn routes(self: Arc<Self>) -> Result<Vec<RouteSpec>, String> {
         let b = &self;
-        proto::routes(&b.spec, &b.proto, true, |route| {
+        let route_of = |route: ProtoRoute, web_only: bool| -> Arc<dyn Route> {
             let path = format!(
                 "/{}/{}",
                 route.method.descriptor.parent_service().full_name(),
@@ -98,8 +98,27 @@ impl ProtocolBackend for GrpcBackend {
                 path: path.into(),
                 route: Arc::new(route),
                 backend: b.clone(),
+                web_only,
             })
-        })
+        };
+        let mut routes = proto::routes(&b.spec, &b.proto, true, |r| route_of(r, false))?;
+        // gRPC-Web clients call `/package.Service/Method` whatever the
+        // method's HTTP rules say; where no rule took that path, a route
+        // serves gRPC-Web there alone.
+        let taken: std::collections::HashSet<String> = routes
+            .iter()
+            .filter(|r| r.verb == axum::http::Method::POST)
+            .map(|r| r.path.as_str().to_string())
+            .collect();
+        let extra = proto::default_routes(
+            &b.spec,
+            &b.proto,
+            true,
+            |path| !taken.contains(path),
+            |r| route_of(r, true),
+        )?;
+        routes.extend(extra);
+        Ok(routes)
     }
 
     fn methods(&self) -> Vec<Value> {
@@ -113,11 +132,14 @@ impl ProtocolBackend for GrpcBackend {
 }
 
 #[derive(Clone)]
-struct GrpcRoute {
-    backend: Arc<GrpcBackend>,
-    route: Arc<ProtoRoute>,
+pub(super) struct GrpcRoute {
+    pub(super) backend: Arc<GrpcBackend>,
+    pub(super) route: Arc<ProtoRoute>,
     /// `/package.Service/Method`.
     path: Arc<str>,
+    /// Serves gRPC-Web requests only (the method's rules put its JSON
+    /// routes elsewhere).
+    web_only: bool,
 }
 
 impl Route for GrpcRoute {
@@ -132,7 +154,12 @@ impl Route for GrpcRoute {
 
 impl GrpcRoute {
     /// The call, with what is left of its deadline as its `grpc-timeout`.
-    fn call_of(&self, headers: &HeaderMap, kind: GrpcCallKind, meta: &CallMeta) -> GrpcCall {
+    pub(super) fn call_of(
+        &self,
+        headers: &HeaderMap,
+        kind: GrpcCallKind,
+        meta: &CallMeta,
+    ) -> GrpcCall {
         GrpcCall {
             path: self.path.clone(),
             metadata: self.outgoing_metadata(headers, meta),
@@ -141,11 +168,27 @@ impl GrpcRoute {
         }
     }
 
-    fn meta(&self, headers: &HeaderMap, body: &[u8]) -> Result<CallMeta, ApiError> {
+    pub(super) fn meta(&self, headers: &HeaderMap, body: &[u8]) -> Result<CallMeta, ApiError> {
         (self.backend.spec.traffic).meta(&self.route.policy, headers, body)
     }
 
+    /// The largest message either way.
+    pub(super) fn backend_max_message(&self) -> usize {
+        (self.backend.spec.settings.options.max_frame)
+            .unwrap_or(codecs::framing::DEFAULT_MAX_FRAME_SIZE)
+    }
+
     async fn handle(&self, req: HttpRequest) -> Result<Response, ApiError> {
+        if let Some(flavour) = super::grpc_web::flavour(&req.parts.headers) {
+            return Ok(self.grpc_web(req, flavour).await);
+        }
+        if self.web_only {
+            return Err(Failure::NotFound(format!(
+                "{} serves gRPC-Web requests only (content-type application/grpc-web or application/grpc-web-text); the method's HTTP rules give its JSON routes",
+                self.path
+            ))
+            .into());
+        }
         let sse = super::wants_sse(&req.parts);
         let m = &self.route.method;
         if m.client_streaming {
@@ -567,7 +610,7 @@ fn status_details(method: &ProtoMethod, opts: &PbDecodeOptions, st: &GrpcStatus)
 }
 
 /// Metadata keys that are not copied between HTTP headers and gRPC metadata.
-fn reserved_metadata(name: &str) -> bool {
+pub(super) fn reserved_metadata(name: &str) -> bool {
     name.starts_with("grpc-")
         || name.starts_with(':')
         || matches!(

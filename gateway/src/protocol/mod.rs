@@ -13,6 +13,7 @@
 pub mod builtin;
 pub mod dubbo;
 pub mod grpc;
+mod grpc_web;
 pub mod kitex_pb;
 mod proto;
 pub mod thrift;

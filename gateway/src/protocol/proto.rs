@@ -17,6 +17,7 @@ use crate::backend::BackendSpec;
 use crate::config::BackendOptions;
 use crate::error::{ApiError, Failure};
 use crate::pipeline::CallPolicy;
+use axum::http::Method as HttpVerb;
 
 /// The JSON options of a protobuf backend.
 pub fn encode_options(opts: &BackendOptions) -> PbEncodeOptions {
@@ -70,33 +71,80 @@ pub fn routes(
     streaming: bool,
     mut handler: impl FnMut(ProtoRoute) -> Arc<dyn Route>,
 ) -> Result<Vec<RouteSpec>, String> {
-    let opts = &spec.settings.options;
     let mut out = Vec::new();
     for (svc, m) in crate::routes::served_proto_methods(&spec.services, proto, streaming) {
         let rules = crate::routes::proto_method_routes(&svc.full_name, m);
         for (verb, template, rule) in rules {
-            let full = format!("{}{}", spec.prefix, template);
-            let parsed = PathTemplate::parse(&full)
-                .map_err(|e| format!("backend `{}`: route {full}: {e}", spec.name))?;
-            let handler = handler(ProtoRoute {
-                service: svc.name.clone(),
-                method: m.clone(),
-                rule,
-                name: spec.method_name(&svc.name, &m.name),
-                encode: encode_options(opts),
-                decode: decode_options(opts),
-                policy: spec.policy(&svc.name, &m.name, idempotent(m)),
-            });
-            out.push(RouteSpec {
+            out.push(route_spec(
+                spec,
+                &svc.name,
+                m,
                 verb,
-                path: RoutePath::Template(parsed),
-                service: svc.name.clone(),
-                method: m.name.clone(),
-                handler,
-            });
+                &template,
+                rule,
+                &mut handler,
+            )?);
         }
     }
     Ok(out)
+}
+
+/// The default `POST {prefix}/{package.Service}/{Method}` route of every
+/// method whose path `wanted` accepts (body `*`).
+pub fn default_routes(
+    spec: &BackendSpec,
+    proto: &ProtoSchema,
+    streaming: bool,
+    wanted: impl Fn(&str) -> bool,
+    mut handler: impl FnMut(ProtoRoute) -> Arc<dyn Route>,
+) -> Result<Vec<RouteSpec>, String> {
+    let mut out = Vec::new();
+    for (svc, m) in crate::routes::served_proto_methods(&spec.services, proto, streaming) {
+        let template = format!("/{}/{}", svc.full_name, m.name);
+        if wanted(&format!("{}{template}", spec.prefix)) {
+            out.push(route_spec(
+                spec,
+                &svc.name,
+                m,
+                HttpVerb::POST,
+                &template,
+                None,
+                &mut handler,
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+fn route_spec(
+    spec: &BackendSpec,
+    service: &str,
+    m: &ProtoMethod,
+    verb: HttpVerb,
+    template: &str,
+    rule: Option<ProtoHttpRule>,
+    handler: &mut impl FnMut(ProtoRoute) -> Arc<dyn Route>,
+) -> Result<RouteSpec, String> {
+    let opts = &spec.settings.options;
+    let full = format!("{}{}", spec.prefix, template);
+    let parsed = PathTemplate::parse(&full)
+        .map_err(|e| format!("backend `{}`: route {full}: {e}", spec.name))?;
+    let handler = handler(ProtoRoute {
+        service: service.to_string(),
+        method: m.clone(),
+        rule,
+        name: spec.method_name(service, &m.name),
+        encode: encode_options(opts),
+        decode: decode_options(opts),
+        policy: spec.policy(service, &m.name, idempotent(m)),
+    });
+    Ok(RouteSpec {
+        verb,
+        path: RoutePath::Template(parsed),
+        service: service.to_string(),
+        method: m.name.clone(),
+        handler,
+    })
 }
 
 /// The admin API's description of each method of the backend's services.
