@@ -282,3 +282,50 @@ fn hand_framed_requests_in_both_flavours() {
     .unwrap();
     assert_eq!((status, text.as_str()), (200, r#"{"sum":1024}"#));
 }
+
+/// The same calls from a real browser's fetch (Chromium, headless): the
+/// binary flavour, and a -text server stream read chunk by chunk.
+#[test]
+fn a_browser_calls_grpc_web() {
+    assert!(
+        e2e::root()
+            .join("e2e/ui/node_modules/playwright-core")
+            .exists(),
+        "run e2e/ui/setup.sh (chromium and playwright-core)"
+    );
+    let gw = Gateway::start("", &[]);
+    let out = Command::new("node")
+        .arg(repo_path("e2e/ui/grpc_web.mjs"))
+        .current_dir(repo_path("e2e/ui"))
+        .env("FRONT", &gw.base)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["add"]["status"], 200, "{r}");
+    assert_eq!(r["add"]["type"], "application/grpc-web+proto");
+    assert_eq!(
+        r["add"]["frames"][0]["message"],
+        json!([0x08, 0x80, 0x08]),
+        "{r}"
+    );
+    assert_eq!(r["add"]["frames"][1]["trailers"], "grpc-status:0\r\n");
+    let count = &r["count"];
+    assert_eq!(count["type"], "application/grpc-web-text+proto", "{r}");
+    let messages: Vec<&Value> = count["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.get("message"))
+        .collect();
+    assert_eq!(
+        messages,
+        [&json!([8, 1]), &json!([8, 2]), &json!([8, 3])],
+        "{r}"
+    );
+    assert_eq!(count["frames"][3]["trailers"], "grpc-status:0\r\n", "{r}");
+}
