@@ -366,6 +366,20 @@ pub fn curl(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Certificates made by e2e/peers/python/make_certs.py (a CA, `server`
+/// and `renewed` for 127.0.0.1 and localhost, `client`, and `stranger`
+/// from another CA), in a temporary directory.
+pub fn make_certs() -> TempDir {
+    let dir = TempDir::new("certs");
+    let st = Command::new(python())
+        .arg(root().join("e2e/peers/python/make_certs.py"))
+        .arg(dir.path())
+        .status()
+        .expect("run make_certs.py");
+    assert!(st.success());
+    dir
+}
+
 /// Status, headers and body text of a response.
 pub type HttpReply = (u16, Vec<(String, String)>, String);
 

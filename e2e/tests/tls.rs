@@ -9,21 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::{Gateway, TempDir, curl, python, repo_path};
+use e2e::{Gateway, TempDir, curl, make_certs, python, repo_path};
 use serde_json::Value;
 
 const ADD: &str = r#"{"first": 512, "second": 512}"#;
-
-fn make_certs() -> TempDir {
-    let dir = TempDir::new("certs");
-    let st = Command::new(python())
-        .arg(repo_path("e2e/peers/python/make_certs.py"))
-        .arg(dir.path())
-        .status()
-        .expect("run make_certs.py");
-    assert!(st.success());
-    dir
-}
 
 /// One request per line of tls_client.py's output.
 fn python_client(args: &[&str]) -> Vec<Value> {

@@ -34,6 +34,20 @@ pub struct BackendSpec {
 }
 
 impl BackendSpec {
+    /// The TLS client of its connections, when its settings have `tls`;
+    /// `alpn` is what its protocol speaks over TLS.
+    pub fn tls(
+        &self,
+        alpn: &[&[u8]],
+    ) -> Result<Option<Arc<crate::transport::tls::TlsClient>>, String> {
+        (self.settings.tls.as_ref())
+            .map(|t| {
+                crate::transport::tls::TlsClient::load(t, alpn)
+                    .map_err(|e| format!("backend `{}`: {e}", self.name))
+            })
+            .transpose()
+    }
+
     /// The call policy of one method of the backend's IDL.
     pub fn policy(
         &self,

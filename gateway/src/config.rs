@@ -47,6 +47,8 @@
 //! services = ["RichService"]    # default: every service of the main file
 //! prefix = "/rich"
 //! timeout_ms = 1000
+//! # tls = { ca = "certs/ca.pem", server_name = "rich.internal" } # TLS to the endpoints
+//! #   (`crate::transport::tls`; with cert and key, a client certificate too)
 //! [backends.options]
 //! enum_as_name = false          # write enums by name
 //! i64_as_string = false         # write i64 as strings (JavaScript clients)
@@ -200,6 +202,9 @@ pub struct BackendConfig {
     pub limit: LimitConfig,
     #[serde(default, skip_serializing_if = "is_default")]
     pub health: HealthConfig,
+    /// TLS to its endpoints (`crate::transport::tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::transport::tls::BackendTls>,
     /// Edge authentication of the backend's routes (`crate::edge::auth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<crate::edge::auth::AuthConfig>,
@@ -342,6 +347,9 @@ impl Config {
         for b in &mut cfg.backends {
             if b.idl.is_relative() && !b.idl.as_os_str().is_empty() {
                 b.idl = base.join(&b.idl);
+            }
+            if let Some(t) = &mut b.tls {
+                t.relative_to(base);
             }
             for d in &mut b.include_dirs {
                 if d.is_relative() {

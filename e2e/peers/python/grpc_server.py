@@ -267,6 +267,9 @@ def main():
     ap.add_argument("--service", default="RichService")
     ap.add_argument("--name", default="", help="what Counter.Whoami answers")
     ap.add_argument("--descriptor-set", help="also write the compiled FileDescriptorSet here")
+    ap.add_argument("--tls-cert", help="serve TLS with this certificate (and --tls-key)")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="require client certificates this CA signed")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="kitegate-grpc-peer-")
@@ -286,7 +289,15 @@ def main():
             add(make_counter_servicer(base, pb2, args.name), server)
         else:
             add(make_servicer(base, pb2), server)
-        port = server.add_insecure_port(f"{args.host}:{args.port}")
+        if args.tls_cert:
+            read = lambda p: open(p, "rb").read()
+            creds = grpc.ssl_server_credentials(
+                [(read(args.tls_key), read(args.tls_cert))],
+                root_certificates=read(args.tls_client_ca) if args.tls_client_ca else None,
+                require_client_auth=bool(args.tls_client_ca))
+            port = server.add_secure_port(f"{args.host}:{args.port}", creds)
+        else:
+            port = server.add_insecure_port(f"{args.host}:{args.port}")
         if port == 0:
             raise SystemExit(f"grpc_server.py: cannot listen on {args.host}:{args.port}")
         server.start()

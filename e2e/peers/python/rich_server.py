@@ -34,6 +34,7 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -43,7 +44,8 @@ from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
 from thriftpy2.server import TThreadedServer
 from thriftpy2.thrift import TApplicationException, TException, TProcessor
 from thriftpy2.transport import (TBufferedTransportFactory,
-                                 TFramedTransportFactory, TServerSocket)
+                                 TFramedTransportFactory, TServerSocket,
+                                 TSSLServerSocket)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_IDL = os.path.normpath(os.path.join(HERE, "..", "..", "idl", "rich.thrift"))
@@ -94,6 +96,20 @@ class ServerSocket(TServerSocket):
         sock.listen(self.backlog)
         self.sock = sock
         self.port = sock.getsockname()[1]
+
+
+class SSLServerSocket(ServerSocket, TSSLServerSocket):
+    """ServerSocket over TLS: thriftpy2's TSSLServerSocket handshake on
+    each accepted connection, with the standard library's ssl context."""
+
+
+def tls_context(cert, key, client_ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    return ctx
 
 
 class Handler(object):
@@ -229,6 +245,9 @@ def main():
                     help="close a connection idle this long (0 = never; thriftpy2's own default is 3000)")
     ap.add_argument("--verbose", "-v", action="store_true", help="log each call to stderr")
     ap.add_argument("--name", default="", help="what whoami() answers (Counter)")
+    ap.add_argument("--tls-cert", help="serve TLS with this certificate (and --tls-key)")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="require client certificates this CA signed")
     args = ap.parse_args()
 
     mod = load_idl(args.idl, args.include_dir)
@@ -240,8 +259,14 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    sock = ServerSocket(host=args.host, port=args.port,
-                        client_timeout=args.client_timeout_ms or None)
+    if args.tls_cert:
+        sock = SSLServerSocket(host=args.host, port=args.port,
+                               client_timeout=args.client_timeout_ms or None,
+                               ssl_context=tls_context(args.tls_cert, args.tls_key,
+                                                       args.tls_client_ca))
+    else:
+        sock = ServerSocket(host=args.host, port=args.port,
+                            client_timeout=args.client_timeout_ms or None)
     sock.listen()
     server = TThreadedServer(TProcessor(service, SafeHandler(Handler(mod, args.verbose, args.name))),
                              sock,

@@ -78,6 +78,7 @@ impl Protocol for Dubbo {
         let cfg = DubboConfig {
             connect_timeout: spec.connect_timeout,
             max_body: opts.max_frame.unwrap_or(codecs::dubbo::DEFAULT_MAX_BODY),
+            tls: spec.tls(&[])?,
             ..Default::default()
         };
         let endpoints = spec

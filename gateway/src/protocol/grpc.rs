@@ -56,6 +56,7 @@ impl Protocol for Grpc {
                 .max_frame
                 .unwrap_or(codecs::framing::DEFAULT_MAX_FRAME_SIZE),
             accept_gzip: opts.accept_gzip,
+            tls: spec.tls(&[b"h2"])?,
         };
         let endpoints = spec
             .settings

@@ -47,7 +47,7 @@ impl Protocol for KitexPb {
             spec: spec.clone(),
             proto,
             ttheader: transport.is_ttheader(),
-            client: pool_client(spec, ctx, transport, codecs::thrift::Protocol::Binary),
+            client: pool_client(spec, ctx, transport, codecs::thrift::Protocol::Binary)?,
             seq: SeqIds::default(),
         }))
     }

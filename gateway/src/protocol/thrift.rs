@@ -78,7 +78,7 @@ impl Protocol for ThriftProtocol {
         if self.wire == Wire::Compact && transport.is_ttheader() {
             tracing::warn!(backend = %spec.name, "Kitex does not accept compact inside TTHeader");
         }
-        let client = pool_client(spec, ctx, transport, self.wire);
+        let client = pool_client(spec, ctx, transport, self.wire)?;
         let opts = &spec.settings.options;
         Ok(Arc::new(ThriftBackend {
             spec: spec.clone(),
@@ -116,7 +116,7 @@ pub(super) fn pool_client(
     ctx: &BuildContext<'_>,
     transport: Transport,
     wire: Wire,
-) -> Client<Exchange, Option<FrameReply>> {
+) -> Result<Client<Exchange, Option<FrameReply>>, String> {
     let cfg = PoolConfig {
         transport,
         protocol: wire,
@@ -127,6 +127,7 @@ pub(super) fn pool_client(
             .max_frame
             .unwrap_or(DEFAULT_MAX_FRAME_SIZE),
         max_idle: MAX_IDLE_PER_ENDPOINT,
+        tls: spec.tls(&[])?,
     };
     let endpoints = spec
         .settings
@@ -134,7 +135,7 @@ pub(super) fn pool_client(
         .iter()
         .map(|e| PoolEndpoint::shared(ctx.endpoints, &e.addr, cfg.clone()))
         .collect();
-    pipeline::client(&spec.traffic, endpoints)
+    Ok(pipeline::client(&spec.traffic, endpoints))
 }
 
 /// A pooled reply is a remote error when it is a TApplicationException

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use codecs::dubbo::{self, HEADER_LEN, Header};
 use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EndpointCache, TransportError, connect};
+use super::tls::Stream;
+use super::{EndpointCache, TransportError};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>>;
 
@@ -81,6 +81,8 @@ pub struct DubboConfig {
     pub max_body: usize,
     /// A heartbeat goes out after this long without traffic.
     pub heartbeat: Duration,
+    /// TLS to the endpoint, when the backend has `tls` settings.
+    pub tls: Option<Arc<super::tls::TlsClient>>,
 }
 
 impl Default for DubboConfig {
@@ -89,6 +91,7 @@ impl Default for DubboConfig {
             connect_timeout: Duration::from_secs(1),
             max_body: dubbo::DEFAULT_MAX_BODY,
             heartbeat: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -138,10 +141,11 @@ impl DubboEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: DubboConfig) -> DubboEndpoint {
         let key = format!(
-            "dubbo|{addr}|{}|{}|{}",
+            "dubbo|{addr}|{}|{}|{}|{}",
             cfg.max_body,
             cfg.heartbeat.as_millis(),
-            cfg.connect_timeout.as_millis()
+            cfg.connect_timeout.as_millis(),
+            cfg.tls.as_ref().map_or("", |t| t.key())
         );
         let inner = cache.get(key, || Inner {
             addr: addr.into(),
@@ -205,7 +209,12 @@ impl Inner {
         {
             return Ok(c.clone());
         }
-        let tcp = connect(&self.addr, self.cfg.connect_timeout).await?;
+        let stream = super::tls::open(
+            &self.addr,
+            self.cfg.connect_timeout,
+            self.cfg.tls.as_deref(),
+        )
+        .await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let pending: Pending = Arc::default();
         let kill = Arc::new(tokio::sync::Notify::new());
@@ -217,10 +226,19 @@ impl Inner {
             addr: self.addr.clone(),
         });
         let open = super::OpenConn::new(&self.open);
-        let run = run_connection(tcp, rx, pending, kill, self.cfg.clone(), self.addr.clone());
+        let (cfg, addr) = (self.cfg.clone(), self.addr.clone());
         tokio::spawn(async move {
             let _open = open;
-            run.await
+            match stream {
+                Stream::Plain(tcp) => {
+                    let (rd, wr) = tcp.into_split();
+                    run_connection(rd, wr, rx, pending, kill, cfg, addr).await
+                }
+                Stream::Tls(tls) => {
+                    let (rd, wr) = tokio::io::split(tls);
+                    run_connection(rd, wr, rx, pending, kill, cfg, addr).await
+                }
+            }
         });
         *slot = Some(conn.clone());
         Ok(conn)
@@ -253,14 +271,14 @@ impl Drop for Forget<'_> {
 /// framing error, and when every sender of `rx` is gone (the endpoint was
 /// dropped and no call is under way), failing every waiter.
 async fn run_connection(
-    tcp: TcpStream,
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    mut wr: impl tokio::io::AsyncWrite + Unpin,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     pending: Pending,
     kill: Arc<tokio::sync::Notify>,
     cfg: DubboConfig,
     addr: Arc<str>,
 ) {
-    let (mut rd, mut wr) = tcp.into_split();
     // Answers to the provider's heartbeats: a queue of the connection's
     // own, so that it holds no sender of `rx` and cannot keep itself alive.
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -369,7 +387,7 @@ mod tests {
     }
 
     /// Reads one whole frame, as a provider does.
-    async fn read_frame(tcp: &mut TcpStream) -> (Header, Vec<u8>) {
+    async fn read_frame(tcp: &mut tokio::net::TcpStream) -> (Header, Vec<u8>) {
         let mut head = [0u8; HEADER_LEN];
         tcp.read_exact(&mut head).await.unwrap();
         let h = Header::read(&head, 1 << 20).unwrap().unwrap();

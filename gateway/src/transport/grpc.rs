@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use tokio::sync::Mutex;
 
-use super::{EndpointCache, OpenConn, TransportError, connect};
+use super::{EndpointCache, OpenConn, TransportError};
 
 /// Overhead budget for buffered small DATA frames per connection (bytes);
 /// the per-stream flow-control window still bounds what a stream buffers.
@@ -57,6 +57,8 @@ pub struct GrpcConfig {
     /// then pick gzip without a compressor for it and fail the call.
     /// Compressed replies are inflated either way.
     pub accept_gzip: bool,
+    /// TLS to the endpoint (with ALPN `h2`), when the backend has `tls` settings.
+    pub tls: Option<Arc<super::tls::TlsClient>>,
 }
 
 struct Inner {
@@ -168,10 +170,11 @@ impl GrpcEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: GrpcConfig) -> GrpcEndpoint {
         let key = format!(
-            "grpc|{addr}|{}|{}|{}",
+            "grpc|{addr}|{}|{}|{}|{}",
             cfg.max_message,
             cfg.accept_gzip,
-            cfg.connect_timeout.as_millis()
+            cfg.connect_timeout.as_millis(),
+            cfg.tls.as_ref().map_or("", |t| t.key())
         );
         let inner = cache.get(key, || Inner {
             addr: addr.into(),
@@ -243,7 +246,12 @@ impl Inner {
         if let Some(s) = self.live(slot).await {
             return Ok(s);
         }
-        let tcp = connect(&self.addr, self.cfg.connect_timeout).await?;
+        let tcp = super::tls::open(
+            &self.addr,
+            self.cfg.connect_timeout,
+            self.cfg.tls.as_deref(),
+        )
+        .await?;
         let (send, mut conn) = h2::client::Builder::new()
             .max_frame_size(1 << 20)
             // Streams of many small messages (one DATA frame each) waiting

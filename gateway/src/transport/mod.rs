@@ -10,6 +10,7 @@
 pub mod dubbo;
 pub mod grpc;
 pub mod pool;
+pub mod tls;
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -21,7 +21,8 @@ use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Connections, EndpointCache, OpenConn, TransportError, connect};
+use super::tls::{Stream, TlsClient};
+use super::{Connections, EndpointCache, OpenConn, TransportError};
 
 /// How the connections of one endpoint frame their messages.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct PoolConfig {
     pub max_frame: usize,
     /// Idle connections kept per endpoint.
     pub max_idle: usize,
+    /// TLS to the endpoint, when the backend has `tls` settings.
+    pub tls: Option<Arc<TlsClient>>,
 }
 
 /// One request: the whole frame, and whether a reply is expected.
@@ -68,7 +71,7 @@ impl Reply {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     _open: OpenConn,
 }
@@ -96,11 +99,12 @@ impl PoolEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: PoolConfig) -> PoolEndpoint {
         let key = format!(
-            "pool|{addr}|{}|{:?}|{}|{}",
+            "pool|{addr}|{}|{:?}|{}|{}|{}",
             cfg.transport.name(),
             cfg.protocol,
             cfg.max_frame,
-            cfg.connect_timeout.as_millis()
+            cfg.connect_timeout.as_millis(),
+            cfg.tls.as_ref().map_or("", |t| t.key())
         );
         let inner = cache.get(key, || Inner {
             addr: addr.into(),
@@ -156,7 +160,12 @@ impl Inner {
                 Outcome::ClosedAfterWrite => return Err(self.closed()),
             }
         }
-        let stream = connect(&self.addr, self.cfg.connect_timeout).await?;
+        let stream = super::tls::open(
+            &self.addr,
+            self.cfg.connect_timeout,
+            self.cfg.tls.as_deref(),
+        )
+        .await?;
         let conn = Conn {
             stream,
             buf: Vec::new(),
@@ -178,7 +187,7 @@ impl Inner {
     fn take_idle(&self) -> Option<Conn> {
         loop {
             let conn = self.idle.lock().expect("pool lock").pop()?;
-            if still_open(&conn.stream) {
+            if still_open(conn.stream.tcp()) {
                 return Some(conn);
             }
         }
@@ -298,6 +307,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             max_frame: 1 << 20,
             max_idle: 4,
+            tls: None,
         }
     }
 
@@ -436,7 +446,7 @@ mod tests {
         for _ in 0..200 {
             let closed = {
                 let idle = ep.inner.idle.lock().unwrap();
-                idle.first().is_some_and(|c| !still_open(&c.stream))
+                idle.first().is_some_and(|c| !still_open(c.stream.tcp()))
             };
             if closed {
                 break;

@@ -254,6 +254,7 @@ async fn main() {
             connect_timeout: Duration::from_millis(1000),
             max_frame: DEFAULT_MAX_FRAME_SIZE,
             max_idle: MAX_IDLE,
+            tls: None,
         },
     );
     let settings = BackendConfig {
