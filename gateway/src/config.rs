@@ -53,6 +53,10 @@
 //! enum_as_name = false          # write enums by name
 //! i64_as_string = false         # write i64 as strings (JavaScript clients)
 //! reject_unknown_fields = false # 400 on JSON keys the IDL does not know
+//! max_frame = 16384000          # largest reply frame (Thrift, Kitex Protobuf), message (gRPC) or body (Dubbo)
+//! max_json_depth = 64           # JSON request bodies: nesting, longest string (bytes), most
+//! max_json_string = 65536       #   elements per array or object; past any, 400 (default: none
+//! max_json_items = 10000        #   but the body limit for strings and elements)
 //! ignore_unknown_enum_values = false # protobuf: drop unknown enum names (else 400)
 //! forward_headers = ["x-tenant"] # gRPC: more request headers sent as metadata
 //! omit_response_metadata = false # gRPC: no grpc-metadata-*/grpc-trailer-* headers
@@ -228,6 +232,15 @@ pub struct BackendOptions {
     pub ignore_unknown_enum_values: bool,
     /// Largest reply frame accepted from the backend (bytes).
     pub max_frame: Option<usize>,
+    /// JSON request bodies: deepest nesting (default 64), longest string
+    /// (bytes) and most elements in one array or object (default: the
+    /// body limit alone); past any, 400 naming the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_json_depth: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_json_string: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_json_items: Option<usize>,
     /// Protobuf: write fields holding their default value.
     #[serde(default)]
     pub emit_defaults: bool,
@@ -256,6 +269,18 @@ pub struct BackendOptions {
     /// Dubbo: the service group (attachment `group`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dubbo_group: Option<String>,
+}
+
+impl BackendOptions {
+    /// The bounds its JSON request bodies are held to.
+    pub fn json_limits(&self) -> codecs::JsonLimits {
+        let d = codecs::JsonLimits::default();
+        codecs::JsonLimits {
+            max_depth: self.max_json_depth.unwrap_or(d.max_depth),
+            max_string: self.max_json_string.unwrap_or(d.max_string),
+            max_items: self.max_json_items.unwrap_or(d.max_items),
+        }
+    }
 }
 
 fn is_empty_path(p: &Path) -> bool {

@@ -712,6 +712,7 @@ fn encode_options() -> impl Iterator<Item = PbEncodeOptions> {
         .map(|(fields, enums)| PbEncodeOptions {
             ignore_unknown_fields: fields,
             ignore_unknown_enum_values: enums,
+            ..Default::default()
         })
 }
 

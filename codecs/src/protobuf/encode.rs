@@ -63,6 +63,10 @@ pub(super) fn encode(
         depth: 0,
         path: Vec::new(),
         fallback: false,
+        limits: crate::JsonLimits {
+            max_depth: opts.limits.max_depth.min(MAX_DEPTH),
+            ..opts.limits
+        },
     };
     let mut de = serde_json::Deserializer::from_slice(json);
     let r = MessageSeed {
@@ -103,6 +107,8 @@ struct Enc<'p, 'o> {
     path: Vec<Seg>,
     /// Set with the error that asks for the reference path.
     fallback: bool,
+    /// Nesting (within [`MAX_DEPTH`]), string and container bounds.
+    limits: crate::JsonLimits,
 }
 
 impl<'p> Enc<'p, '_> {
@@ -135,9 +141,10 @@ impl<'p> Enc<'p, '_> {
     /// on the reference path.
     #[inline]
     fn enter<E: de::Error>(&mut self) -> Result<(), E> {
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.limits.max_depth {
             return Err(E::custom(format_args!(
-                "nesting deeper than {MAX_DEPTH} levels"
+                "nesting deeper than {} levels",
+                self.limits.max_depth
             )));
         }
         self.depth += 1;
@@ -229,11 +236,13 @@ impl<'p> Enc<'p, '_> {
                 out: self.out,
                 key: Some(f.key),
                 presence: f.presence,
+                max: self.limits.max_string,
             })?,
             Kind::Bytes => d.deserialize_str(BytesValue {
                 out: self.out,
                 key: Some(f.key),
                 presence: f.presence,
+                max: self.limits.max_string,
             })?,
             Kind::Enum(id) => {
                 let Some(v) = d.deserialize_any(EnumValue {
@@ -303,7 +312,7 @@ impl<'p> Enc<'p, '_> {
         d: D,
     ) -> Result<(), D::Error> {
         let desc = &self.plans.msgs[msg as usize].desc;
-        let st = State::nested(MAX_DEPTH, self.depth);
+        let st = State::nested(self.limits.max_depth, self.depth);
         let opts = DeserializeOptions::new().deny_unknown_fields(!self.ignore_unknown);
         match DynamicMessage::deserialize_with_options(desc.clone(), Track::new(d, &st), &opts) {
             Ok(m) => {
@@ -338,7 +347,10 @@ impl<'p> Enc<'p, '_> {
         let mut i = 0;
         loop {
             match seq.next_element_seed(ElemSeed { e: self, f }) {
-                Ok(Some(())) => i += 1,
+                Ok(Some(())) => {
+                    i += 1;
+                    self.limits.items(i).map_err(de::Error::custom)?;
+                }
                 Ok(None) => break,
                 Err(err) => {
                     self.path.push(Seg::Index(i));
@@ -367,11 +379,13 @@ impl<'p> Enc<'p, '_> {
                 out: self.out,
                 key: Some(f.key),
                 presence: true,
+                max: self.limits.max_string,
             }),
             Kind::Bytes => d.deserialize_str(BytesValue {
                 out: self.out,
                 key: Some(f.key),
                 presence: true,
+                max: self.limits.max_string,
             }),
             Kind::Message(m) => self.message_value(f.key, m, d),
             Kind::Enum(id) => {
@@ -410,7 +424,10 @@ impl<'p> Enc<'p, '_> {
         let plans = self.plans;
         let entry = &plans.msgs[entry as usize];
         let (kf, vf) = (&entry.fields[0], &entry.fields[1]);
+        let mut n = 0;
         while let Some(key) = map.next_key_seed(StrKey)? {
+            n += 1;
+            self.limits.items(n).map_err(de::Error::custom)?;
             let at = self.out.len();
             f.key.put(self.out);
             let mark = begin_len(self.out);
@@ -719,12 +736,18 @@ impl<'de> DeserializeSeed<'de> for MapValueSeed<'_, '_, '_> {
 
 // === value visitors (prost-reflect's, writing instead of returning) ===
 
+fn too_long(len: usize, max: usize) -> String {
+    format!("a string of {len} bytes; the limit is {max}")
+}
+
 /// A string value, written with its key unless it is empty and the field
 /// has no presence.
 struct StrValue<'o> {
     out: &'o mut Vec<u8>,
     key: Option<Key>,
     presence: bool,
+    /// The longest string accepted.
+    max: usize,
 }
 
 impl Visitor<'_> for StrValue<'_> {
@@ -734,6 +757,9 @@ impl Visitor<'_> for StrValue<'_> {
     }
     #[inline]
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if v.len() > self.max {
+            return Err(E::custom(too_long(v.len(), self.max)));
+        }
         if self.presence || !v.is_empty() {
             if let Some(k) = self.key {
                 k.put(self.out);
@@ -759,6 +785,8 @@ struct BytesValue<'o> {
     out: &'o mut Vec<u8>,
     key: Option<Key>,
     presence: bool,
+    /// The longest base64 text accepted.
+    max: usize,
 }
 
 impl Visitor<'_> for BytesValue<'_> {
@@ -767,6 +795,9 @@ impl Visitor<'_> for BytesValue<'_> {
         f.write_str("a base64-encoded string")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if v.len() > self.max {
+            return Err(E::custom(too_long(v.len(), self.max)));
+        }
         let out = self.out;
         let at = out.len();
         if let Some(k) = self.key {

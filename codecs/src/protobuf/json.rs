@@ -28,7 +28,7 @@ pub const MAX_DEPTH: usize = 100;
 pub const PROTOBUF: &str = "protobuf";
 
 /// Options for JSON -> protobuf.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PbEncodeOptions {
     /// Skip JSON keys that name no field instead of rejecting them.
     pub ignore_unknown_fields: bool,
@@ -38,6 +38,23 @@ pub struct PbEncodeOptions {
     /// `ignore_unknown_fields`: a misspelt enum name is an error by default.
     /// Numbers are always accepted (proto3 enums are open).
     pub ignore_unknown_enum_values: bool,
+    /// Nesting (at most [`MAX_DEPTH`]), string and container bounds.
+    pub limits: crate::JsonLimits,
+}
+
+impl Default for PbEncodeOptions {
+    /// Unknown names rejected; nesting up to [`MAX_DEPTH`] (prost's
+    /// recursion limit), strings and containers bounded by the body alone.
+    fn default() -> Self {
+        PbEncodeOptions {
+            ignore_unknown_fields: false,
+            ignore_unknown_enum_values: false,
+            limits: crate::JsonLimits {
+                max_depth: MAX_DEPTH,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 /// Options for protobuf -> JSON.

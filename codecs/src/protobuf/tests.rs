@@ -519,6 +519,7 @@ fn unknown_enum_names_can_be_discarded_on_their_own() {
         let opts = PbEncodeOptions {
             ignore_unknown_fields,
             ignore_unknown_enum_values: true,
+            ..Default::default()
         };
         for ((json, _), want) in UNKNOWN_ENUM_CASES.iter().zip(&want) {
             for r in encode_both(json, &opts) {
@@ -530,6 +531,7 @@ fn unknown_enum_names_can_be_discarded_on_their_own() {
     let opts = PbEncodeOptions {
         ignore_unknown_fields: false,
         ignore_unknown_enum_values: true,
+        ..Default::default()
     };
     for r in encode_both(r#"{"color":"PINK","zzz":1}"#, &opts) {
         assert!(
@@ -1027,4 +1029,55 @@ fn envelope_decoders_never_panic_on_truncated_or_mutated_input() {
             chew(&m);
         }
     }
+}
+
+#[test]
+fn json_limits_bound_strings_containers_and_nesting() {
+    let limits = crate::JsonLimits {
+        max_depth: 3,
+        max_string: 8,
+        max_items: 2,
+    };
+    let opts = PbEncodeOptions {
+        limits,
+        ..Default::default()
+    };
+    let enc = |json: &str| {
+        let mut out = Vec::new();
+        json_to_message(&desc("test.All"), json.as_bytes(), &opts, &mut out).map(|()| out)
+    };
+    let fail = |json: &str| match enc(json) {
+        Err(CodecError::Input { path, message }) => format!("{path}: {message}"),
+        other => panic!("{json}: {other:?}"),
+    };
+    assert!(
+        enc(r#"{"fString": "12345678", "tags": ["a", "b"], "counts": {"x": 1, "y": 2}}"#).is_ok()
+    );
+    assert!(fail(r#"{"fString": "123456789"}"#).contains("a string of 9 bytes; the limit is 8"));
+    assert!(fail(r#"{"fBytes": "AAAAAAAAAAAA"}"#).contains("the limit is 8"));
+    let m = fail(r#"{"tags": ["a", "b", "c"]}"#);
+    assert!(
+        m.contains("more than 2 elements") && m.starts_with("$.tags"),
+        "{m}"
+    );
+    assert!(fail(r#"{"counts": {"x": 1, "y": 2, "z": 3}}"#).contains("more than 2 elements"));
+    assert!(fail(r#"{"items": [{"name": "123456789"}]}"#).contains("$.items[0].name"));
+    let d = crate::JsonLimits {
+        max_depth: 2,
+        ..limits
+    };
+    let opts = PbEncodeOptions {
+        limits: d,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let deep = json_to_message(
+        &desc("test.Node"),
+        br#"{"child": {"child": {"child": {}}}}"#,
+        &opts,
+        &mut out,
+    );
+    assert!(
+        matches!(deep, Err(CodecError::Input { message, .. }) if message.contains("nesting deeper than 2"))
+    );
 }

@@ -22,15 +22,15 @@ use crate::seen::Seen;
 pub struct EncodeOptions {
     /// Reject JSON keys that name no field (default: ignore them).
     pub reject_unknown_fields: bool,
-    /// Deepest nesting of structs and containers accepted.
-    pub max_depth: usize,
+    /// Nesting, string and container bounds.
+    pub limits: crate::JsonLimits,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
             reject_unknown_fields: false,
-            max_depth: 64,
+            limits: crate::JsonLimits::default(),
         }
     }
 }
@@ -178,10 +178,10 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
     #[inline]
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
-        if self.depth > self.opts.max_depth {
+        if self.depth > self.opts.limits.max_depth {
             return msg(format_args!(
                 "nesting deeper than {} levels",
-                self.opts.max_depth
+                self.opts.limits.max_depth
             ));
         }
         Ok(())
@@ -451,13 +451,13 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                 if self.opts.reject_unknown_fields {
                     return msg(format_args!("unknown field `{name}` in {}", def.name));
                 }
-                sc.skip(self.opts.max_depth.saturating_sub(self.depth))?;
+                sc.skip(self.opts.limits.max_depth.saturating_sub(self.depth))?;
                 continue;
             };
             let field = &def.fields[idx];
             // Set from HTTP (or never settable): the body's value is ignored.
             if !bound.is_empty() && bound.iter().any(|b| b.field == idx) {
-                sc.skip(self.opts.max_depth.saturating_sub(self.depth))?;
+                sc.skip(self.opts.limits.max_depth.saturating_sub(self.depth))?;
                 continue;
             }
             if seen.get(idx) {
@@ -523,6 +523,9 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
             }
             Some(b'"') => {
                 let s = sc.string()?;
+                if let Err(m) = self.opts.limits.string(s.len()) {
+                    return msg(format_args!("{m}"));
+                }
                 match ty {
                     Type::String
                     | Type::Binary
@@ -604,6 +607,9 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                             self.path.push(Seg::Key(key.to_string()));
                         })?;
                     n += 1;
+                    if let Err(m) = self.opts.limits.items(n as usize) {
+                        return msg(format_args!("{m}"));
+                    }
                 }
                 self.w.map_end(mark, kt, vt, n);
                 self.close()
@@ -630,6 +636,9 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                         self.path.push(Seg::Index(n as usize));
                     })?;
                     n += 1;
+                    if let Err(m) = self.opts.limits.items(n as usize) {
+                        return msg(format_args!("{m}"));
+                    }
                 }
                 self.w.list_end(mark, et, n);
                 self.close()
@@ -645,6 +654,9 @@ impl<'s, 'w, W: Writer> Enc<'s, 'w, W> {
                         self.path.push(Seg::Index(n as usize));
                     })?;
                     n += 1;
+                    if let Err(m) = self.opts.limits.items(n as usize) {
+                        return msg(format_args!("{m}"));
+                    }
                 }
                 self.w.map_end(mark, kt, vt, n);
                 self.close()

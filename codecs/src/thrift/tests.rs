@@ -838,3 +838,42 @@ fn written_keys(text: &[u8]) -> usize {
     }
     walk(&mut crate::json_scan::Scan::new(text))
 }
+
+#[test]
+fn json_limits_bound_strings_containers_and_nesting() {
+    let s = schema(
+        "struct Item { 1: string name; 2: list<string> tags; 3: map<string, i32> counts; 4: list<Item> kids }",
+    );
+    let sid = s.struct_by_name("Item").unwrap();
+    let opts = EncodeOptions {
+        limits: crate::JsonLimits {
+            max_depth: 3,
+            max_string: 8,
+            max_items: 2,
+        },
+        ..Default::default()
+    };
+    let enc = |json: &str| {
+        encode_struct(
+            Protocol::Binary,
+            &s,
+            sid,
+            json.as_bytes(),
+            &opts,
+            &mut Vec::new(),
+        )
+        .map_err(|e| e.to_string())
+    };
+    enc(r#"{"name": "12345678", "tags": ["a", "b"], "counts": {"x": 1, "y": 2}}"#).unwrap();
+    let e = enc(r#"{"name": "123456789"}"#).unwrap_err();
+    assert!(
+        e.contains("a string of 9 bytes; the limit is 8") && e.contains("name"),
+        "{e}"
+    );
+    let e = enc(r#"{"tags": ["a", "b", "c"]}"#).unwrap_err();
+    assert!(e.contains("more than 2 elements"), "{e}");
+    let e = enc(r#"{"counts": {"x": 1, "y": 2, "z": 3}}"#).unwrap_err();
+    assert!(e.contains("more than 2 elements"), "{e}");
+    let e = enc(r#"{"kids": [{"kids": [{}]}]}"#).unwrap_err();
+    assert!(e.contains("nesting deeper than 3"), "{e}");
+}

@@ -371,7 +371,15 @@ impl DubboRoute {
             serde_json::Map::new()
         } else {
             match serde_json::from_slice(body) {
-                Ok(Value::Object(m)) => m,
+                Ok(Value::Object(m)) => {
+                    let limits = b.spec.settings.options.json_limits();
+                    for (k, v) in &m {
+                        limits
+                            .check(v)
+                            .map_err(|e| bad(e.replacen('$', &format!("$.{k}"), 1)))?;
+                    }
+                    m
+                }
                 Ok(_) => return Err(bad("$: expected an object".into())),
                 Err(e) => return Err(bad(format!("$: {e}"))),
             }
@@ -465,6 +473,9 @@ impl GenericRoute {
     fn encode(&self, body: &[u8], meta: &CallMeta) -> Result<(u64, Vec<u8>), ApiError> {
         let bad = |m: String| ApiError::from(Failure::Input(m));
         let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))?;
+        (self.backend.spec.settings.options.json_limits())
+            .check(&req)
+            .map_err(bad)?;
         let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
             return Err(bad("$.method: a Java method name is required".into()));
         };

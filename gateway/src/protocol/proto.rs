@@ -24,6 +24,7 @@ pub fn encode_options(opts: &BackendOptions) -> PbEncodeOptions {
     PbEncodeOptions {
         ignore_unknown_fields: !opts.reject_unknown_fields,
         ignore_unknown_enum_values: opts.ignore_unknown_enum_values,
+        limits: opts.json_limits(),
     }
 }
 

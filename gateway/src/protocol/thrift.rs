@@ -88,7 +88,7 @@ impl Protocol for ThriftProtocol {
             client,
             encode: EncodeOptions {
                 reject_unknown_fields: opts.reject_unknown_fields,
-                ..Default::default()
+                limits: opts.json_limits(),
             },
             decode: DecodeOptions {
                 enum_as_name: opts.enum_as_name,
