@@ -61,6 +61,8 @@
 //! forward_headers = ["x-tenant"] # gRPC: more request headers sent as metadata
 //! omit_response_metadata = false # gRPC: no grpc-metadata-*/grpc-trailer-* headers
 //! accept_gzip = false           # gRPC: let the server gzip its replies
+//! max_inflate_ratio = 100       # gRPC: a gzip reply inflates at most this many times (gzip bombs)
+//! max_stream_messages = 10000   # gRPC: most messages each way in one stream
 //! java_interface = "com.x.Api"  # Dubbo: the Java interface (default from the IDL)
 //! dubbo_version = "1.0.0"       # Dubbo: service version
 //! dubbo_group = "blue"          # Dubbo: service group
@@ -241,6 +243,14 @@ pub struct BackendOptions {
     pub max_json_string: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_json_items: Option<usize>,
+    /// gRPC: most messages each way in one stream (past it the stream
+    /// ends with an error item, or 413 before the first reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stream_messages: Option<usize>,
+    /// gRPC: a gzip reply message may inflate to at most this many times
+    /// its compressed size (and never past `max_frame`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inflate_ratio: Option<usize>,
     /// Protobuf: write fields holding their default value.
     #[serde(default)]
     pub emit_defaults: bool,

@@ -18,21 +18,12 @@ use crate::json_scan::{Num, Scan, SyntaxError};
 use crate::seen::Seen;
 
 /// How JSON is turned into Thrift.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EncodeOptions {
     /// Reject JSON keys that name no field (default: ignore them).
     pub reject_unknown_fields: bool,
     /// Nesting, string and container bounds.
     pub limits: crate::JsonLimits,
-}
-
-impl Default for EncodeOptions {
-    fn default() -> Self {
-        EncodeOptions {
-            reject_unknown_fields: false,
-            limits: crate::JsonLimits::default(),
-        }
-    }
 }
 
 /// A field value taken from the HTTP request rather than the JSON body

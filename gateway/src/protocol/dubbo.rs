@@ -370,16 +370,17 @@ impl DubboRoute {
         let mut obj = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Map::new()
         } else {
-            match serde_json::from_slice(body) {
-                Ok(Value::Object(m)) => {
-                    let limits = b.spec.settings.options.json_limits();
-                    for (k, v) in &m {
-                        limits
-                            .check(v)
-                            .map_err(|e| bad(e.replacen('$', &format!("$.{k}"), 1)))?;
-                    }
-                    m
-                }
+            let parsed = serde_json::from_slice(body);
+            if let Ok(v) = &parsed {
+                b.spec
+                    .settings
+                    .options
+                    .json_limits()
+                    .check(v)
+                    .map_err(bad)?;
+            }
+            match parsed {
+                Ok(Value::Object(m)) => m,
                 Ok(_) => return Err(bad("$: expected an object".into())),
                 Err(e) => return Err(bad(format!("$: {e}"))),
             }

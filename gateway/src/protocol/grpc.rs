@@ -56,6 +56,8 @@ impl Protocol for Grpc {
                 .max_frame
                 .unwrap_or(codecs::framing::DEFAULT_MAX_FRAME_SIZE),
             accept_gzip: opts.accept_gzip,
+            max_inflate_ratio: opts.max_inflate_ratio,
+            max_stream_messages: opts.max_stream_messages,
             tls: spec.tls(&[b"h2"])?,
         };
         let endpoints = spec
@@ -268,7 +270,10 @@ impl GrpcRoute {
             req.params,
             req.parts.uri.query().map(str::to_string),
             sender,
-            req.body_limit,
+            Bounds {
+                line: req.body_limit,
+                messages: b.spec.settings.options.max_stream_messages,
+            },
             failed_tx,
         ));
         if self.route.method.server_streaming {
@@ -496,6 +501,13 @@ impl StreamState {
     }
 }
 
+/// What a streamed request may hold: bytes per line (message), and
+/// messages.
+struct Bounds {
+    line: usize,
+    messages: Option<usize>,
+}
+
 /// Reads the newline-delimited JSON request body and sends each line as a
 /// message; ends the request stream after the last one. A line that is not
 /// a valid message cancels the call and is reported through `failed`.
@@ -505,9 +517,16 @@ async fn pump_requests(
     vars: Vec<(String, String)>,
     query: Option<String>,
     mut sender: GrpcSender,
-    line_limit: usize,
+    bounds: Bounds,
     failed: tokio::sync::oneshot::Sender<ApiError>,
 ) -> Result<(), ApiError> {
+    let line_limit = bounds.line;
+    let too_many = |n: usize| match bounds.messages {
+        Some(max) if n > max => Some(ApiError::from(Failure::TooLarge(format!(
+            "more than {max} request messages in one stream (max_stream_messages)"
+        )))),
+        _ => None,
+    };
     use futures_util::StreamExt as _;
     let mut data = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
@@ -521,6 +540,10 @@ async fn pump_requests(
             let line = &buf[sent_upto..sent_upto + nl];
             sent_upto += nl + 1;
             line_no += 1;
+            if let Some(e) = too_many(line_no) {
+                err = Some(e);
+                break;
+            }
             if let Err(e) = send_line(&route, &mut sender, line, line_no, &vars, &query).await {
                 err = Some(e);
                 break;
@@ -533,6 +556,9 @@ async fn pump_requests(
         if ended {
             if !buf.is_empty() {
                 line_no += 1;
+                if let Some(e) = too_many(line_no) {
+                    break Err(e);
+                }
                 let line = std::mem::take(&mut buf);
                 if let Err(e) = send_line(&route, &mut sender, &line, line_no, &vars, &query).await
                 {

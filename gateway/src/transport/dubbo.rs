@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::tls::Stream;
 use super::{EndpointCache, TransportError};
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>>;
+/// Waiters by request id: a reply frame, or why the reply cannot be read.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Vec<u8>, String>>>>>;
 
 /// Request ids, unique in the process: a request encoded once may go to
 /// any endpoint, and endpoints are shared between backends.
@@ -62,7 +63,7 @@ impl Conn {
                 .send(Bytes::from(dubbo::heartbeat_request(id)))
                 .is_ok();
             let answered =
-                sent && matches!(tokio::time::timeout(PROBE_TIMEOUT, rx).await, Ok(Ok(_)));
+                sent && matches!(tokio::time::timeout(PROBE_TIMEOUT, rx).await, Ok(Ok(Ok(_))));
             me.pending.lock().expect("pending lock").remove(&id);
             if !answered {
                 tracing::warn!(addr = %me.addr, "Dubbo connection does not answer a heartbeat; closing it");
@@ -194,7 +195,13 @@ impl Inner {
             addr: self.addr.clone(),
         };
         conn.tx.send(req.frame).map_err(|_| closed())?;
-        let frame = rx.await.map_err(|_| closed())?;
+        let frame =
+            rx.await
+                .map_err(|_| closed())?
+                .map_err(|message| TransportError::Protocol {
+                    addr: self.addr.clone(),
+                    message,
+                })?;
         drop(guard);
         Ok(DubboReply {
             frame,
@@ -319,6 +326,11 @@ async fn run_connection(
                 Ok(Some(h)) => h,
                 Ok(None) => return,
                 Err(e) => {
+                    // The reply's waiter learns why (bytes 4..12 are its id).
+                    let id = u64::from_be_bytes(head[4..12].try_into().expect("8 bytes"));
+                    if let Some(w) = pending.lock().expect("pending lock").remove(&id) {
+                        w.send(Err(e.to_string())).ok();
+                    }
                     tracing::debug!(%addr, error = %e, "dropping the Dubbo connection");
                     return;
                 }
@@ -342,7 +354,7 @@ async fn run_connection(
             let waiter = pending.lock().expect("pending lock").remove(&h.id);
             match waiter {
                 Some(w) => {
-                    w.send(frame).ok();
+                    w.send(Ok(frame)).ok();
                 }
                 None if h.is_event() => {} // the reply to our heartbeat
                 None => tracing::debug!(%addr, id = h.id, "Dubbo reply nobody waits for"),

@@ -52,6 +52,10 @@ pub struct GrpcConfig {
     pub connect_timeout: Duration,
     /// Largest response message (bytes), after inflating.
     pub max_message: usize,
+    /// A gzip message may inflate to at most this many times its size.
+    pub max_inflate_ratio: Option<usize>,
+    /// Most response messages in one stream.
+    pub max_stream_messages: Option<usize>,
     /// Advertise gzip in `grpc-accept-encoding`, so the server may compress
     /// replies. Off by default, as grpc-go clients do: some servers (Kitex)
     /// then pick gzip without a compressor for it and fail the call.
@@ -170,8 +174,10 @@ impl GrpcEndpoint {
     /// The endpoint `addr` with these settings, shared through `cache`.
     pub fn shared(cache: &EndpointCache, addr: &str, cfg: GrpcConfig) -> GrpcEndpoint {
         let key = format!(
-            "grpc|{addr}|{}|{}|{}|{}",
+            "grpc|{addr}|{}|{:?}|{:?}|{}|{}|{}",
             cfg.max_message,
+            cfg.max_inflate_ratio,
+            cfg.max_stream_messages,
             cfg.accept_gzip,
             cfg.connect_timeout.as_millis(),
             cfg.tls.as_ref().map_or("", |t| t.key())
@@ -337,7 +343,7 @@ impl Inner {
             GrpcResponse {
                 addr: self.addr.clone(),
                 resp,
-                max_message: self.cfg.max_message,
+                bounds: Bounds::of(&self.cfg),
             },
             probe,
         ))
@@ -409,11 +415,45 @@ impl GrpcSender {
     }
 }
 
+/// What a response may hold.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    max_message: usize,
+    max_inflate_ratio: Option<usize>,
+    max_messages: Option<usize>,
+}
+
+impl Bounds {
+    fn of(cfg: &GrpcConfig) -> Bounds {
+        Bounds {
+            max_message: cfg.max_message,
+            max_inflate_ratio: cfg.max_inflate_ratio,
+            max_messages: cfg.max_stream_messages,
+        }
+    }
+
+    /// Inflates a gzip message within the size and ratio bounds.
+    fn inflate(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        let by_ratio = self
+            .max_inflate_ratio
+            .map(|r| data.len().saturating_mul(r))
+            .filter(|&cap| cap < self.max_message);
+        match grpc_gunzip(data, by_ratio.unwrap_or(self.max_message)) {
+            Err(codecs::CodecError::TooLarge { .. }) if by_ratio.is_some() => Err(format!(
+                "a gzip message of {} bytes inflates past {} times its size (max_inflate_ratio)",
+                data.len(),
+                self.max_inflate_ratio.unwrap_or_default()
+            )),
+            r => r.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// The response half of a call, before its headers arrived.
 pub struct GrpcResponse {
     addr: Arc<str>,
     resp: h2::client::ResponseFuture,
-    max_message: usize,
+    bounds: Bounds,
 }
 
 impl GrpcResponse {
@@ -449,7 +489,8 @@ impl GrpcResponse {
             trailers: HeaderMap::new(),
             body,
             buf: Vec::new(),
-            max_message: self.max_message,
+            bounds: self.bounds,
+            received: 0,
             gzip,
         })
     }
@@ -473,7 +514,9 @@ pub struct GrpcStream {
     pub trailers: HeaderMap,
     body: h2::RecvStream,
     buf: Vec<u8>,
-    max_message: usize,
+    bounds: Bounds,
+    /// Messages read so far.
+    received: usize,
     gzip: bool,
 }
 
@@ -488,15 +531,24 @@ impl GrpcStream {
     /// The next response message, `None` after the last one.
     pub async fn next(&mut self) -> Result<Option<Bytes>, TransportError> {
         loop {
-            let framed = grpc_unframe(&self.buf, self.max_message)
+            let framed = grpc_unframe(&self.buf, self.bounds.max_message)
                 .map_err(|e| self.protocol(e.to_string()))?;
             if let Some((range, consumed, compressed)) = framed {
+                self.received += 1;
+                if let Some(max) = self.bounds.max_messages
+                    && self.received > max
+                {
+                    return Err(self.protocol(format!(
+                        "more than {max} messages in one stream (max_stream_messages)"
+                    )));
+                }
                 let msg = if !compressed {
                     Bytes::copy_from_slice(&self.buf[range])
                 } else if self.gzip {
-                    grpc_gunzip(&self.buf[range], self.max_message)
+                    self.bounds
+                        .inflate(&self.buf[range])
                         .map(Bytes::from)
-                        .map_err(|e| self.protocol(e.to_string()))?
+                        .map_err(|e| self.protocol(e))?
                 } else {
                     return Err(self.protocol("compressed message without a grpc-encoding"));
                 };
