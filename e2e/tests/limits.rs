@@ -180,3 +180,76 @@ fn grpc_streams_and_gzip_replies_are_bounded() {
     assert_eq!(s, 200, "{body}");
     assert!(body["reply"].as_str().unwrap().len() > 4000, "{body}");
 }
+
+/// A Dubbo provider nobody would write: every reply is one list of a
+/// thousand elements, the first a map holding a 1,000-byte string and
+/// the rest Hessian references to it (about 3 KB that stand for 1 MB).
+fn reference_bomb() -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let mut body = vec![0x91, 0x58, 0xcb, 0xe8, 0x48, 0x01, b'k', 0x33, 0xe8];
+    body.extend(std::iter::repeat_n(b'x', 1000));
+    body.push(b'Z');
+    for _ in 1..1000 {
+        body.extend_from_slice(&[0x51, 0x91]);
+    }
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { break };
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut head = [0u8; 16];
+                while c.read_exact(&mut head).is_ok() {
+                    let len = u32::from_be_bytes(head[12..16].try_into().unwrap()) as usize;
+                    let mut req = vec![0; len];
+                    if c.read_exact(&mut req).is_err() {
+                        return;
+                    }
+                    let mut reply = vec![0xda, 0xbb, 0x02, 20];
+                    reply.extend_from_slice(&head[4..12]);
+                    reply.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                    reply.extend_from_slice(&body);
+                    if c.write_all(&reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn hessian_references_are_bounded() {
+    let addr = reference_bomb();
+    let gw = Gateway::start("builtin_hello = false\n", &[]);
+    for (name, extra) in [
+        ("bounded", json!({"max_reply_json": 100_000})),
+        ("default", json!({})),
+    ] {
+        let mut options = json!({"java_interface": "com.example.Bomb"});
+        options
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let reg = json!({"protocol": "dubbo", "endpoints": [addr], "prefix": format!("/{name}"), "options": options});
+        let (s, body) = gw.admin_call(
+            "PUT",
+            &format!("/admin/backends/{name}"),
+            Some(&reg.to_string()),
+            &[("content-type", "application/json")],
+        );
+        assert_eq!(s, 201, "{body}");
+    }
+    let invoke = r#"{"method": "get", "types": [], "args": []}"#;
+    let (s, code, m) = error(&gw.post("/bounded/$invoke", invoke));
+    assert_eq!((s, code.as_str()), (502, "bad_gateway"), "{m}");
+    assert!(m.contains("100000"), "{m}");
+    // Within the default bound (4 × max_frame) the whole tree is written.
+    let (s, body) = gw.post("/default/$invoke", invoke);
+    assert_eq!(s, 200);
+    let items = body.as_array().unwrap();
+    assert_eq!(items.len(), 1000);
+    assert_eq!(items[999]["k"].as_str().unwrap().len(), 1000);
+}

@@ -66,6 +66,7 @@
 //! java_interface = "com.x.Api"  # Dubbo: the Java interface (default from the IDL)
 //! dubbo_version = "1.0.0"       # Dubbo: service version
 //! dubbo_group = "blue"          # Dubbo: service group
+//! max_reply_json = 33554432     # Dubbo: most JSON one reply may expand to (Hessian references)
 //! ```
 //!
 //! Traffic sections (`[backends.balance]`, `retry`, `breaker`, `outlier`,
@@ -243,6 +244,10 @@ pub struct BackendOptions {
     pub max_json_string: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_json_items: Option<usize>,
+    /// Dubbo: the most JSON one reply may become (Hessian references let a
+    /// small reply stand for a large tree); default 4 × `max_frame`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_reply_json: Option<usize>,
     /// gRPC: most messages each way in one stream (past it the stream
     /// ends with an error item, or 413 before the first reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -95,7 +95,8 @@ impl Protocol for Dubbo {
         Ok(Arc::new(DubboBackend {
             spec: spec.clone(),
             client: pipeline::client(&spec.traffic, endpoints),
-            max_json: cfg.max_body.saturating_mul(JSON_PER_BODY_BYTE),
+            max_json: (opts.max_reply_json)
+                .unwrap_or(cfg.max_body.saturating_mul(JSON_PER_BODY_BYTE)),
             interface,
             json: DubboJsonOptions {
                 i64_as_string: opts.i64_as_string,
