@@ -366,6 +366,34 @@ pub fn curl(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The Kitex peer (`e2e/.cache/bin/kitex-hello`, with obs-opentelemetry's
+/// server suite) on a free port.
+pub fn kitex_server() -> (Proc, String) {
+    let bin = root().join("e2e/.cache/bin/kitex-hello");
+    assert!(
+        bin.exists(),
+        "{} is missing: run e2e/peers/kitex/build.sh",
+        bin.display()
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(bin);
+    cmd.args(["-addr", &addr]);
+    let (p, _) = Proc::start("kitex-hello", cmd, Some("READY"));
+    (p, addr)
+}
+
+/// The Apache Dubbo provider (`e2e/.cache/bin/kitegate-dubbo-peer.jar`)
+/// exporting `HelloService`, whose `echo("trace")` answers the attachments
+/// it received.
+pub fn dubbo_hello_provider() -> (Proc, String) {
+    let mut cmd = Command::new("java");
+    cmd.arg("-jar")
+        .arg(root().join("e2e/.cache/bin/kitegate-dubbo-peer.jar"))
+        .args(["provider", "0", "--with-hello", "--no-stdin-watch"]);
+    let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
+    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
+}
+
 /// Certificates made by e2e/peers/python/make_certs.py (a CA, `server`
 /// and `renewed` for 127.0.0.1 and localhost, `client`, and `stranger`
 /// from another CA), in a temporary directory.

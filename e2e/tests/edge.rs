@@ -408,3 +408,94 @@ fn connection_limits() {
     let (status, _, text) = http("GET", &format!("{}/hello", gw.base), None, &[]).unwrap();
     assert_eq!(status, 200, "{text}");
 }
+
+/// A verified token's claims go to backends as call metadata, named per
+/// backend: Kitex reads them from metainfo (TTHeader string info),
+/// grpcio from its metadata, Apache Dubbo from its attachments; a
+/// client's own header under the same key is replaced. Methods may open
+/// their routes or have checks of their own.
+#[test]
+fn claims_as_metadata_and_per_method_auth() {
+    let dir = e2e::TempDir::new("claims");
+    let jwks = dir.path().join("jwks.json");
+    let out = std::process::Command::new(e2e::python())
+        .arg(e2e::root().join("e2e/peers/python/make_jwt.py"))
+        .args(["--jwks", &jwks.to_string_lossy()])
+        .args(["--issuer", "https://issuer.test", "--audience", "kitegate"])
+        .output()
+        .expect("run make_jwt.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_kitex, kitex) = e2e::kitex_server();
+    let (_dubbo, dubbo) = e2e::dubbo_hello_provider();
+    let (_grpc, grpc) = e2e::grpc_rich_server();
+    let jwt = format!(
+        "jwt = {{ jwks_file = \"{}\", issuer = \"https://issuer.test\", audience = \"kitegate\" }}",
+        jwks.display()
+    );
+    let cfg = format!(
+        "builtin_hello = false\n\
+         [[backends]]\nname = \"k\"\nprotocol = \"thrift\"\ntransport = \"ttheader\"\nendpoints = [\"{kitex}\"]\nidl = \"{hello}\"\nprefix = \"/k\"\n\
+         [backends.auth]\n{jwt}\nforward_claims = {{ tenant = \"RPC_TRANSIT_tenant\", sub = \"RPC_PERSIST_user\" }}\n\
+         [backends.methods.add]\nauth = false\n\
+         [backends.methods.echoItems]\nauth = {{ api_keys = [\"items-key\"] }}\n\
+         [[backends]]\nname = \"d\"\nprotocol = \"dubbo\"\nendpoints = [\"{dubbo}\"]\nidl = \"{hello}\"\nprefix = \"/d\"\ntimeout_ms = 10000\n\
+         [backends.auth]\n{jwt}\nforward_claims = {{ tenant = \"x-tenant\", roles = \"x-roles\" }}\n\
+         [[backends]]\nname = \"g\"\nprotocol = \"grpc\"\nendpoints = [\"{grpc}\"]\nidl = \"{rich}\"\nprefix = \"/g\"\n\
+         [backends.auth]\n{jwt}\nforward_claims = {{ tenant = \"x-tenant\" }}\n",
+        hello = e2e::repo_path("examples/idl/hello.thrift"),
+        rich = e2e::repo_path("e2e/idl/rich.proto"),
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let bearer = format!("Bearer {}", tokens["claims"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    let post = |path: &str, body: &str, headers: &[(&str, &str)]| {
+        let (s, _, text) =
+            http("POST", &format!("{}{path}", gw.base), Some(body), headers).unwrap();
+        (s, text)
+    };
+
+    // Kitex: transient and persistent metainfo values.
+    let (s, text) = post("/k/echo", r#"{"message":"metainfo"}"#, &auth);
+    assert_eq!(s, 200, "{text}");
+    let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(reply["message"].as_str().unwrap()).unwrap();
+    assert_eq!(seen["transient"]["tenant"], "blue", "{seen}");
+    assert_eq!(seen["persistent"]["user"], "user-7", "{seen}");
+
+    // Dubbo: attachments; a list claim goes as its JSON text.
+    let (s, text) = post("/d/echo", r#"{"message":"attachments"}"#, &auth);
+    assert_eq!(s, 200, "{text}");
+    let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let att: serde_json::Value = serde_json::from_str(reply["message"].as_str().unwrap()).unwrap();
+    assert_eq!(att["x-tenant"], "blue", "{att}");
+    assert_eq!(att["x-roles"], r#"["a","b"]"#, "{att}");
+
+    // grpcio: metadata; the client's own x-tenant is replaced by the claim.
+    let spoof = [auth[0], ("grpc-metadata-x-tenant", "red")];
+    let (s, text) = post("/g/rich.v1.RichService/Ping", r#"{"text":"hi"}"#, &spoof);
+    assert_eq!(s, 200, "{text}");
+    assert!(
+        text.contains("tenant=blue") && !text.contains("red"),
+        "{text}"
+    );
+
+    // Per method: add is open, echo still needs the token, echoItems has its own key.
+    assert_eq!(
+        post("/k/add", r#"{"first":1,"second":2}"#, &[]),
+        (200, r#"{"sum":3}"#.to_string())
+    );
+    assert_eq!(post("/k/echo", r#"{"message":"x"}"#, &[]).0, 401);
+    let items = r#"{"items":[]}"#;
+    assert_eq!(
+        post("/k/items", items, &[("x-api-key", "items-key")]).0,
+        200
+    );
+    let (s, text) = post("/k/items", items, &auth);
+    assert_eq!(s, 401, "its own checks replace the backend's: {text}");
+    assert!(text.contains("x-api-key"), "{text}");
+}

@@ -263,34 +263,6 @@ fn sample_ratio_zero_records_no_new_trace_but_follows_sampled_callers() {
     );
 }
 
-/// The Kitex peer (`e2e/.cache/bin/kitex-hello`, with obs-opentelemetry's
-/// server suite) on a free port.
-fn kitex_server() -> (Proc, String) {
-    let bin = root().join("e2e/.cache/bin/kitex-hello");
-    assert!(
-        bin.exists(),
-        "{} is missing: run e2e/peers/kitex/build.sh",
-        bin.display()
-    );
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cmd = Command::new(bin);
-    cmd.args(["-addr", &addr]);
-    let (p, _) = Proc::start("kitex-hello", cmd, Some("READY"));
-    (p, addr)
-}
-
-/// The Apache Dubbo provider (`e2e/.cache/bin/kitegate-dubbo-peer.jar`)
-/// exporting `HelloService`, whose `echo("trace")` answers the attachments
-/// it received.
-fn dubbo_provider() -> (Proc, String) {
-    let mut cmd = Command::new("java");
-    cmd.arg("-jar")
-        .arg(root().join("e2e/.cache/bin/kitegate-dubbo-peer.jar"))
-        .args(["provider", "0", "--with-hello", "--no-stdin-watch"]);
-    let (p, line) = Proc::start("dubbo provider", cmd, Some("READY "));
-    (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
-}
-
 /// Backends on the three peers: Kitex over TTHeader at `/kx`, grpcio at
 /// `/g`, Dubbo at `/d`.
 fn peers_config(kitex: &str, grpc: &str, dubbo: &str) -> String {
@@ -347,9 +319,9 @@ fn seen(gw: &Gateway, headers: &[(&str, &str)]) -> Seen {
 #[test]
 fn grpcio_kitex_and_dubbo_servers_read_the_propagated_context() {
     let rx = Receiver::start();
-    let (_k, kitex) = kitex_server();
+    let (_k, kitex) = e2e::kitex_server();
     let (_g, grpc) = e2e::grpc_rich_server();
-    let (_d, dubbo) = dubbo_provider();
+    let (_d, dubbo) = e2e::dubbo_hello_provider();
     let gw = Gateway::start(
         &format!("{}{}", peers_config(&kitex, &grpc, &dubbo), rx.config(1.0)),
         &[],
@@ -430,9 +402,9 @@ fn grpcio_kitex_and_dubbo_servers_read_the_propagated_context() {
 
 #[test]
 fn without_tracing_the_callers_context_passes_through() {
-    let (_k, kitex) = kitex_server();
+    let (_k, kitex) = e2e::kitex_server();
     let (_g, grpc) = e2e::grpc_rich_server();
-    let (_d, dubbo) = dubbo_provider();
+    let (_d, dubbo) = e2e::dubbo_hello_provider();
     let gw = Gateway::start(&peers_config(&kitex, &grpc, &dubbo), &[]);
     let tp = traceparent(TRACE, true);
     let s = seen(&gw, &[("traceparent", &tp), ("tracestate", "vendor=a1")]);

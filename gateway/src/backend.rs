@@ -31,9 +31,24 @@ pub struct BackendSpec {
     pub traffic: pipeline::Traffic,
     /// The authentication its routes ask for, when its settings have some.
     pub auth: Option<Arc<crate::edge::auth::Auth>>,
+    /// Methods with their own (`methods.NAME.auth`), by the name they are
+    /// set under (`echo` or `Service.echo`); `None` opens their routes.
+    pub method_auth: std::collections::HashMap<String, Option<Arc<crate::edge::auth::Auth>>>,
 }
 
 impl BackendSpec {
+    /// The authentication of one method's routes.
+    pub fn route_auth(&self, service: &str, method: &str) -> Option<Arc<crate::edge::auth::Auth>> {
+        let own = self
+            .method_auth
+            .get(&format!("{service}.{method}"))
+            .or_else(|| self.method_auth.get(method));
+        match own {
+            Some(a) => a.clone(),
+            None => self.auth.clone(),
+        }
+    }
+
     /// The TLS client of its connections, when its settings have `tls`;
     /// `alpn` is what its protocol speaks over TLS.
     pub fn tls(
@@ -268,8 +283,21 @@ impl Backend {
             )),
             None => None,
         };
+        let mut method_auth = std::collections::HashMap::new();
+        for (m, over) in &cfg.methods {
+            use crate::edge::auth::{Auth, MethodAuth};
+            let a = match &over.auth {
+                None | Some(MethodAuth::On(true)) => continue,
+                Some(MethodAuth::On(false)) => None,
+                Some(MethodAuth::Own(a)) => Some(Arc::new(
+                    Auth::build(a).map_err(|e| format!("backend `{name}`: methods.{m}.{e}"))?,
+                )),
+            };
+            method_auth.insert(m.clone(), a);
+        }
         let spec = Arc::new(BackendSpec {
             auth,
+            method_auth,
             name: name.clone(),
             settings: cfg.clone(),
             prefix: cfg.prefix.trim_end_matches('/').to_string(),

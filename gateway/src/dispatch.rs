@@ -73,9 +73,15 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let body = limits.timed(body);
     let (mut exchange, body) = Exchange::start(route.metrics, started, request_id, body, length);
     let record = exchange.log(&parts.method, path, &parts.headers);
-    if let Some(Err(e)) = route.auth.as_ref().map(|a| a.check(&parts.headers)) {
-        let labels = route.metrics.labels();
-        return exchange.finish(e.at(&labels.backend, &labels.method).into_response());
+    match route.auth.as_ref().map(|a| a.check(&parts.headers)) {
+        Some(Err(e)) => {
+            let labels = route.metrics.labels();
+            return exchange.finish(e.at(&labels.backend, &labels.method).into_response());
+        }
+        Some(Ok(Some(claims))) => {
+            parts.extensions.insert(claims);
+        }
+        _ => {}
     }
     let req = HttpRequest {
         parts,

@@ -176,7 +176,7 @@ impl RouteTable {
                     method: r.method,
                 };
                 let routed = Routed {
-                    auth: b.spec.auth.clone(),
+                    auth: b.spec.route_auth(&info.service, &info.method),
                     handler: r.handler,
                     metrics: RouteMetrics::of(
                         &info.backend,

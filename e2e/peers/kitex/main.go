@@ -103,11 +103,18 @@ type helloImpl struct{}
 //     remains).
 //
 // And "trace" answers the trace context the call's server span has (see the
-// package comment).
+// package comment); "metainfo" answers every metainfo value the call carried,
+// as JSON {"transient": {…}, "persistent": {…}}.
 func (*helloImpl) Echo(ctx context.Context, req *api.Request) (*api.Response, error) {
 	switch req.GetMessage() {
 	case "trace":
 		return &api.Response{Message: traceReport(ctx)}, nil
+	case "metainfo":
+		out, _ := json.Marshal(map[string]any{
+			"transient":  metainfo.GetAllValues(ctx),
+			"persistent": metainfo.GetAllPersistentValues(ctx),
+		})
+		return &api.Response{Message: string(out)}, nil
 	case "raise-error":
 		return nil, errors.New("kitex says no")
 	case "biz-error":

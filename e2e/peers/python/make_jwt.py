@@ -9,7 +9,8 @@ halves, and tokens, printed as one JSON object:
 Tokens: rs256 and eddsa (valid), expired, not_yet (nbf in the future),
 wrong_audience, wrong_issuer, other_key (signed by a key not in the
 JWKS), hs256 (an HMAC token keyed with the RSA public key: the algorithm
-confusion a gateway must refuse), and none (unsigned).
+confusion a gateway must refuse), none (unsigned), and claims (valid, with
+a tenant and a list of roles besides sub).
 """
 
 import argparse
@@ -67,6 +68,7 @@ def main(argv):
         "other_key": sign(base, other),
         "hs256": hs256,
         "none": (none_header + b"." + payload + b".").decode(),
+        "claims": sign({**base, "tenant": "blue", "roles": ["a", "b"]}),
     }
     json.dump(tokens, sys.stdout)
     print()

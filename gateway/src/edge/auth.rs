@@ -11,10 +11,18 @@
 //! api_keys = ["env:HELLO_KEYS"]     # or "file:keys.txt", or the key itself
 //! api_key_header = "x-api-key"
 //! jwt = { jwks_file = "jwks.json", issuer = "https://issuer", audience = "kitegate" }
+//! # A verified token's claims sent on as call metadata (TTHeader string
+//! # info, gRPC metadata, Dubbo attachments), claim = key; Kitex reads
+//! # one-hop TTHeader values under metainfo's `RPC_TRANSIT_` prefix.
+//! forward_claims = { sub = "x-user-id", tenant = "RPC_TRANSIT_tenant" }
+//!
+//! [backends.methods.echo]             # one method's routes:
+//! auth = false                        # open, or `auth = { … }`: their own checks
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::jwk::JwkSet;
@@ -36,6 +44,30 @@ pub struct AuthConfig {
     pub api_key_header: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<JwtConfig>,
+    /// Claims of a verified token sent to the backend as metadata: claim
+    /// name -> metadata key. Strings go as they are, other values as JSON.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub forward_claims: BTreeMap<String, String>,
+}
+
+/// A method's own authentication (`[backends.methods.NAME] auth`):
+/// `false` opens its routes, a table gives them their own checks.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum MethodAuth {
+    On(bool),
+    Own(AuthConfig),
+}
+
+/// The metadata a verified token adds to a call (key, value), from
+/// `forward_claims`; kept in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Claims(Arc<[(Box<str>, Box<str>)]>);
+
+impl Claims {
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -65,6 +97,8 @@ pub struct Auth {
 struct Jwt {
     keys: JwkSet,
     cfg: JwtConfig,
+    /// Claim name -> metadata key.
+    forward: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -123,14 +157,24 @@ impl Auth {
                         j.jwks_file.display()
                     ));
                 }
+                let mut forward = Vec::new();
+                for (claim, key) in &cfg.forward_claims {
+                    axum::http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
+                        .map_err(|e| format!("auth.forward_claims.{claim}: `{key}`: {e}"))?;
+                    forward.push((claim.clone(), key.clone()));
+                }
                 Some(Jwt {
                     keys: set,
                     cfg: j.clone(),
+                    forward,
                 })
             }
         };
         if keys.is_empty() && jwt.is_none() {
             return Err("auth: neither api_keys nor jwt is set".into());
+        }
+        if !cfg.forward_claims.is_empty() && jwt.is_none() {
+            return Err("auth.forward_claims: only tokens have claims; set auth.jwt".into());
         }
         Ok(Auth {
             keys,
@@ -139,8 +183,9 @@ impl Auth {
         })
     }
 
-    /// Whether the request carries a credential that checks out.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Whether the request carries a credential that checks out; a token
+    /// gives the claims to forward, when the settings name some.
+    pub fn check(&self, headers: &HeaderMap) -> Result<Option<Claims>, ApiError> {
         let unauthorized = |m: String| Err(ApiError::from(Failure::Unauthorized(m)));
         if !self.keys.is_empty()
             && let Some(given) = headers.get(&self.key_header)
@@ -152,7 +197,7 @@ impl Auth {
                 .iter()
                 .fold(false, |ok, k| ok | crate::admin::constant_time_eq(k, given));
             return if ok {
-                Ok(())
+                Ok(None)
             } else {
                 unauthorized(format!(
                     "the {} is not a key of this backend",
@@ -181,7 +226,7 @@ impl Auth {
 }
 
 impl Jwt {
-    fn check(&self, token: &str) -> Result<(), ApiError> {
+    fn check(&self, token: &str) -> Result<Option<Claims>, ApiError> {
         use jsonwebtoken::errors::ErrorKind;
         let unauthorized = |m: String| ApiError::from(Failure::Unauthorized(m));
         let head = jsonwebtoken::decode_header(token)
@@ -212,7 +257,7 @@ impl Jwt {
             None => v.validate_aud = false,
         }
         match jsonwebtoken::decode::<serde_json::Value>(token, &key, &v) {
-            Ok(_) => Ok(()),
+            Ok(data) => Ok(self.claims(&data.claims)),
             Err(e) => Err(match e.kind() {
                 ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => ApiError::from(
                     Failure::Forbidden(format!("the token is not for this gateway: {e}")),
@@ -224,6 +269,28 @@ impl Jwt {
                 _ => unauthorized(format!("the token does not check out: {e}")),
             }),
         }
+    }
+}
+
+impl Jwt {
+    /// The forwarded claims of a verified token (those it has).
+    fn claims(&self, all: &serde_json::Value) -> Option<Claims> {
+        if self.forward.is_empty() {
+            return None;
+        }
+        let pairs: Vec<(Box<str>, Box<str>)> = self
+            .forward
+            .iter()
+            .filter_map(|(claim, key)| {
+                let v = all.get(claim)?;
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some((key.as_str().into(), text.into()))
+            })
+            .collect();
+        Some(Claims(pairs.into()))
     }
 }
 

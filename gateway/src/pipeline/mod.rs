@@ -127,6 +127,8 @@ pub struct CallMeta {
     pub request_id: Option<axum::http::HeaderValue>,
     /// The trace context to send the backend.
     pub trace: Option<Propagated>,
+    /// Claims of the request's token to send as metadata (`auth.forward_claims`).
+    pub claims: Option<crate::edge::auth::Claims>,
 }
 
 /// The keys under which a protocol's metadata carries a call's context.
@@ -139,13 +141,19 @@ pub struct ContextKeys {
 
 /// A call's context as key/value pairs of its protocol's metadata.
 pub struct ContextPairs<'a> {
-    pairs: [(&'static str, &'a str); 3],
+    pairs: [(&'a str, &'a str); 3],
     len: usize,
+    /// Every pair, forwarded claims included, when there are claims.
+    all: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> ContextPairs<'a> {
-    pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
-        &self.pairs[..self.len]
+    pub fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        if self.all.is_empty() {
+            &self.pairs[..self.len]
+        } else {
+            &self.all
+        }
     }
 
     /// About the bytes the pairs take on a wire (each with room for its
@@ -168,6 +176,7 @@ impl CallMeta {
             rate_key: None,
             request_id: None,
             trace: None,
+            claims: None,
         }
     }
 
@@ -176,6 +185,7 @@ impl CallMeta {
         let mut out = ContextPairs {
             pairs: [("", ""); 3],
             len: 0,
+            all: Vec::new(),
         };
         let mut push = |k, v| {
             out.pairs[out.len] = (k, v);
@@ -189,6 +199,10 @@ impl CallMeta {
             if let Some(state) = t.tracestate() {
                 push(keys.tracestate, state);
             }
+        }
+        if let Some(c) = &self.claims {
+            out.all = out.pairs[..out.len].to_vec();
+            out.all.extend(c.pairs());
         }
         out
     }
@@ -382,9 +396,10 @@ impl Traffic {
     pub fn meta(
         &self,
         policy: &CallPolicy,
-        headers: &HeaderMap,
+        parts: &axum::http::request::Parts,
         body: &[u8],
     ) -> Result<CallMeta, ApiError> {
+        let headers = &parts.headers;
         let mut timeout = policy.timeout;
         if let Some(v) = headers.get(TIMEOUT_HEADER) {
             let ms = v
@@ -412,6 +427,7 @@ impl Traffic {
                 .map(|k| key_of(k, headers, body).unwrap_or_default().into()),
             request_id: headers.get(&crate::observe::access::REQUEST_ID).cloned(),
             trace: Propagated::of_request(headers),
+            claims: parts.extensions.get::<crate::edge::auth::Claims>().cloned(),
         })
     }
 }

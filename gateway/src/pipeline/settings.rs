@@ -239,6 +239,9 @@ pub struct MethodConfig {
     pub idempotent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryConfig>,
+    /// The method's routes' own authentication (`crate::edge::auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::edge::auth::MethodAuth>,
 }
 
 pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -142,7 +142,9 @@ impl Setup {
         body: &[u8],
     ) -> Result<(usize, u32), ApiError> {
         let policy = self.policy(method);
-        let meta = self.traffic.meta(&policy, headers, body)?;
+        let mut parts = axum::http::Request::new(()).into_parts().0;
+        parts.headers = headers.clone();
+        let meta = self.traffic.meta(&policy, &parts, body)?;
         send(&self.client, req, &policy, meta).await
     }
 }

@@ -349,7 +349,7 @@ impl Route for DubboRoute {
 impl DubboRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let req = req.read().await?;
-        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts.headers, &req.body)?;
+        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts, &req.body)?;
         let (id, frame) = self.encode(&req.body, &HttpValues::of(&req), &meta)?;
         drop(req);
         (self.backend)
@@ -464,7 +464,7 @@ impl Route for GenericRoute {
 impl GenericRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let req = req.read().await?;
-        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts.headers, &req.body)?;
+        let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts, &req.body)?;
         let (id, frame) = self.encode(&req.body, &meta)?;
         drop(req);
         (self.backend)

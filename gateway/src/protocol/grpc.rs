@@ -171,8 +171,12 @@ impl GrpcRoute {
         }
     }
 
-    pub(super) fn meta(&self, headers: &HeaderMap, body: &[u8]) -> Result<CallMeta, ApiError> {
-        (self.backend.spec.traffic).meta(&self.route.policy, headers, body)
+    pub(super) fn meta(
+        &self,
+        parts: &axum::http::request::Parts,
+        body: &[u8],
+    ) -> Result<CallMeta, ApiError> {
+        (self.backend.spec.traffic).meta(&self.route.policy, parts, body)
     }
 
     /// The largest message either way.
@@ -210,7 +214,7 @@ impl GrpcRoute {
             return self.client_stream(req, sse).await;
         }
         let req = req.read().await?;
-        let meta = self.meta(&req.parts.headers, &req.body)?;
+        let meta = self.meta(&req.parts, &req.body)?;
         let message = Bytes::from(self.route.encode(&req)?);
         let headers = &req.parts.headers;
         let policy = &self.route.policy;
@@ -255,7 +259,7 @@ impl GrpcRoute {
     /// one streams its replies while the request body is still being read.
     async fn client_stream(&self, req: HttpRequest, sse: bool) -> Result<Response, ApiError> {
         let b = &self.backend;
-        let meta = self.meta(&req.parts.headers, b"")?;
+        let meta = self.meta(&req.parts, b"")?;
         let deadline = meta.deadline;
         let call = self.call_of(&req.parts.headers, GrpcCallKind::Open, &meta);
         let GrpcOutcome::Open(sender, response) =
@@ -342,6 +346,15 @@ impl GrpcRoute {
             put("traceparent", t.traceparent());
             if let Some(state) = t.tracestate() {
                 put("tracestate", state);
+            }
+        }
+        // A verified token's claims replace whatever the client sent under their keys.
+        for (k, v) in meta.claims.iter().flat_map(|c| c.pairs()) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                md.insert(k, v);
             }
         }
         md

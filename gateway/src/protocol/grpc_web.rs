@@ -111,7 +111,7 @@ impl GrpcRoute {
             Bytes::copy_from_slice(message)
         };
         let headers = &req.parts.headers;
-        let mut meta = self.meta(headers, &[])?;
+        let mut meta = self.meta(&req.parts, &[])?;
         // A client's grpc-timeout shortens the call's deadline.
         if let Some(t) = headers.get("grpc-timeout") {
             let t = grpc_timeout(t.as_bytes()).ok_or_else(|| {

@@ -117,10 +117,7 @@ impl KitexPbRoute {
         let b = &self.backend;
         let r = &self.route;
         let req = req.read().await?;
-        let meta = b
-            .spec
-            .traffic
-            .meta(&r.policy, &req.parts.headers, &req.body)?;
+        let meta = b.spec.traffic.meta(&r.policy, &req.parts, &req.body)?;
         let message = r.encode(&req)?;
         drop(req);
         let seqid = b.seq.next();

@@ -273,10 +273,7 @@ impl ThriftRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let b = &self.backend;
         let req = req.read().await?;
-        let meta = b
-            .spec
-            .traffic
-            .meta(&self.policy, &req.parts.headers, &req.body)?;
+        let meta = b.spec.traffic.meta(&self.policy, &req.parts, &req.body)?;
         let http = HttpValues::of(&req);
         let bound = thrift_http::bind(&self.bindings, &http);
         let json = thrift_http::json_body(&self.bindings, &req.body);

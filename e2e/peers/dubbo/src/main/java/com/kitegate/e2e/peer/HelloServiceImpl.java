@@ -19,11 +19,16 @@ import kitegate.hello.Response;
  */
 public class HelloServiceImpl implements HelloService {
     static final String TRACE = "trace";
+    /** {@code echo} of this answers every string attachment, as a JSON object. */
+    static final String ATTACHMENTS = "attachments";
 
     @Override
     public Response echo(Request req) {
         if (req != null && TRACE.equals(req.getMessage())) {
             return new Response(traceJson());
+        }
+        if (req != null && ATTACHMENTS.equals(req.getMessage())) {
+            return new Response(attachmentsJson());
         }
         return new Response(req == null ? null : req.getMessage());
     }
@@ -31,6 +36,24 @@ public class HelloServiceImpl implements HelloService {
     @Override
     public AddResponse add(AddRequest req) {
         return new AddResponse(req.getFirst() + req.getSecond());
+    }
+
+    /** Every string attachment of the request, keys sorted. */
+    static String attachmentsJson() {
+        Invocation inv = RpcContext.getServiceContext().getInvocation();
+        java.util.Map<String, String> all = new java.util.TreeMap<>(
+                inv != null ? inv.getAttachments() : RpcContext.getServerAttachment().getAttachments());
+        StringBuilder out = new StringBuilder("{");
+        for (java.util.Map.Entry<String, String> e : all.entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            if (out.length() > 1) {
+                out.append(',');
+            }
+            out.append(Json.str(e.getKey())).append(':').append(Json.str(e.getValue()));
+        }
+        return out.append('}').toString();
     }
 
     /** The request's trace attachments as JSON, keys in a fixed order. */
