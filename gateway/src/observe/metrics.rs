@@ -286,6 +286,8 @@ impl Metrics {
 pub struct Snapshot {
     pub backends: i64,
     pub routes: i64,
+    /// Tasks alive in the runtime (connections, streams, probes, watchers).
+    pub tasks: i64,
     /// (backend, endpoint, calls in flight, state)
     pub endpoints: Vec<(String, String, i64, &'static str)>,
     /// (backend, endpoint, open connections)
@@ -321,6 +323,7 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
     };
     gauge(&mut state, "backends", "Backends registered", snap.backends);
     gauge(&mut state, "routes", "HTTP routes served", snap.routes);
+    gauge(&mut state, "runtime_tasks", "Tasks alive in the runtime", snap.tasks);
     let inflight = Family::<EndpointLabels, Gauge>::default();
     let states = Family::<EndpointState, Gauge>::default();
     for (backend, endpoint, n, st) in &snap.endpoints {
