@@ -31,7 +31,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hessian2", hessian2),
     ("json_to_thrift", json_to_thrift),
     ("json_to_protobuf", json_to_protobuf),
+    ("thrift_roundtrip", thrift_roundtrip),
+    ("protobuf_roundtrip", protobuf_roundtrip),
 ];
+
+mod roundtrip;
+pub use roundtrip::{protobuf_roundtrip, thrift_roundtrip};
 
 /// The most JSON a decoder may write for `input` bytes: every byte of
 /// Thrift or protobuf can become at most a few dozen bytes of JSON (an

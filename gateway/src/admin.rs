@@ -245,7 +245,9 @@ async fn metrics(State(gw): State<Gateway>, headers: axum::http::HeaderMap) -> R
     let ctype = metrics::content_type(accept);
     let mut snap = metrics::Snapshot {
         routes: gw.routes().len() as i64,
-        tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() as i64,
+        tasks: tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks() as i64,
         ..Default::default()
     };
     {

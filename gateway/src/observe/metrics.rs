@@ -323,7 +323,12 @@ pub fn render(snap: &Snapshot, openmetrics: bool) -> String {
     };
     gauge(&mut state, "backends", "Backends registered", snap.backends);
     gauge(&mut state, "routes", "HTTP routes served", snap.routes);
-    gauge(&mut state, "runtime_tasks", "Tasks alive in the runtime", snap.tasks);
+    gauge(
+        &mut state,
+        "runtime_tasks",
+        "Tasks alive in the runtime",
+        snap.tasks,
+    );
     let inflight = Family::<EndpointLabels, Gauge>::default();
     let states = Family::<EndpointState, Gauge>::default();
     for (backend, endpoint, n, st) in &snap.endpoints {
