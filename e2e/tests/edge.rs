@@ -499,3 +499,79 @@ fn claims_as_metadata_and_per_method_auth() {
     assert_eq!(s, 401, "its own checks replace the backend's: {text}");
     assert!(text.contains("x-api-key"), "{text}");
 }
+
+/// CORS per backend: a backend's `[backends.cors]` answers preflights for
+/// its routes and gives its answers (a 401 included) their headers; a
+/// backend without one gets none, and with `[cors]` too the config is
+/// refused.
+#[test]
+fn cors_per_backend() {
+    let (_backend, addr) = e2e::hello_backend();
+    let hello = e2e::repo_path("examples/idl/hello.thrift");
+    let cfg = format!(
+        "builtin_hello = false\n\
+         [[backends]]\nname = \"web\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{hello}\"\nprefix = \"/web\"\n\
+         [backends.cors]\nallow_origins = [\"https://app.example.com\"]\nallow_headers = [\"content-type\", \"x-api-key\"]\nmax_age_s = 60\n\
+         [backends.auth]\napi_keys = [\"k1\"]\n\
+         [backends.methods.add]\nauth = false\n\
+         [[backends]]\nname = \"plain\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{hello}\"\nprefix = \"/plain\"\n"
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let preflight = |path: &str| {
+        http(
+            "OPTIONS",
+            &format!("{}{path}", gw.base),
+            None,
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+        )
+        .unwrap()
+    };
+    let (s, h, _) = preflight("/web/add");
+    assert_eq!(s, 200);
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(header(&h, "access-control-max-age"), Some("60"));
+    let (s, h, _) = preflight("/plain/add");
+    assert_eq!(s, 405, "no CORS on that backend");
+    assert_eq!(header(&h, "access-control-allow-origin"), None);
+
+    let origin = [("origin", "https://app.example.com")];
+    let body = Some(r#"{"first":1,"second":2}"#);
+    let (s, h, text) = http("POST", &format!("{}/web/add", gw.base), body, &origin).unwrap();
+    assert_eq!((s, text.as_str()), (200, r#"{"sum":3}"#));
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    // A refusal is readable by the page too.
+    let (s, h, _) = http(
+        "POST",
+        &format!("{}/web/echo", gw.base),
+        Some("{}"),
+        &origin,
+    )
+    .unwrap();
+    assert_eq!(s, 401);
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let other = [("origin", "https://evil.example")];
+    let (_, h, _) = http("POST", &format!("{}/web/add", gw.base), body, &other).unwrap();
+    assert_eq!(header(&h, "access-control-allow-origin"), None);
+    let (_, h, _) = http("POST", &format!("{}/plain/add", gw.base), body, &origin).unwrap();
+    assert_eq!(header(&h, "access-control-allow-origin"), None);
+
+    let (code, err) = refused_config(&format!(
+        "[cors]\nallow_origins = [\"*\"]\n{}",
+        cfg.replace("builtin_hello = false\n", "")
+    ));
+    assert_ne!(code, 0);
+    assert!(err.contains("use one or the other"), "{err}");
+}

@@ -31,6 +31,8 @@ pub struct BackendSpec {
     pub traffic: pipeline::Traffic,
     /// The authentication its routes ask for, when its settings have some.
     pub auth: Option<Arc<crate::edge::auth::Auth>>,
+    /// Its routes' own CORS (`[backends.cors]`).
+    pub cors: Option<tower_http::cors::CorsLayer>,
     /// Methods with their own (`methods.NAME.auth`), by the name they are
     /// set under (`echo` or `Service.echo`); `None` opens their routes.
     pub method_auth: std::collections::HashMap<String, Option<Arc<crate::edge::auth::Auth>>>,
@@ -295,8 +297,12 @@ impl Backend {
             };
             method_auth.insert(m.clone(), a);
         }
+        let cors = (cfg.cors.as_ref())
+            .map(|c| c.layer().map_err(|e| format!("backend `{name}`: {e}")))
+            .transpose()?;
         let spec = Arc::new(BackendSpec {
             auth,
+            cors,
             method_auth,
             name: name.clone(),
             settings: cfg.clone(),

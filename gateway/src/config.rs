@@ -209,6 +209,9 @@ pub struct BackendConfig {
     pub limit: LimitConfig,
     #[serde(default, skip_serializing_if = "is_default")]
     pub health: HealthConfig,
+    /// CORS of its routes (`crate::edge::cors`), the `[cors]` keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<crate::edge::cors::CorsConfig>,
     /// TLS to its endpoints (`crate::transport::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::transport::tls::BackendTls>,

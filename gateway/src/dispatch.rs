@@ -36,6 +36,16 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     }
     let table = gw.inner.table.load_full();
     let path = parts.uri.path();
+    // A preflight for a route of a backend with its own CORS: its answer.
+    if let Some(m) = crate::edge::cors::preflight_of(&parts)
+        && let Lookup::Found(route, _) = table.lookup(&m, path)
+        && let Some(cors) = &route.cors
+    {
+        let mut exchange = Exchange::bodiless(route.metrics, started, request_id);
+        exchange.log(&parts.method, path, &parts.headers);
+        let resp = crate::edge::cors::apply(cors, &parts, Response::default()).await;
+        return exchange.finish(resp);
+    }
     let mut found = table.lookup(&parts.method, path);
     if matches!(found, Lookup::WrongMethod(_)) && protocol::wants_websocket(&parts) {
         // A WebSocket upgrade is a GET; a streaming route takes it on its own verb.
@@ -73,10 +83,13 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     let body = limits.timed(body);
     let (mut exchange, body) = Exchange::start(route.metrics, started, request_id, body, length);
     let record = exchange.log(&parts.method, path, &parts.headers);
+    // The request head the backend's CORS answers by.
+    let cors = route.cors.as_ref().map(|c| (c, head_of(&parts)));
     match route.auth.as_ref().map(|a| a.check(&parts.headers)) {
         Some(Err(e)) => {
             let labels = route.metrics.labels();
-            return exchange.finish(e.at(&labels.backend, &labels.method).into_response());
+            let resp = e.at(&labels.backend, &labels.method).into_response();
+            return exchange.finish(with_cors(cors, resp).await);
         }
         Some(Ok(Some(claims))) => {
             parts.extensions.insert(claims);
@@ -105,5 +118,24 @@ pub async fn dispatch(State(gw): State<Gateway>, req: Request) -> Response {
     {
         route.metrics.record_rate_limited();
     }
-    exchange.finish(resp)
+    exchange.finish(with_cors(cors, resp).await)
+}
+
+/// What CORS reads of a request: its method, URI and headers.
+fn head_of(parts: &axum::http::request::Parts) -> axum::http::request::Parts {
+    let mut head = axum::http::Request::new(()).into_parts().0;
+    head.method = parts.method.clone();
+    head.uri = parts.uri.clone();
+    head.headers = parts.headers.clone();
+    head
+}
+
+async fn with_cors(
+    cors: Option<(&tower_http::cors::CorsLayer, axum::http::request::Parts)>,
+    resp: Response,
+) -> Response {
+    match cors {
+        Some((layer, head)) => crate::edge::cors::apply(layer, &head, resp).await,
+        None => resp,
+    }
 }

@@ -331,6 +331,12 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     observe::trace::init(&cfg.tracing)?;
     if let Some(c) = &cfg.cors {
         let _ = c.layer()?;
+        if let Some(b) = cfg.backends.iter().find(|b| b.cors.is_some()) {
+            return Err(format!(
+                "backend `{}` has [backends.cors] and the config has [cors]: use one or the other (both would answer)",
+                b.name
+            ));
+        }
     }
     if !cfg.metrics {
         observe::metrics::disable();

@@ -39,6 +39,8 @@ pub struct Routed {
     pub metrics: &'static RouteMetrics,
     /// The credentials the route's backend asks for.
     pub auth: Option<Arc<crate::edge::auth::Auth>>,
+    /// The backend's own CORS (`[backends.cors]`).
+    pub cors: Option<tower_http::cors::CorsLayer>,
 }
 
 pub enum Lookup<'a> {
@@ -177,6 +179,7 @@ impl RouteTable {
                 };
                 let routed = Routed {
                     auth: b.spec.route_auth(&info.service, &info.method),
+                    cors: b.spec.cors.clone(),
                     handler: r.handler,
                     metrics: RouteMetrics::of(
                         &info.backend,

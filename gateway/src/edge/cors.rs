@@ -1,8 +1,10 @@
-//! CORS at the front door, from the config's `[cors]` section, through
-//! tower-http's CORS layer: preflight requests (`OPTIONS` with
-//! `Access-Control-Request-Method`) are answered by the layer before any
-//! route is looked up, and the answers of allowed origins carry the
-//! `Access-Control-Allow-*` headers. Without the section nothing changes.
+//! CORS, through tower-http's CORS layer: for every route from the
+//! config's `[cors]` section (preflight requests, `OPTIONS` with
+//! `Access-Control-Request-Method`, answered before any route is looked
+//! up), or for one backend's routes from its `[backends.cors]` (the same
+//! keys; a preflight is answered by the route it asks about). The
+//! answers of allowed origins carry the `Access-Control-Allow-*` headers.
+//! Without either nothing changes.
 //!
 //! ```toml
 //! [cors]
@@ -14,11 +16,45 @@
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method};
-use serde::Deserialize;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tower::{Layer as _, ServiceExt as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// The `[cors]` section of the config.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// Whether a request is a CORS preflight, and for which method.
+pub fn preflight_of(parts: &axum::http::request::Parts) -> Option<Method> {
+    if parts.method != Method::OPTIONS {
+        return None;
+    }
+    let m = parts.headers.get("access-control-request-method")?;
+    Method::from_bytes(m.as_bytes()).ok()
+}
+
+/// `resp` as `layer` answers a request with this head: with its headers
+/// for an allowed origin, or the layer's own answer to a preflight.
+pub async fn apply(
+    layer: &CorsLayer,
+    head: &axum::http::request::Parts,
+    resp: Response,
+) -> Response {
+    let mut req = axum::http::Request::new(axum::body::Body::empty());
+    *req.method_mut() = head.method.clone();
+    *req.uri_mut() = head.uri.clone();
+    *req.headers_mut() = head.headers.clone();
+    let mut resp = Some(resp);
+    let inner = tower::service_fn(move |_req: axum::http::Request<axum::body::Body>| {
+        std::future::ready(Ok::<_, std::convert::Infallible>(
+            resp.take().unwrap_or_default(),
+        ))
+    });
+    match layer.layer(inner).oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// The `[cors]` section of the config (or a backend's `[backends.cors]`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CorsConfig {
     /// Origins allowed (`scheme://host[:port]`), or `["*"]` for any.
