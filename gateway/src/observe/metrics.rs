@@ -713,6 +713,7 @@ mod tests {
         let snap = Snapshot {
             backends: 1,
             routes: 2,
+            tasks: 7,
             endpoints: vec![("b".into(), "10.0.0.1:1".into(), 3, "ejected")],
             connections: vec![("b".into(), "10.0.0.1:1".into(), 1)],
             discovery: vec![("b".into(), "etcd", false, 2, 5)],
@@ -733,6 +734,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kitegate_routes 2\n"), "{text}");
+        assert!(text.contains("kitegate_runtime_tasks 7\n"), "{text}");
         for line in [
             "kitegate_store_up 1\n",
             "kitegate_store_revision 42\n",
