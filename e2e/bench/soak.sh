@@ -2,7 +2,8 @@
 # Soak: DURATION seconds (default 600) of mixed load on a release kitegate
 # with the built-in backend on every protocol, 127.0.0.1 only:
 #   add over Thrift/TTHeader, Kitex Protobuf, gRPC and Dubbo; ~100 KB bodies
-#   over Thrift and Dubbo; the gRPC server stream (20 messages); bad JSON
+#   over Thrift (a 1,000-item list), gRPC and Dubbo (a 100 KB string echoed);
+#   the gRPC server stream (20 messages); bad JSON
 #   (400) and unknown routes (404); a route whose backend is registered
 #   again every SWAP_EVERY seconds (default 5) through the admin API, with
 #   its endpoint, framing and settings changed each time.
@@ -16,7 +17,8 @@
 #
 # Pass: no unexpected status and no socket error, and after WARMUP
 # (default 60 s) RSS and file descriptors stay within 10% of their value
-# at the end of the warm-up. Writes the samples (CSV), the wrk outputs and
+# at the end of the warm-up, while the load runs. Once it stops, one more
+# sample shows what the idle gateway holds (after-load.csv). Writes the samples (CSV), the wrk outputs and
 # an SVG chart under e2e/bench/results/soak-<time>/; exits 1 on a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -70,6 +72,7 @@ items = [{"id": 100000 + i, "name": f"item {i:04d}: a fixed name for the soak bo
           "active": i % 3 != 0} for i in range(1000)]
 json.dump({"items": items}, open(sys.argv[1], "w"), separators=(",", ":"))
 PY
+python3 -c 'import json; print(json.dumps({"message": "soak " * 20000}))' >"$tmp/long.json"
 
 # kind  method  path  body  expected status
 loads=(
@@ -78,7 +81,8 @@ loads=(
     "grpc-add POST /grpc/add $tmp/add.json 200"
     "dubbo-add POST /dubbo/add $tmp/add.json 200"
     "thrift-large POST /items $tmp/large.json 200"
-    "dubbo-large POST /dubbo/items $tmp/large.json 200"
+    "grpc-large POST /grpc/echo $tmp/long.json 200"
+    "dubbo-large POST /dubbo/echo $tmp/long.json 200"
     "grpc-stream GET /grpc/count?to=20 - 200"
     "bad-json POST /add $tmp/bad.json 400"
     "no-route GET /no/such/route - 404"
@@ -110,9 +114,12 @@ while (( SECONDS - start < DURATION )); do
     sleep "$SWAP_EVERY"
 done
 wait "${pids[@]:3}" 2>/dev/null || true
+# Once the load has stopped: what the gateway holds when idle again (not
+# part of the flatness check; its connections are gone).
+sleep 2
 rss=$(awk '/VmRSS/{print $2}' "/proc/$gw/status"); fds=$(ls "/proc/$gw/fd" | wc -l)
 tasks=$(curl -s "$admin/metrics" | awk '/^kitegate_runtime_tasks /{print $2}')
-echo "$((SECONDS - start)),$rss,$fds,${tasks:-0}" >>"$out/samples.csv"
+printf 't_s,rss_kb,fds,tasks\n%s,%s,%s,%s\n' "$((SECONDS - start))" "$rss" "$fds" "${tasks:-0}" >"$out/after-load.csv"
 python3 e2e/bench/soak_chart.py "$out/samples.csv" "$out/soak.svg" "$WARMUP"
 
 fail=0
@@ -138,6 +145,8 @@ for k in ("rss_kb", "fds"):
     ok &= drift <= 0.10
 t = [float(r["tasks"]) for r in after]
 print(f"tasks: after warm-up {min(t):.0f}..{max(t):.0f}")
+idle = list(csv.DictReader(open(sys.argv[1].replace("samples.csv", "after-load.csv"))))[0]
+print(f"after the load: rss_kb {idle['rss_kb']}, fds {idle['fds']}, tasks {idle['tasks']}")
 sys.exit(0 if ok else 1)
 PY
 echo "# results in $out"
