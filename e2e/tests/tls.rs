@@ -159,6 +159,30 @@ fn tls_front_door_admin_mtls_and_renewal() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.ends_with("\n200") && out.contains("hello"), "{out}");
+    // The CLI over the same mTLS: with the CA and a client certificate
+    // it lists the backends; without the certificate it is refused.
+    let admin_url = gw.admin.replace("http://", "https://");
+    let (code, out, err) = e2e::kitegate(&[
+        "backends",
+        "--admin",
+        &admin_url,
+        "--admin-ca",
+        &c("ca.pem"),
+        "--admin-cert",
+        &c("client.pem"),
+        "--admin-key",
+        &c("client.key"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("hello-grpc"), "{out}");
+    let (code, _, err) = e2e::kitegate(&[
+        "backends",
+        "--admin",
+        &admin_url,
+        "--admin-ca",
+        &c("ca.pem"),
+    ]);
+    assert_eq!(code, 1, "{err}");
 
     // SIGHUP: both listeners load their files again (unchanged here).
     let st = Command::new("kill")

@@ -17,14 +17,12 @@ pub(super) struct Admin {
 impl Admin {
     pub(super) fn new(args: &AdminArgs) -> Result<Admin, Failure> {
         let base = args.admin.trim().trim_end_matches('/').to_string();
-        let Some(rest) = base.strip_prefix("http://") else {
-            let hint = if base.starts_with("https://") {
-                "this build speaks plain http only"
-            } else {
-                "expected http://HOST:PORT"
-            };
+        let Some(rest) = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+        else {
             return Err(Failure::Usage(format!(
-                "bad --admin URL `{}`: {hint} (set --admin or KITEGATE_ADMIN)",
+                "bad --admin URL `{}`: expected http://HOST:PORT or https://HOST:PORT (set --admin or KITEGATE_ADMIN)",
                 args.admin
             )));
         };
@@ -41,6 +39,7 @@ impl Admin {
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
             .timeout_connect(Some(Duration::from_secs(5)))
+            .tls_config(tls_config(args)?)
             .build()
             .into();
         Ok(Admin { base, token, agent })
@@ -179,4 +178,44 @@ pub(super) fn segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// The TLS settings of the CLI's connections: the `--admin-ca` bundle as
+/// the only roots (no CA of the system is trusted), and the client
+/// certificate when one is given.
+pub(super) fn tls_config(args: &AdminArgs) -> Result<ureq::tls::TlsConfig, Failure> {
+    use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))
+    };
+    let certs = |p: &std::path::Path| -> Result<Vec<Certificate<'static>>, Failure> {
+        let pem = read(p)?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|i| match i {
+                Ok(PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(Failure::Usage(format!("{}: no certificate", p.display())));
+        }
+        Ok(certs)
+    };
+    let roots = match &args.admin_ca {
+        Some(ca) => RootCerts::new_with_certs(&certs(ca)?),
+        None => RootCerts::Specific(std::sync::Arc::new(Vec::new())),
+    };
+    let client = match (&args.admin_cert, &args.admin_key) {
+        (Some(c), Some(k)) => {
+            let key = PrivateKey::from_pem(&read(k)?)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", k.display())))?;
+            Some(ClientCert::new_with_certs(&certs(c)?, key))
+        }
+        _ => None,
+    };
+    Ok(TlsConfig::builder()
+        .root_certs(roots)
+        .client_cert(client)
+        .unversioned_rustls_crypto_provider(gateway::edge::tls::provider())
+        .build())
 }

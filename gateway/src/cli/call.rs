@@ -398,6 +398,7 @@ pub(super) fn call(a: CallArgs) -> Result<(), Failure> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(std::time::Duration::from_secs(5)))
+        .tls_config(super::admin_client::tls_config(&a.admin)?)
         .build()
         .into();
     let url = format!("{}{}", front.trim_end_matches('/'), built.target);

@@ -68,6 +68,26 @@ pub struct AdminArgs {
     /// KITEGATE_ADMIN_TOKEN and sent as `Authorization: Bearer <token>`.
     #[arg(long, env = "KITEGATE_ADMIN", default_value = DEFAULT_ADMIN, value_name = "URL")]
     pub admin: String,
+    /// With an https:// admin URL (the gateway's admin_tls): the CA bundle
+    /// its certificate chains to (also used for an https front door).
+    #[arg(long, env = "KITEGATE_ADMIN_CA", value_name = "PEM")]
+    pub admin_ca: Option<std::path::PathBuf>,
+    /// A client certificate for an admin listener that asks for one
+    /// (admin_tls.client_ca), with --admin-key.
+    #[arg(
+        long,
+        env = "KITEGATE_ADMIN_CERT",
+        value_name = "PEM",
+        requires = "admin_key"
+    )]
+    pub admin_cert: Option<std::path::PathBuf>,
+    #[arg(
+        long,
+        env = "KITEGATE_ADMIN_KEY",
+        value_name = "PEM",
+        requires = "admin_cert"
+    )]
+    pub admin_key: Option<std::path::PathBuf>,
     /// Print the admin API's raw JSON answer instead of a table.
     #[arg(long)]
     pub json: bool,

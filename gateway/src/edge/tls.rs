@@ -147,7 +147,7 @@ fn stamp(cfg: &TlsConfig) -> Vec<Option<(SystemTime, u64)>> {
 /// offers X25519, P-256 and P-384 key exchange; rustls marks it deprecated
 /// only because it lacks the post-quantum hybrid groups.
 #[allow(deprecated)]
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
