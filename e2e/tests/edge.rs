@@ -360,6 +360,32 @@ fn slow_clients_are_cut_off() {
         "{idle:?}"
     );
     served();
+
+    // HTTP/2 (h2c, the h2 package): a GOAWAY after the idle timeout, then the close.
+    let port = gw.base.rsplit(':').next().unwrap();
+    let out = std::process::Command::new(e2e::python())
+        .arg(e2e::repo_path("e2e/peers/python/h2c_idle.py"))
+        .args([port, "/hello"])
+        .output()
+        .expect("run h2c_idle.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&r["status"], &r["ended"]),
+        (&200.into(), &true.into()),
+        "{r}"
+    );
+    let goaway = r["goaway_after"].as_f64().expect("a GOAWAY");
+    assert!((0.55..2.0).contains(&goaway), "{r}");
+    assert!(
+        r["closed_after"].as_f64().is_some_and(|c| c >= goaway),
+        "{r}"
+    );
+    served();
 }
 
 /// Connections per client IP and in total: past either the next one is
