@@ -49,6 +49,8 @@
 //! timeout_ms = 1000
 //! # tls = { ca = "certs/ca.pem", server_name = "rich.internal" } # TLS to the endpoints
 //! #   (`crate::transport::tls`; with cert and key, a client certificate too)
+//! # [backends.cors] …           # CORS of its routes alone (`crate::edge::cors`)
+//! # [backends.auth] …           # API keys, JWTs, forwarded claims (`crate::edge::auth`)
 //! [backends.options]
 //! enum_as_name = false          # write enums by name
 //! i64_as_string = false         # write i64 as strings (JavaScript clients)
