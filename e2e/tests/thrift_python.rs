@@ -303,3 +303,48 @@ fn thriftpy2_client_calls_the_builtin_backend() {
         assert_eq!(v["overflow"]["code"], 1);
     }
 }
+
+/// Hertz's api.any, api.head and api.options against thriftpy2: the
+/// api.any route answers every method, HEAD answers with no body, and
+/// OPTIONS reaches the method (no CORS configured).
+#[test]
+fn any_head_and_options_routes() {
+    let (_server, addr) = e2e::rich_server("binary", "framed");
+    let cfg = format!(
+        "builtin_hello = false\n[[backends]]\nname = \"verbs\"\nprotocol = \"thrift\"\ntransport = \"framed\"\nendpoints = [\"{addr}\"]\nidl = \"{}\"\n",
+        repo_path("e2e/idl/verbs.thrift")
+    );
+    let gw = Gateway::start(&cfg, &[]);
+    let body = r#"{"a":"x","b":2,"c":[3]}"#;
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let (s, _, text) =
+            e2e::http(method, &format!("{}/any/concat", gw.base), Some(body), &[]).unwrap();
+        assert_eq!(s, 200, "{method}: {text}");
+        assert!(text.contains("x"), "{method}: {text}");
+    }
+    let (s, _, text) = e2e::http(
+        "OPTIONS",
+        &format!("{}/opt/concat", gw.base),
+        Some(body),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert!(text.contains("x"), "{text}");
+    // HEAD: the call is made, the answer has its status and no body.
+    let (s, _, text) = e2e::http("HEAD", &format!("{}/head/ping", gw.base), None, &[]).unwrap();
+    assert_eq!((s, text.as_str()), (200, ""), "{text}");
+    let (s, _, text) = e2e::http("HEAD", &format!("{}/any/ping", gw.base), None, &[]).unwrap();
+    assert_eq!((s, text.as_str()), (200, ""));
+    let (s, _, text) = e2e::http("GET", &format!("{}/any/ping", gw.base), None, &[]).unwrap();
+    assert_eq!(s, 200, "{text}");
+    // A method the path does not take still names the ones it does.
+    let (s, h, _) = e2e::http("POST", &format!("{}/head/ping", gw.base), None, &[]).unwrap();
+    assert_eq!(s, 405);
+    let allow = h
+        .iter()
+        .find(|(k, _)| k == "allow")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(allow.contains("HEAD"), "{allow}");
+}

@@ -51,21 +51,28 @@ pub enum Lookup<'a> {
     NotFound,
 }
 
-const VERBS: [(HttpVerb, &str); 5] = [
+const VERBS: [(HttpVerb, &str); 7] = [
     (HttpVerb::GET, "GET"),
     (HttpVerb::POST, "POST"),
     (HttpVerb::PUT, "PUT"),
     (HttpVerb::DELETE, "DELETE"),
     (HttpVerb::PATCH, "PATCH"),
+    (HttpVerb::HEAD, "HEAD"),
+    (HttpVerb::OPTIONS, "OPTIONS"),
 ];
 
-fn verb(m: HttpMethod) -> HttpVerb {
+/// The HTTP methods an annotation's route answers (`api.any`: every one
+/// of [`VERBS`]).
+fn verbs(m: HttpMethod) -> Vec<HttpVerb> {
     match m {
-        HttpMethod::Get => HttpVerb::GET,
-        HttpMethod::Post => HttpVerb::POST,
-        HttpMethod::Put => HttpVerb::PUT,
-        HttpMethod::Delete => HttpVerb::DELETE,
-        HttpMethod::Patch => HttpVerb::PATCH,
+        HttpMethod::Get => vec![HttpVerb::GET],
+        HttpMethod::Post => vec![HttpVerb::POST],
+        HttpMethod::Put => vec![HttpVerb::PUT],
+        HttpMethod::Delete => vec![HttpVerb::DELETE],
+        HttpMethod::Patch => vec![HttpVerb::PATCH],
+        HttpMethod::Head => vec![HttpVerb::HEAD],
+        HttpMethod::Options => vec![HttpVerb::OPTIONS],
+        HttpMethod::Any => VERBS.iter().map(|(v, _)| v.clone()).collect(),
     }
 }
 
@@ -122,7 +129,7 @@ pub fn method_routes(prefix: &str, service: &str, m: &idl::Method) -> Vec<(HttpV
     } else {
         m.http
             .iter()
-            .map(|r| (verb(r.method), r.path.clone()))
+            .flat_map(|r| verbs(r.method).into_iter().map(|v| (v, r.path.clone())))
             .collect()
     };
     let prefix = prefix.trim_end_matches('/');

@@ -11,6 +11,10 @@ pub enum HttpMethod {
     Put,
     Delete,
     Patch,
+    Head,
+    Options,
+    /// `api.any`: every method.
+    Any,
 }
 
 impl HttpMethod {
@@ -21,6 +25,9 @@ impl HttpMethod {
             HttpMethod::Put => "PUT",
             HttpMethod::Delete => "DELETE",
             HttpMethod::Patch => "PATCH",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Options => "OPTIONS",
+            HttpMethod::Any => "ANY",
         }
     }
 }
@@ -50,12 +57,15 @@ pub enum Binding {
     None,
 }
 
-pub(crate) const METHOD_ANNOTATIONS: [(&str, HttpMethod); 5] = [
+pub(crate) const METHOD_ANNOTATIONS: [(&str, HttpMethod); 8] = [
     ("api.get", HttpMethod::Get),
     ("api.post", HttpMethod::Post),
     ("api.put", HttpMethod::Put),
     ("api.delete", HttpMethod::Delete),
     ("api.patch", HttpMethod::Patch),
+    ("api.head", HttpMethod::Head),
+    ("api.options", HttpMethod::Options),
+    ("api.any", HttpMethod::Any),
 ];
 
 pub(crate) fn method_rules(annotations: &Annotations) -> Vec<HttpRule> {
