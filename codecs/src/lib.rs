@@ -107,9 +107,6 @@ impl JsonLimits {
             }
             Ok(())
         }
-        if *self == JsonLimits::default() && !nests_past(v, self.max_depth) {
-            return Ok(());
-        }
         walk(self, v, 0, &mut String::from("$"))
     }
 
@@ -122,15 +119,6 @@ impl JsonLimits {
             ));
         }
         Ok(())
-    }
-}
-
-/// Whether `v` nests deeper than `max` (a quick walk without paths).
-fn nests_past(v: &serde_json::Value, max: usize) -> bool {
-    match v {
-        serde_json::Value::Array(a) => max == 0 || a.iter().any(|x| nests_past(x, max - 1)),
-        serde_json::Value::Object(o) => max == 0 || o.values().any(|x| nests_past(x, max - 1)),
-        _ => false,
     }
 }
 

@@ -394,6 +394,38 @@ pub fn dubbo_hello_provider() -> (Proc, String) {
     (p, format!("127.0.0.1:{}", line["READY ".len()..].trim()))
 }
 
+/// The tokens of e2e/peers/python/make_jwt.py (issuer
+/// `https://issuer.test`, audience `kitegate`), its JWKS written to `jwks`.
+pub fn make_jwt(jwks: &Path) -> Value {
+    let out = Command::new(python())
+        .arg(root().join("e2e/peers/python/make_jwt.py"))
+        .args(["--jwks", &jwks.to_string_lossy()])
+        .args(["--issuer", "https://issuer.test", "--audience", "kitegate"])
+        .output()
+        .expect("run make_jwt.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs a peer that prints one JSON object per line: those objects.
+pub fn json_lines(mut cmd: Command) -> Vec<Value> {
+    let out = cmd.output().expect("run the peer");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Certificates made by e2e/peers/python/make_certs.py (a CA, `server`
 /// and `renewed` for 127.0.0.1 and localhost, `client`, and `stranger`
 /// from another CA), in a temporary directory.

@@ -106,18 +106,7 @@ fn cors_settings_that_cannot_work_are_refused() {
 fn api_keys_and_jwts() {
     let dir = e2e::TempDir::new("auth");
     let jwks = dir.path().join("jwks.json");
-    let out = std::process::Command::new(e2e::python())
-        .arg(e2e::root().join("e2e/peers/python/make_jwt.py"))
-        .args(["--jwks", &jwks.to_string_lossy()])
-        .args(["--issuer", "https://issuer.test", "--audience", "kitegate"])
-        .output()
-        .expect("run make_jwt.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tokens = e2e::make_jwt(&jwks);
     let hello = e2e::repo_path("examples/idl/hello.thrift");
     let (_backend, addr) = e2e::hello_backend();
     let cfg = format!(
@@ -444,18 +433,7 @@ fn connection_limits() {
 fn claims_as_metadata_and_per_method_auth() {
     let dir = e2e::TempDir::new("claims");
     let jwks = dir.path().join("jwks.json");
-    let out = std::process::Command::new(e2e::python())
-        .arg(e2e::root().join("e2e/peers/python/make_jwt.py"))
-        .args(["--jwks", &jwks.to_string_lossy()])
-        .args(["--issuer", "https://issuer.test", "--audience", "kitegate"])
-        .output()
-        .expect("run make_jwt.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tokens = e2e::make_jwt(&jwks);
     let (_kitex, kitex) = e2e::kitex_server();
     let (_dubbo, dubbo) = e2e::dubbo_hello_provider();
     let (_grpc, grpc) = e2e::grpc_rich_server();

@@ -19,17 +19,8 @@ fn connect_web(
     request: Value,
     headers: &[&str],
 ) -> Vec<Value> {
-    let st = Command::new("bash")
-        .arg(repo_path("e2e/peers/node/setup.sh"))
-        .output()
-        .expect("run e2e/peers/node/setup.sh");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let out = Command::new("node")
-        .arg(repo_path("e2e/peers/node/grpc_web_client.mjs"))
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_path("e2e/peers/node/grpc_web_client.mjs"))
         .args([
             set,
             base,
@@ -37,19 +28,8 @@ fn connect_web(
             method,
             &request.to_string(),
         ])
-        .args(headers)
-        .output()
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "{method}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+        .args(headers);
+    e2e::json_lines(cmd)
 }
 
 #[test]

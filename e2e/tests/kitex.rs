@@ -2,24 +2,8 @@
 //! `e2e/peers/kitex/build.sh`) serving the hello IDL, reached through the
 //! gateway over TTHeader and over framed.
 
-use std::process::Command;
-
-use e2e::{Gateway, Proc, free_port, repo_path, root};
+use e2e::{Gateway, kitex_server, repo_path};
 use serde_json::json;
-
-fn kitex_server() -> (Proc, String) {
-    let bin = root().join("e2e/.cache/bin/kitex-hello");
-    assert!(
-        bin.exists(),
-        "{} is missing: run e2e/peers/kitex/build.sh",
-        bin.display()
-    );
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cmd = Command::new(bin);
-    cmd.args(["-addr", &addr]);
-    let (p, _) = Proc::start("kitex-hello", cmd, Some("READY"));
-    (p, addr)
-}
 
 fn backend(name: &str, transport: &str, addr: &str) -> String {
     format!(

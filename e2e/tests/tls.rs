@@ -16,21 +16,10 @@ const ADD: &str = r#"{"first": 512, "second": 512}"#;
 
 /// One request per line of tls_client.py's output.
 fn python_client(args: &[&str]) -> Vec<Value> {
-    let out = Command::new(python())
-        .arg(repo_path("e2e/peers/python/tls_client.py"))
-        .args(args)
-        .output()
-        .expect("run tls_client.py");
-    assert!(
-        out.status.success(),
-        "tls_client.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_path("e2e/peers/python/tls_client.py"))
+        .args(args);
+    e2e::json_lines(cmd)
 }
 
 /// Replaces `stem` (.pem and .key) in `dir` with `from`'s, each file by a

@@ -9,18 +9,4 @@ if ! command -v chromium >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
-stamp="$here/node_modules/.kitegate.stamp"
-want="$( { cat "$here/package.json"; cat "$here/package-lock.json" 2>/dev/null || true; } | sha256sum | cut -c1-16)"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    echo "setup.sh: playwright-core is up to date"
-    exit 0
-fi
-cd "$here"
-if [[ -f package-lock.json ]]; then
-    npm ci --no-audit --no-fund --loglevel=error
-else
-    npm install --no-audit --no-fund --loglevel=error
-fi
-want="$( { cat "$here/package.json"; cat "$here/package-lock.json"; } | sha256sum | cut -c1-16)"
-echo "$want" > "$stamp"
-echo "setup.sh: playwright-core installed ($(node -p 'require("playwright-core/package.json").version'))"
+"$here/../peers/npm_install.sh" "$here"

@@ -143,33 +143,6 @@ impl Failure {
         }
     }
 
-    /// The gRPC status code of this failure, for answers in gRPC's terms
-    /// (gRPC-Web): the backend's own code, else the class's nearest one.
-    pub fn grpc_code(&self) -> u32 {
-        match self {
-            Failure::Remote(Remote::Grpc { code, .. }) => *code,
-            Failure::Input(_) => 3,
-            Failure::Timeout(_) => 4,
-            Failure::NotFound(_)
-            | Failure::MethodNotAllowed { .. }
-            | Failure::NotImplemented(_) => 12,
-            Failure::Unauthorized(_) => 16,
-            Failure::Forbidden(_) => 7,
-            Failure::TooLarge(_)
-            | Failure::HeadTooLarge(_)
-            | Failure::RateLimited { .. }
-            | Failure::ClientConnections(_) => 8,
-            Failure::Unavailable(_)
-            | Failure::Overload(_)
-            | Failure::CircuitOpen(_)
-            | Failure::NoHealthy(_)
-            | Failure::StoreUnavailable(_) => 14,
-            Failure::BodyTimeout(_) => 4,
-            Failure::BadReply(_) | Failure::Internal(_) => 13,
-            _ => 2,
-        }
-    }
-
     pub fn message(&self) -> &str {
         match self {
             Failure::Input(m)
@@ -377,10 +350,6 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         self.failure.status().1
-    }
-
-    pub fn grpc_code(&self) -> u32 {
-        self.failure.grpc_code()
     }
 
     pub fn message(&self) -> &str {

@@ -95,6 +95,7 @@ impl Protocol for Dubbo {
         Ok(Arc::new(DubboBackend {
             spec: spec.clone(),
             client: pipeline::client(&spec.traffic, endpoints),
+            json_limits: Some(opts.json_limits()).filter(|l| *l != codecs::JsonLimits::default()),
             max_json: (opts.max_reply_json)
                 .unwrap_or(cfg.max_body.saturating_mul(JSON_PER_BODY_BYTE)),
             interface,
@@ -113,6 +114,9 @@ pub struct DubboBackend {
     client: Client<DubboCall, DubboReply>,
     /// Largest JSON rendering of one reply (bytes).
     max_json: usize,
+    /// The JSON bounds its settings set; `None` for the defaults, which
+    /// writing the Hessian already holds (nesting 64, no other bound).
+    json_limits: Option<codecs::JsonLimits>,
     interface: Option<String>,
     json: DubboJsonOptions,
 }
@@ -372,13 +376,8 @@ impl DubboRoute {
             serde_json::Map::new()
         } else {
             let parsed = serde_json::from_slice(body);
-            if let Ok(v) = &parsed {
-                b.spec
-                    .settings
-                    .options
-                    .json_limits()
-                    .check(v)
-                    .map_err(bad)?;
+            if let (Ok(v), Some(limits)) = (&parsed, &b.json_limits) {
+                limits.check(v).map_err(bad)?;
             }
             match parsed {
                 Ok(Value::Object(m)) => m,
@@ -475,9 +474,9 @@ impl GenericRoute {
     fn encode(&self, body: &[u8], meta: &CallMeta) -> Result<(u64, Vec<u8>), ApiError> {
         let bad = |m: String| ApiError::from(Failure::Input(m));
         let req: Value = serde_json::from_slice(body).map_err(|e| bad(format!("$: {e}")))?;
-        (self.backend.spec.settings.options.json_limits())
-            .check(&req)
-            .map_err(bad)?;
+        if let Some(limits) = &self.backend.json_limits {
+            limits.check(&req).map_err(bad)?;
+        }
         let Some(method) = req.get("method").and_then(|m| m.as_str()) else {
             return Err(bad("$.method: a Java method name is required".into()));
         };

@@ -17,7 +17,7 @@ use codecs::protobuf::{
 
 use super::HttpRequest;
 use super::grpc::GrpcRoute;
-use crate::error::{ApiError, Failure};
+use crate::error::{ApiError, Failure, Remote};
 use crate::pipeline;
 use crate::transport::grpc::{GrpcCallKind, GrpcOutcome, GrpcStatus, GrpcStream};
 
@@ -69,7 +69,7 @@ impl GrpcRoute {
         match self.grpc_web_call(req, flavour).await {
             Ok(resp) => resp,
             Err(e) => {
-                let (code, message) = (e.grpc_code(), e.message().to_string());
+                let (code, message) = (grpc_code(&e), e.message().to_string());
                 let mut body = Vec::new();
                 grpc_web_trailers(code, &message, [], &mut body);
                 web_response(flavour, HeaderMap::new(), encode(flavour, body))
@@ -159,6 +159,31 @@ impl GrpcRoute {
                 unreachable!("unary and server-stream calls open no request stream")
             }
         }
+    }
+}
+
+/// The gRPC status of a failure, for answers in gRPC's terms: the
+/// backend's own code, else the class's nearest one.
+fn grpc_code(e: &ApiError) -> u32 {
+    match &e.failure {
+        Failure::Remote(Remote::Grpc { code, .. }) => *code,
+        Failure::Input(_) => 3,
+        Failure::Timeout(_) => 4,
+        Failure::NotFound(_) | Failure::MethodNotAllowed { .. } | Failure::NotImplemented(_) => 12,
+        Failure::Unauthorized(_) => 16,
+        Failure::Forbidden(_) => 7,
+        Failure::TooLarge(_)
+        | Failure::HeadTooLarge(_)
+        | Failure::RateLimited { .. }
+        | Failure::ClientConnections(_) => 8,
+        Failure::Unavailable(_)
+        | Failure::Overload(_)
+        | Failure::CircuitOpen(_)
+        | Failure::NoHealthy(_)
+        | Failure::StoreUnavailable(_) => 14,
+        Failure::BodyTimeout(_) => 4,
+        Failure::BadReply(_) | Failure::Internal(_) => 13,
+        _ => 2,
     }
 }
 
@@ -287,7 +312,7 @@ fn streamed(flavour: Flavour, metadata: HeaderMap, stream: Box<GrpcStream>) -> R
 /// The trailer frame of a stream cut mid-way.
 fn broken(e: crate::transport::TransportError, out: &mut Vec<u8>) {
     let e = ApiError::from(Failure::BadReply(e.to_string()));
-    grpc_web_trailers(e.grpc_code(), e.message(), [], out);
+    grpc_web_trailers(grpc_code(&e), e.message(), [], out);
 }
 
 #[cfg(test)]
