@@ -5,12 +5,14 @@
 //! - [`framing`]: buffered, framed and TTHeader framings.
 //! - [`hessian2`]: Hessian 2.0 as Apache Dubbo uses it: a Java-exact writer, a
 //!   bounded reader into an owned value tree, and JSON rendering.
+//! - [`form`]: URL-encoded and multipart form bodies read into named parts.
 //!
 //! This crate is pure: bytes in, bytes out. It has no sockets and no
 //! runtime, and knows nothing of HTTP routes or the admin API.
 
 pub mod dubbo;
 mod error;
+pub mod form;
 pub mod framing;
 pub mod hessian2;
 mod json_scan;

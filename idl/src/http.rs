@@ -49,12 +49,41 @@ pub enum Binding {
     Query(String),
     Header(String),
     Cookie(String),
+    /// A field of a form body (`api.form`): URL-encoded or multipart. A
+    /// multipart file's content binds by its part name; `name.filename`
+    /// and `name.content_type` bind the file name and type of part `name`.
+    Form(String),
     /// The raw request body bytes (`api.raw_body`).
     RawBody,
+    /// The request URI as received: path and query (`api.raw_uri`).
+    RawUri,
     /// Response only: the HTTP status code (`api.http_code`).
     HttpCode,
     /// Neither read from nor written to HTTP (`api.none`).
     None,
+}
+
+/// The body format of a method (`api.serializer`): what a body whose
+/// `Content-Type` names no format is read as. A request that names JSON
+/// or a form is read as it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Form,
+}
+
+impl BodyFormat {
+    /// The format `api.serializer` names, or why it is not one kitegate reads.
+    pub(crate) fn of(annotations: &Annotations) -> Result<BodyFormat, String> {
+        match annotations.get("api.serializer") {
+            None | Some("") | Some("json") => Ok(BodyFormat::Json),
+            Some("form") => Ok(BodyFormat::Form),
+            Some(other) => Err(format!(
+                "api.serializer = \"{other}\": the body formats are json and form"
+            )),
+        }
+    }
 }
 
 pub(crate) const METHOD_ANNOTATIONS: [(&str, HttpMethod); 8] = [
@@ -95,7 +124,9 @@ pub(crate) fn field_binding(annotations: &Annotations, field_name: &str) -> Bind
             "api.query" => return Binding::Query(name(value)),
             "api.header" => return Binding::Header(name(value)),
             "api.cookie" => return Binding::Cookie(name(value)),
+            "api.form" => return Binding::Form(name(value)),
             "api.raw_body" => return Binding::RawBody,
+            "api.raw_uri" => return Binding::RawUri,
             "api.http_code" => return Binding::HttpCode,
             "api.none" if value != "false" => return Binding::None,
             _ => {}

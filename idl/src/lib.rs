@@ -29,7 +29,7 @@ pub mod thrift;
 
 pub use error::{IdlError, IdlErrors};
 pub use files::{DiskFiles, FileSource, MemoryFiles, normalize_path};
-pub use http::{Binding, HttpMethod, HttpRule};
+pub use http::{Binding, BodyFormat, HttpMethod, HttpRule};
 pub use schema::{
     Annotations, Constant, EnumDef, EnumId, Field, Method, Requiredness, Schema, Service,
     StructDef, StructId, StructKind, Type,

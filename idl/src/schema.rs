@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::http::{Binding, HttpRule};
+use crate::http::{Binding, BodyFormat, HttpRule};
 
 /// Index of a struct, union or exception in [`Schema::structs`].
 pub type StructId = u32;
@@ -278,6 +278,8 @@ pub struct Method {
     pub annotations: Annotations,
     /// HTTP routes from `api.get`/`api.post`/… annotations (empty when unannotated).
     pub http: Vec<HttpRule>,
+    /// What a body that names no format is read as (`api.serializer`).
+    pub body_format: BodyFormat,
 }
 
 #[derive(Debug, Clone)]

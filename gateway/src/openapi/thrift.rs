@@ -467,6 +467,26 @@ impl Gen<'_> {
                     "required": fields.iter().any(|f| is_required(f)),
                     "content": {"application/json": {"schema": body}},
                 });
+                // A form body sets the same fields by JSON key, and the
+                // `api.form` fields by their form names.
+                let mut form = self.object(&fields);
+                let mut files = false;
+                for f in &req.fields {
+                    if let Binding::Form(name) = &f.binding {
+                        let schema = if f.ty == Type::Binary {
+                            files = true;
+                            json!({"type": "string", "format": "binary"})
+                        } else {
+                            self.field(f)
+                        };
+                        form["properties"][name.as_str()] = schema;
+                    }
+                }
+                let content = &mut op["requestBody"]["content"];
+                content["multipart/form-data"] = json!({"schema": form.clone()});
+                if !files {
+                    content["application/x-www-form-urlencoded"] = json!({"schema": form});
+                }
             }
         }
 

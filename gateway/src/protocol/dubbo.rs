@@ -14,7 +14,7 @@ use codecs::dubbo::mapping::{self, DubboJsonOptions, JavaSignature};
 use codecs::dubbo::{Invocation, Outcome};
 use codecs::hessian2::Limits;
 use codecs::thrift::BoundValue;
-use idl::{Binding, Method, Schema};
+use idl::{Method, Schema};
 use serde_json::{Value, json};
 
 use super::thrift_http::{self, HttpValues};
@@ -162,7 +162,7 @@ impl ProtocolBackend for DubboBackend {
                     policy: b
                         .spec
                         .policy(service, &m.name, super::thrift::idl_idempotent(m)),
-                    bindings: thrift_http::bindings(&b.schema, m),
+                    bindings: thrift_http::Bindings::of(&b.schema, m),
                     signature: mapping::signature(&b.schema, m),
                     interface,
                     name: b.spec.method_name(service, &m.name),
@@ -341,7 +341,7 @@ struct DubboRoute {
     name: String,
     interface: String,
     signature: JavaSignature,
-    bindings: Vec<(usize, Binding)>,
+    bindings: thrift_http::Bindings,
 }
 
 impl Route for DubboRoute {
@@ -354,7 +354,10 @@ impl DubboRoute {
     async fn handle(&self, req: HttpRequest) -> Result<axum::response::Response, ApiError> {
         let req = req.read().await?;
         let meta = (self.backend.spec.traffic).meta(&self.policy, &req.parts, &req.body)?;
-        let (id, frame) = self.encode(&req.body, &HttpValues::of(&req), &meta)?;
+        let form = self.bindings.form(&req.parts.headers, &req.body)?;
+        let http = HttpValues::of(&req, form.as_deref());
+        let (id, frame) = self.encode(self.bindings.json_body(&http), &http, &meta)?;
+        drop(form);
         drop(req);
         (self.backend)
             .exchange(id, frame, Some(&self.method), &self.policy, meta)
@@ -388,7 +391,7 @@ impl DubboRoute {
         let fields = &schema
             .struct_def(thrift_http::request_struct(schema, &self.method))
             .fields;
-        for bv in thrift_http::bind(&self.bindings, http) {
+        for bv in self.bindings.bind(http) {
             let Some(f) = fields.get(bv.field) else {
                 continue;
             };

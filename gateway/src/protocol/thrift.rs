@@ -229,7 +229,7 @@ impl ProtocolBackend for ThriftBackend {
                     header_block: b.header_block(service, m, policy.timeout_ms()),
                     policy,
                     service: service.to_string(),
-                    bindings: thrift_http::bindings(&b.schema, m),
+                    bindings: thrift_http::Bindings::of(&b.schema, m),
                     name: b.spec.method_name(service, &m.name),
                     method: m.clone(),
                     backend: b.clone(),
@@ -259,8 +259,8 @@ struct ThriftRoute {
     /// timeout) for this method, open for each call's own keys.
     header_block: Vec<u8>,
     policy: Arc<pipeline::CallPolicy>,
-    /// Fields of the request struct bound to path, query, header, cookie or raw body.
-    bindings: Vec<(usize, Binding)>,
+    /// How the request struct binds HTTP.
+    bindings: thrift_http::Bindings,
 }
 
 impl Route for ThriftRoute {
@@ -274,9 +274,10 @@ impl ThriftRoute {
         let b = &self.backend;
         let req = req.read().await?;
         let meta = b.spec.traffic.meta(&self.policy, &req.parts, &req.body)?;
-        let http = HttpValues::of(&req);
-        let bound = thrift_http::bind(&self.bindings, &http);
-        let json = thrift_http::json_body(&self.bindings, &req.body);
+        let form = self.bindings.form(&req.parts.headers, &req.body)?;
+        let http = HttpValues::of(&req, form.as_deref());
+        let bound = self.bindings.bind(&http);
+        let json = self.bindings.json_body(&http);
         let seqid = b.seq.next();
         // A client's shorter deadline travels in the header's timeout.
         let shorter = (b.transport.is_ttheader() && meta.remaining() < self.policy.timeout)
@@ -302,6 +303,7 @@ impl ThriftRoute {
         // The body is encoded: free it (and what borrows it) before the
         // reply, so waiting calls hold only their encoded request.
         drop(bound);
+        drop(form);
         drop(req);
         let trace_at = (meta.trace.as_ref())
             .filter(|_| b.transport.is_ttheader())

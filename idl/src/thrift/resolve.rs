@@ -8,7 +8,7 @@ use pilota_thrift_parser::{self as ast, Item};
 
 use super::consts;
 use super::load::{ParsedFile, line_of_ident};
-use crate::http::{field_binding, json_name, method_rules};
+use crate::http::{Binding, BodyFormat, field_binding, json_name, method_rules};
 use crate::schema::*;
 use crate::{IdlError, IdlErrors};
 
@@ -303,11 +303,19 @@ impl<'a> Resolver<'a> {
                 },
             };
             let annotations = annotations(&f.annotations);
+            let binding = field_binding(&annotations, &name);
+            if binding == Binding::RawUri && ty != Type::String {
+                self.error(
+                    fi,
+                    &name,
+                    format!("{owner}.{name}: api.raw_uri binds a string field only"),
+                );
+            }
             out.push(Field {
                 js_conv: annotations.get("api.js_conv").is_some_and(|v| v != "false"),
                 id,
                 json_name: json_name(&annotations, &name),
-                binding: field_binding(&annotations, &name),
+                binding,
                 ty,
                 required: match f.attribute {
                     ast::Attribute::Required => Requiredness::Required,
@@ -433,7 +441,12 @@ impl<'a> Resolver<'a> {
         let args_id = self.push_struct(format!("{owner}_args"), args);
         let result_id = self.push_struct(format!("{owner}_result"), result_fields);
         let annotations = annotations(&func.annotations);
+        let body_format = BodyFormat::of(&annotations).unwrap_or_else(|e| {
+            self.error(fi, &name, format!("{owner}: {e}"));
+            BodyFormat::Json
+        });
         Some(Method {
+            body_format,
             http: method_rules(&annotations),
             name,
             args: args_id,

@@ -1,7 +1,7 @@
 //! Thrift loading tests: includes, resolution, constant literals and error reports.
 
 use super::*;
-use crate::{Binding, HttpMethod, MemoryFiles, Requiredness, StructKind, Type};
+use crate::{Binding, BodyFormat, HttpMethod, MemoryFiles, Requiredness, StructKind, Type};
 
 fn load_mem(files: &[(&str, &str)]) -> Result<Schema, IdlErrors> {
     let files = MemoryFiles::new(files.iter().map(|(a, b)| (a.to_string(), b.to_string())));
@@ -279,5 +279,43 @@ fn literals_the_apache_compiler_drops_or_rejects_are_errors() {
             (10, "const T: a bool is not a valid string"),
         ],
         "{err}"
+    );
+}
+
+#[test]
+fn form_annotations_serializer_and_raw_uri() {
+    let s = load_mem(&[(
+        "main.thrift",
+        "struct R {\n 1: binary file (api.form = \"avatar\")\n 2: string name (api.form = \"avatar.filename\")\n 3: string uri (api.raw_uri = \"\")\n}\n\
+         service S {\n R a(1: R r) (api.post = \"/a\", api.serializer = \"form\")\n R b(1: R r) (api.serializer = \"json\")\n R c(1: R r)\n}\n",
+    )])
+    .unwrap();
+    let r = &s.struct_def(s.struct_by_name("R").unwrap()).fields;
+    assert_eq!(r[0].binding, Binding::Form("avatar".into()));
+    assert_eq!(r[1].binding, Binding::Form("avatar.filename".into()));
+    assert_eq!(r[2].binding, Binding::RawUri);
+    let formats: Vec<_> = s.services[0]
+        .methods
+        .iter()
+        .map(|m| m.body_format)
+        .collect();
+    assert_eq!(
+        formats,
+        [BodyFormat::Form, BodyFormat::Json, BodyFormat::Json]
+    );
+
+    let e = load_mem(&[(
+        "main.thrift",
+        "struct R {\n 1: i32 uri (api.raw_uri = \"\")\n}\nservice S {\n R a(1: R r)\n R b(1: R r) (api.serializer = \"xml\")\n}\n",
+    )])
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("main.thrift:2") && text.contains("api.raw_uri binds a string field only"),
+        "{text}"
+    );
+    assert!(
+        text.contains("main.thrift:6") && text.contains("api.serializer = \"xml\""),
+        "{text}"
     );
 }
