@@ -1,6 +1,7 @@
 // RichService's echoAll and concatReq (e2e/idl/rich.thrift, served by
 // thriftpy2) under Hertz's form annotations: api.form with a multipart
-// file and its name and type, api.serializer = "form", api.raw_uri. The
+// file and its name and type, api.serializer = "form", api.raw_uri,
+// api.vd rules. The
 // field ids are rich.thrift's, so the server reads what the gateway writes.
 namespace py rich
 
@@ -14,8 +15,8 @@ struct Upload {
 }
 
 struct Concat {
-    1: string a (api.form = "first")
-    2: i32 b = 1
+    1: string a (api.form = "first", api.vd = "regexp('^[a-z]*$')")
+    2: i32 b = 1 (api.vd = "$>0 && $<100; msg:sprintf('b is 1 to 99, not %v', $)")
     6: string note (api.raw_uri = "")
 }
 

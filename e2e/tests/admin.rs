@@ -292,6 +292,31 @@ fn rejections_leave_the_running_configuration_untouched() {
         "{e}"
     );
 
+    // An api.vd rule kitegate cannot check, an api.serializer it does
+    // not read: 422 at the field's or method's line, never ignored.
+    let (status, e) = put(
+        "broken",
+        &json!({"endpoints": [addr], "files": {"b.thrift": "struct A {\n  1: i32 a\n  2: string p (api.vd = \"phone($)\")\n}\nservice S {\n  A m(1: A a) (api.serializer = \"xml\")\n}\n"}}),
+    );
+    assert_eq!(status, 422, "{e}");
+    let details = &e["error"]["details"];
+    assert_eq!(details[0]["line"], 3, "{e}");
+    assert!(
+        details[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`phone` is not one kitegate checks"),
+        "{e}"
+    );
+    assert_eq!(details[1]["line"], 6, "{e}");
+    assert!(
+        details[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("api.serializer = \"xml\""),
+        "{e}"
+    );
+
     // Includes resolve against the upload only.
     let (status, e) = put(
         "esc",

@@ -353,7 +353,7 @@ fn any_head_and_options_routes() {
 /// file, its name and type, repeated parts and body fields by JSON key;
 /// URL-encoded bodies bind the same fields; a JSON body still does;
 /// `api.serializer = "form"` reads a body that names no type as a form;
-/// `api.raw_uri` gets the path and query as sent.
+/// `api.raw_uri` gets the path and query as sent; `api.vd` rules answer 400.
 #[test]
 fn form_bodies_multipart_files_and_raw_uri() {
     let (_server, addr) = rich_server("binary", "framed");
@@ -446,6 +446,18 @@ fn form_bodies_multipart_files_and_raw_uri() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["result"], json!("hi|5|"), "{v}");
     assert_eq!(v["note"], json!("/form/concat?x=%20y&z"), "{v}");
+    // api.vd: checked before the call, on form and JSON values alike.
+    for (body, want) in [
+        ("first=HI&b=5", "$.a: fails api.vd \"regexp('^[a-z]*$')\""),
+        ("first=hi&b=500", "$.b: b is 1 to 99, not 500"),
+        ("first=hi&b=0", "$.b: b is 1 to 99, not 0"),
+    ] {
+        let (s, _, text) = e2e::http("POST", &concat, Some(body), &[]).unwrap();
+        assert_eq!(s, 400, "{body}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["code"], json!("invalid_request"), "{text}");
+        assert_eq!(v["error"]["message"], json!(want), "{text}");
+    }
     // A body that says it is JSON is JSON.
     let (s, _, text) = e2e::http(
         "POST",

@@ -26,6 +26,7 @@ mod http;
 pub mod proto;
 mod schema;
 pub mod thrift;
+pub mod vd;
 
 pub use error::{IdlError, IdlErrors};
 pub use files::{DiskFiles, FileSource, MemoryFiles, normalize_path};

@@ -98,6 +98,8 @@ pub struct Field {
     pub binding: Binding,
     /// `api.js_conv`: this integer travels in JSON as a string.
     pub js_conv: bool,
+    /// `api.vd`: the rule a request's value must pass.
+    pub vd: Option<std::sync::Arc<crate::vd::Rule>>,
 }
 
 #[derive(Debug, Clone)]

@@ -391,7 +391,9 @@ impl DubboRoute {
         let fields = &schema
             .struct_def(thrift_http::request_struct(schema, &self.method))
             .fields;
-        for bv in self.bindings.bind(http) {
+        let bound = self.bindings.bind(http);
+        self.bindings.check(schema, body, &bound)?;
+        for bv in bound {
             let Some(f) = fields.get(bv.field) else {
                 continue;
             };

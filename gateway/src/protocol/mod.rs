@@ -18,6 +18,7 @@ pub mod kitex_pb;
 mod proto;
 pub mod thrift;
 mod thrift_http;
+mod thrift_rules;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -278,6 +278,7 @@ impl ThriftRoute {
         let http = HttpValues::of(&req, form.as_deref());
         let bound = self.bindings.bind(&http);
         let json = self.bindings.json_body(&http);
+        self.bindings.check(&b.schema, json, &bound)?;
         let seqid = b.seq.next();
         // A client's shorter deadline travels in the header's timeout.
         let shorter = (b.transport.is_ttheader() && meta.remaining() < self.policy.timeout)

@@ -45,11 +45,14 @@ pub struct Bindings {
     format: BodyFormat,
     /// Whether the body is taken raw (`api.raw_body`): never read as a form.
     raw_body: bool,
+    /// The request struct, when it (or one it holds) has `api.vd` rules.
+    rules: Option<StructId>,
 }
 
 impl Bindings {
     pub fn of(schema: &Schema, method: &Method) -> Bindings {
-        let fields = &schema.struct_def(request_struct(schema, method)).fields;
+        let sid = request_struct(schema, method);
+        let fields = &schema.struct_def(sid).fields;
         let bound = |f: &&idl::Field| f.binding != Binding::Body;
         Bindings {
             fields: (fields.iter().enumerate())
@@ -65,6 +68,16 @@ impl Bindings {
                 .collect(),
             format: method.body_format,
             raw_body: fields.iter().any(|f| f.binding == Binding::RawBody),
+            rules: super::thrift_rules::has_rules(schema, sid).then_some(sid),
+        }
+    }
+
+    /// Checks the request's `api.vd` rules: 400 naming the first field
+    /// that fails one.
+    pub fn check(&self, schema: &Schema, json: &[u8], bound: &[Bound<'_>]) -> Result<(), ApiError> {
+        match self.rules {
+            Some(sid) => super::thrift_rules::check(schema, sid, json, bound),
+            None => Ok(()),
         }
     }
 

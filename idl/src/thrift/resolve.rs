@@ -311,7 +311,22 @@ impl<'a> Resolver<'a> {
                     format!("{owner}.{name}: api.raw_uri binds a string field only"),
                 );
             }
+            let vd =
+                annotations
+                    .get("api.vd")
+                    .and_then(|rule| match crate::vd::Rule::parse(rule) {
+                        Ok(r) => Some(std::sync::Arc::new(r)),
+                        Err(e) => {
+                            self.error(
+                                fi,
+                                &name,
+                                format!("{owner}.{name}: api.vd \"{rule}\": {e}"),
+                            );
+                            None
+                        }
+                    });
             out.push(Field {
+                vd,
                 js_conv: annotations.get("api.js_conv").is_some_and(|v| v != "false"),
                 id,
                 json_name: json_name(&annotations, &name),
@@ -435,6 +450,7 @@ impl<'a> Resolver<'a> {
                 annotations: Annotations::default(),
                 binding: Default::default(),
                 js_conv: false,
+                vd: None,
             });
         }
         result_fields.extend(throws);
