@@ -40,6 +40,8 @@
 #   large         POST /items, a fixed 1,000-item ItemList (~100 KB), echoed
 #   grpc-add      POST /grpc/add on kitegate, POST /add on grpc-gateway
 #                 (which answers {"sum":"1024"}), any path on floor-axum
+#   form-add      POST /add with first=512&second=512 as a URL-encoded form
+#                 (kitegate only), against add in the same run
 # A (system, route) pair that does not apply gets null numbers and a "note".
 #
 # Load: wrk -t$THREADS (2) at each connection count. Every measured run
@@ -101,7 +103,7 @@ THREADS=${THREADS:-2}
 AGG=${AGG:-best}
 [[ $AGG == best || $AGG == mean ]] || { echo "h2h.sh: AGG must be best or mean" >&2; exit 2; }
 ALL_SYSTEMS="kitegate kitegate-layers hertz-kitex grpc-gateway static-rust floor-axum floor-direct kitegate-base kitegate-bare kitegate-trace0 kitegate-trace1"
-ALL_ROUTES="add large grpc-add"
+ALL_ROUTES="add large grpc-add form-add"
 RATIO_TO=${RATIO_TO:-kitegate}
 [[ " $ALL_SYSTEMS " == *" $RATIO_TO "* ]] || { echo "h2h.sh: RATIO_TO must be one of: $ALL_SYSTEMS" >&2; exit 2; }
 SYSTEMS=${SYSTEMS:-${ALL_SYSTEMS% kitegate-bare kitegate-trace0 kitegate-trace1}}
@@ -194,11 +196,15 @@ items = [{
 with open(sys.argv[1], "w") as f:
     json.dump({"items": items}, f, separators=(",", ":"))
 PY
-for r in add large; do
+printf 'first=512&second=512' >"$tmp/form-add.body"
+cp "$tmp/add.json" "$tmp/add.body"
+cp "$tmp/large.json" "$tmp/large.body"
+content_type() { [[ $1 == form-add ]] && echo application/x-www-form-urlencoded || echo application/json; }
+for r in add large form-add; do
     cat >"$tmp/$r.lua" <<LUA
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$tmp/$r.json", "rb"))
+wrk.headers["Content-Type"] = "$(content_type "$r")"
+local f = assert(io.open("$tmp/$r.body", "rb"))
 wrk.body = f:read("*a")
 f:close()
 function done(summary, latency, requests)
@@ -333,12 +339,14 @@ path_of() {
         kitegate*:add | static-rust:add | hertz-kitex:add | floor-axum:add) echo /add ;;
         kitegate*:large | static-rust:large | hertz-kitex:large | floor-axum:large) echo /items ;;
         kitegate*:grpc-add | floor-axum:grpc-add) echo /grpc/add ;;
+        kitegate*:form-add) echo /add ;;
         grpc-gateway:grpc-add) echo /add ;;
         floor-direct:add) echo direct ;;
         *) echo "" ;;
     esac
 }
-na_reason() {
+na_reason() { # system route
+    [[ ${2:-} == form-add ]] && { echo "not applicable: form-add measures kitegate's form bodies"; return; }
     case "$1" in
         grpc-gateway) echo "not applicable: grpc-gateway fronts the gRPC backend only (grpc-add)" ;;
         hertz-kitex) echo "not applicable: hertz-kitex fronts the Thrift backend only" ;;
@@ -353,11 +361,12 @@ check() { # system route path
     local sys=$1 route=$2 path=$3 body expect
     case $route in
         add | grpc-add) body=$tmp/add.json; expect='{"sum":1024}' ;;
+        form-add) body=$tmp/form-add.body; expect='{"sum":1024}' ;;
         large) body=$tmp/large.json; expect=@$tmp/large.json ;;
     esac
     [[ $sys == grpc-gateway ]] && expect='{"sum":"1024"}'
     [[ $sys == floor-axum ]] && expect='{"sum":1024}'
-    curl -s -o "$tmp/answer.json" -X POST -H 'content-type: application/json' \
+    curl -s -o "$tmp/answer.json" -X POST -H "content-type: $(content_type "$route")" \
         --data-binary "@$body" "${URL[$sys]}$path" || return 1
     python3 - "$expect" "$tmp/answer.json" <<'PY'
 import json, sys
@@ -382,7 +391,7 @@ for sys in $SYSTEMS; do
     for route in $ROUTES; do
         path=$(path_of "$sys" "$route")
         if [[ -z $path ]]; then
-            echo "NOTE system=$sys route=$route $(na_reason "$sys")" >>"$records"
+            echo "NOTE system=$sys route=$route $(na_reason "$sys" "$route")" >>"$records"
         elif [[ -n ${NOTE[$sys]:-} ]]; then
             echo "NOTE system=$sys route=$route ${NOTE[$sys]}" >>"$records"
         elif [[ $path != direct ]] && ! check "$sys" "$route" "$path"; then

@@ -530,6 +530,45 @@ fn http_rules_default_route_and_streaming() {
     let (status, _, body) =
         e2e::http("GET", &format!("{}/g/v1/count?to=0", gw.base), None, &[]).unwrap();
     assert_eq!((status, body.as_str()), (200, ""));
+
+    // Accept: application/json: one JSON array, written as it streams.
+    let json_accept = [("accept", "application/json")];
+    let (status, headers, body) = e2e::http("GET", &url, None, &json_accept).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(header(&headers, "content-type").starts_with("application/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!([{"n": 1, "label": "#1"}, {"n": 2, "label": "#2"}, {"n": 3, "label": "#3"}]),
+        "{body}"
+    );
+    let (_, _, body) = e2e::http(
+        "GET",
+        &format!("{}/g/v1/count?to=0", gw.base),
+        None,
+        &json_accept,
+    )
+    .unwrap();
+    assert_eq!(body, "[]");
+    // The error that ends a stream is its last element.
+    let (_, _, body) = e2e::http(
+        "GET",
+        &format!("{}/g/v1/count?to=2&failCode=5", gw.base),
+        None,
+        &json_accept,
+    )
+    .unwrap();
+    let items: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), 3, "{body}");
+    assert_eq!(items[2]["error"]["grpc_code"], json!("NOT_FOUND"), "{body}");
+    // Both listed: newline-delimited JSON, the default.
+    let (_, headers, _) = e2e::http(
+        "GET",
+        &url,
+        None,
+        &[("accept", "application/x-ndjson, application/json")],
+    )
+    .unwrap();
+    assert!(header(&headers, "content-type").starts_with("application/x-ndjson"));
 }
 
 /// A long stream of small messages (grpcio writes many of them in DATA
@@ -1397,4 +1436,92 @@ fn stream_cut_mid_way_by_the_backend() {
         assert_eq!(v["n"], json!(i + 1));
     }
     assert_eq!(gw.get("/healthz").0, 200);
+}
+
+/// An IDL written for hz (Hertz's `api.proto` options) loads unchanged
+/// and serves its routes against grpcio: path, query, header and cookie
+/// fields, `api.any` on every method; `[backends.bind]` binds headers on
+/// a grpc-gateway IDL, over the query and under the path.
+#[test]
+fn hertz_options_and_header_binding() {
+    let (_peer, addr) = e2e::grpc_rich_server();
+    let gw = gateway();
+    let hz = std::fs::read_to_string(e2e::repo_path("e2e/idl/hertz.proto")).unwrap();
+    let reg = json!({"protocol": "grpc", "endpoints": [addr], "main": "hertz.proto", "files": {"hertz.proto": hz}});
+    let (status, body) = gw.admin_call(
+        "PUT",
+        "/admin/backends/hz",
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert!(status == 201 || status == 200, "{status} {body}");
+    let headers = [("x-page-size", "25"), ("cookie", "a=b; archived=true")];
+    let url = format!("{}/hz/items/7?v=2&tag=a&tag=b", gw.base);
+    let (s, _, text) = e2e::http("GET", &url, None, &headers).unwrap();
+    assert_eq!(s, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_same(
+        "hz route",
+        &json!({"name": "items/7", "itemId": "7", "view": 2, "tags": ["a", "b"], "pageSize": 25, "archived": true, "title": "item 7"}),
+        &got,
+    );
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let (s, _, text) = e2e::http(method, &format!("{}/hz/any/8", gw.base), None, &[]).unwrap();
+        assert_eq!(s, 200, "{method}: {text}");
+        assert!(text.contains("\"itemId\":\"8\""), "{method}: {text}");
+    }
+    // A field option kitegate does not serve on protobuf backends: 422.
+    let bad = r#"syntax = "proto3"; package x; import "api.proto";
+message R { string a = 1 [(api.vd) = "len($)>0"]; }
+service S { rpc M(R) returns (R) { option (api.post) = "/m"; } }"#;
+    let reg = json!({"protocol": "grpc", "endpoints": [addr], "main": "x.proto", "files": {"x.proto": bad}});
+    let (status, body) = gw.admin_call(
+        "PUT",
+        "/admin/backends/bad",
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("api.vd"), "{body}");
+    // A path variable with no field behind it: 422.
+    let bad = r#"syntax = "proto3"; package x; import "api.proto";
+message R { string a = 1; }
+service S { rpc M(R) returns (R) { option (api.get) = "/m/:nope"; } }"#;
+    let reg = json!({"protocol": "grpc", "endpoints": [addr], "main": "x.proto", "files": {"x.proto": bad}});
+    let (status, body) = gw.admin_call(
+        "PUT",
+        "/admin/backends/bad",
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains(":nope"), "{body}");
+
+    // [backends.bind] on the grpc-gateway IDL.
+    register(
+        &gw,
+        "rich",
+        &addr,
+        "/g",
+        json!({"bind": {"X-Page-Size": "page_size", "x-item": "item_id"}}),
+    );
+    let (s, _, text) = e2e::http(
+        "GET",
+        &format!("{}/g/v1/items/9?page_size=5", gw.base),
+        None,
+        &[("x-page-size", "30"), ("x-item", "not-this")],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        got["pageSize"],
+        json!(30),
+        "the header wins over the query: {got}"
+    );
+    assert_eq!(
+        got["itemId"],
+        json!("9"),
+        "the path wins over the header: {got}"
+    );
 }

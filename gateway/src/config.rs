@@ -217,6 +217,12 @@ pub struct BackendConfig {
     /// TLS to its endpoints (`crate::transport::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::transport::tls::BackendTls>,
+    /// Request headers bound to request fields of protobuf methods:
+    /// header name -> field path (`"x-user-id" = "user.id"`), set in every
+    /// method whose request message has that field; the header wins over
+    /// the body, path variables over the header.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bind: std::collections::BTreeMap<String, String>,
     /// Edge authentication of the backend's routes (`crate::edge::auth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<crate::edge::auth::AuthConfig>,

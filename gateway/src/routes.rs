@@ -106,9 +106,15 @@ pub fn proto_method_routes(
     let mut rules: Vec<_> = m
         .http
         .iter()
-        .map(|r| {
-            let v = HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST);
-            (v, r.template.as_str().to_string(), Some(r.clone()))
+        .flat_map(|r| {
+            let verbs = if r.method == "ANY" {
+                verbs(HttpMethod::Any)
+            } else {
+                vec![HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST)]
+            };
+            verbs
+                .into_iter()
+                .map(move |v| (v, r.template.as_str().to_string(), Some(r.clone())))
         })
         .collect();
     if rules.is_empty() {

@@ -196,7 +196,7 @@ impl GrpcRoute {
             ))
             .into());
         }
-        let sse = super::wants_sse(&req.parts);
+        let shape = super::StreamShape::of(&req.parts);
         let m = &self.route.method;
         if m.client_streaming {
             if super::wants_websocket(&req.parts) {
@@ -205,13 +205,13 @@ impl GrpcRoute {
                 return crate::websocket::upgrade(req, move |req| async move {
                     let named = (route.backend.spec.name.clone(), route.route.name.clone());
                     route
-                        .client_stream(req, false)
+                        .client_stream(req, super::StreamShape::Ndjson)
                         .await
                         .map_err(|e| e.at(&named.0, &named.1))
                 })
                 .await;
             }
-            return self.client_stream(req, sse).await;
+            return self.client_stream(req, shape).await;
         }
         let req = req.read().await?;
         let meta = self.meta(&req.parts, &req.body)?;
@@ -227,7 +227,7 @@ impl GrpcRoute {
             };
             let mut resp_headers = HeaderMap::new();
             self.incoming_metadata(&stream.headers, &HeaderMap::new(), &mut resp_headers);
-            return Ok(self.streamed(Pending::Open(stream), None, sse, resp_headers));
+            return Ok(self.streamed(Pending::Open(stream), None, shape, resp_headers));
         }
         let call = self.call_of(headers, GrpcCallKind::Unary(message), &meta);
         let GrpcOutcome::Reply(reply) =
@@ -257,7 +257,11 @@ impl GrpcRoute {
     /// and query parameters are merged into each), sent as it arrives. A
     /// client-streaming call answers with one JSON object; a bidirectional
     /// one streams its replies while the request body is still being read.
-    async fn client_stream(&self, req: HttpRequest, sse: bool) -> Result<Response, ApiError> {
+    async fn client_stream(
+        &self,
+        req: HttpRequest,
+        shape: super::StreamShape,
+    ) -> Result<Response, ApiError> {
         let b = &self.backend;
         let meta = self.meta(&req.parts, b"")?;
         let deadline = meta.deadline;
@@ -271,8 +275,11 @@ impl GrpcRoute {
         let pump = tokio::spawn(pump_requests(
             self.route.clone(),
             req.body,
-            req.params,
-            req.parts.uri.query().map(str::to_string),
+            LineSources {
+                vars: req.params,
+                query: req.parts.uri.query().map(str::to_string),
+                headers: req.parts.headers.clone(),
+            },
             sender,
             Bounds {
                 line: req.body_limit,
@@ -289,7 +296,7 @@ impl GrpcRoute {
             return Ok(self.streamed(
                 Pending::Waiting(response),
                 Some(failed_rx),
-                sse,
+                shape,
                 resp_headers,
             ));
         }
@@ -383,7 +390,7 @@ impl GrpcRoute {
         &self,
         pending: Pending,
         request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
-        sse: bool,
+        shape: super::StreamShape,
         resp_headers: HeaderMap,
     ) -> Response {
         let state = StreamState {
@@ -392,36 +399,36 @@ impl GrpcRoute {
             output: self.route.method.descriptor.output(),
             method_desc: self.route.method.clone(),
             opts: self.route.decode.clone(),
-            sse,
+            shape,
+            items: 0,
             done: false,
+            ended: false,
             backend: self.backend.spec.name.clone(),
             method: self.route.name.clone(),
         };
         let body = futures_util::stream::unfold(state, |mut st| async move {
-            if st.done {
+            if st.ended {
                 return None;
             }
-            let item = st.next_item().await?;
-            let chunk = if st.sse {
-                let event = if st.done { "event: error\n" } else { "" };
-                let mut c = Vec::with_capacity(item.len() + 16);
-                c.extend_from_slice(event.as_bytes());
-                c.extend_from_slice(b"data: ");
-                c.extend_from_slice(&item);
-                c.extend_from_slice(b"\n\n");
-                c
-            } else {
-                let mut c = item;
-                c.push(b'\n');
-                c
+            let item = if st.done { None } else { st.next_item().await };
+            let chunk = match item {
+                Some(item) => {
+                    st.items += 1;
+                    st.shape.item(&item, st.items == 1, st.done)
+                }
+                // After the last item: what closes the shape, if anything.
+                None => {
+                    st.ended = true;
+                    let end = st.shape.end(st.items == 0);
+                    if end.is_empty() {
+                        return None;
+                    }
+                    end.to_vec()
+                }
             };
             Some((Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), st))
         });
-        let ctype = if sse {
-            "text/event-stream"
-        } else {
-            "application/x-ndjson"
-        };
+        let ctype = shape.content_type();
         let mut resp = Response::new(axum::body::Body::from_stream(body));
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
@@ -444,8 +451,13 @@ struct StreamState {
     output: MessageDescriptor,
     method_desc: ProtoMethod,
     opts: PbDecodeOptions,
-    sse: bool,
+    shape: super::StreamShape,
+    /// Items written so far.
+    items: usize,
+    /// The error item was written: nothing but the shape's end follows.
     done: bool,
+    /// The shape's end was written.
+    ended: bool,
     backend: String,
     method: String,
 }
@@ -521,14 +533,20 @@ struct Bounds {
     messages: Option<usize>,
 }
 
+/// What each request line of a stream is merged with.
+struct LineSources {
+    vars: Vec<(String, String)>,
+    query: Option<String>,
+    headers: HeaderMap,
+}
+
 /// Reads the newline-delimited JSON request body and sends each line as a
 /// message; ends the request stream after the last one. A line that is not
 /// a valid message cancels the call and is reported through `failed`.
 async fn pump_requests(
     route: Arc<ProtoRoute>,
     body: axum::body::Body,
-    vars: Vec<(String, String)>,
-    query: Option<String>,
+    sources: LineSources,
     mut sender: GrpcSender,
     bounds: Bounds,
     failed: tokio::sync::oneshot::Sender<ApiError>,
@@ -557,7 +575,7 @@ async fn pump_requests(
                 err = Some(e);
                 break;
             }
-            if let Err(e) = send_line(&route, &mut sender, line, line_no, &vars, &query).await {
+            if let Err(e) = send_line(&route, &mut sender, line, line_no, &sources).await {
                 err = Some(e);
                 break;
             }
@@ -573,8 +591,7 @@ async fn pump_requests(
                     break Err(e);
                 }
                 let line = std::mem::take(&mut buf);
-                if let Err(e) = send_line(&route, &mut sender, &line, line_no, &vars, &query).await
-                {
+                if let Err(e) = send_line(&route, &mut sender, &line, line_no, &sources).await {
                     break Err(e);
                 }
             }
@@ -608,15 +625,19 @@ async fn send_line(
     sender: &mut GrpcSender,
     line: &[u8],
     line_no: usize,
-    vars: &[(String, String)],
-    query: &Option<String>,
+    sources: &LineSources,
 ) -> Result<(), ApiError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
     let prefix = format!("request line {line_no}: ");
     let request = route
-        .request_body(vars, query.as_deref(), line)
+        .request_body(
+            &sources.vars,
+            sources.query.as_deref(),
+            &sources.headers,
+            line,
+        )
         .map_err(|e| e.prefixed(&prefix))?;
     let message = route
         .encode_request(&request)

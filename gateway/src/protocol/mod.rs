@@ -238,13 +238,77 @@ pub fn wants_websocket(parts: &Parts) -> bool {
         && has(axum::http::header::UPGRADE, "websocket")
 }
 
-/// Whether the client asked for Server-Sent Events.
-pub fn wants_sse(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/event-stream"))
+/// How a streamed answer is written, picked by the request's `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamShape {
+    /// Newline-delimited JSON (`application/x-ndjson`): the default.
+    Ndjson,
+    /// Server-Sent Events (`text/event-stream`).
+    Sse,
+    /// One JSON array (`application/json`), written element by element.
+    JsonArray,
+}
+
+impl StreamShape {
+    /// `text/event-stream` asks for SSE; `application/json` (without
+    /// `application/x-ndjson` beside it) for a JSON array; anything else,
+    /// `*/*` included, gets newline-delimited JSON.
+    pub fn of(parts: &Parts) -> StreamShape {
+        let accept = parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if accept.contains("text/event-stream") {
+            StreamShape::Sse
+        } else if accept.contains("application/json") && !accept.contains("application/x-ndjson") {
+            StreamShape::JsonArray
+        } else {
+            StreamShape::Ndjson
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            StreamShape::Ndjson => "application/x-ndjson",
+            StreamShape::Sse => "text/event-stream",
+            StreamShape::JsonArray => "application/json",
+        }
+    }
+
+    /// The bytes of one item: `first` says whether it opens the stream,
+    /// `error` whether it is the error that ends it.
+    pub fn item(self, item: &[u8], first: bool, error: bool) -> Vec<u8> {
+        let mut c = Vec::with_capacity(item.len() + 16);
+        match self {
+            StreamShape::Sse => {
+                if error {
+                    c.extend_from_slice(b"event: error\n");
+                }
+                c.extend_from_slice(b"data: ");
+                c.extend_from_slice(item);
+                c.extend_from_slice(b"\n\n");
+            }
+            StreamShape::Ndjson => {
+                c.extend_from_slice(item);
+                c.push(b'\n');
+            }
+            StreamShape::JsonArray => {
+                c.push(if first { b'[' } else { b',' });
+                c.extend_from_slice(item);
+            }
+        }
+        c
+    }
+
+    /// What ends the stream after its last item (`empty`: there was none).
+    pub fn end(self, empty: bool) -> &'static [u8] {
+        match (self, empty) {
+            (StreamShape::JsonArray, true) => b"[]",
+            (StreamShape::JsonArray, false) => b"]",
+            _ => b"",
+        }
+    }
 }
 
 /// A route's answer, its failure named by backend and method.

@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::http::HeaderMap;
 use codecs::protobuf::{self, PbDecodeOptions, PbEncodeOptions};
+use idl::Binding;
 use idl::proto::{PathTemplate, ProtoHttpRule, ProtoMethod, ProtoSchema};
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -50,6 +52,9 @@ pub struct ProtoRoute {
     pub decode: PbDecodeOptions,
     /// What the call pipeline reads of the method.
     pub policy: Arc<CallPolicy>,
+    /// Request fields bound to query parameters, headers or cookies, by
+    /// field path: the method's Hertz options, then `[backends.bind]`.
+    pub binds: Arc<[(String, Binding)]>,
 }
 
 /// Whether a method's options say it may run twice
@@ -138,6 +143,7 @@ fn route_spec(
         encode: encode_options(opts),
         decode: decode_options(opts),
         policy: spec.policy(service, &m.name, idempotent(m)),
+        binds: binds_of(spec, m),
     });
     Ok(RouteSpec {
         verb,
@@ -146,6 +152,20 @@ fn route_spec(
         method: m.name.clone(),
         handler,
     })
+}
+
+/// The fields a method's requests bind from query, headers and cookies:
+/// its Hertz options, then the backend's `[backends.bind]` headers for
+/// the fields its request message has.
+fn binds_of(spec: &BackendSpec, m: &ProtoMethod) -> Arc<[(String, Binding)]> {
+    let input = m.descriptor.input();
+    let mut out = m.binds.clone();
+    for (header, path) in &spec.settings.bind {
+        if idl::proto::field_at(&input, path).is_some() {
+            out.push((path.clone(), Binding::Header(header.to_ascii_lowercase())));
+        }
+    }
+    out.into()
 }
 
 /// The admin API's description of each method of the backend's services.
@@ -176,6 +196,7 @@ impl ProtoRoute {
         &self,
         vars: &[(String, String)],
         query: Option<&str>,
+        headers: &HeaderMap,
         body: &'b [u8],
     ) -> Result<Cow<'b, [u8]>, ApiError> {
         let whole_body = match &self.rule {
@@ -183,20 +204,27 @@ impl ProtoRoute {
             Some(r) => r.body.as_deref() == Some("*"),
         };
         let first = body.iter().find(|c| !c.is_ascii_whitespace());
-        if whole_body && vars.is_empty() && matches!(first, None | Some(b'{')) {
+        if whole_body
+            && vars.is_empty()
+            && self.binds.is_empty()
+            && matches!(first, None | Some(b'{'))
+        {
             return Ok(Cow::Borrowed(body));
         }
-        let v = self.request_json(vars, query, body)?;
+        let v = self.request_json(vars, query, headers, body)?;
         Ok(Cow::Owned(serde_json::to_vec(&v).expect("JSON value")))
     }
 
     /// The request message as JSON: the body (per the rule's `body`), then
-    /// query parameters for fields the path and body do not set, then path
-    /// variables (which win), as grpc-gateway merges them.
+    /// query parameters for fields the path and body do not set, then
+    /// the fields bound to query parameters, headers and cookies (Hertz
+    /// options, `[backends.bind]`), then path variables (which win), as
+    /// grpc-gateway merges them.
     pub fn request_json(
         &self,
         vars: &[(String, String)],
         query: Option<&str>,
+        headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Value, ApiError> {
         let input = self.method.descriptor.input();
@@ -241,6 +269,42 @@ impl ProtoRoute {
                 set_path(&mut msg, &k, value, repeated).map_err(|e| bad(format!("$.{k}: {e}")))?;
             }
         }
+        if !self.binds.is_empty() {
+            let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).collect())
+                .unwrap_or_default();
+            for (path, binding) in self.binds.iter() {
+                let values: Vec<Cow<'_, str>> = match binding {
+                    Binding::Query(name) => pairs
+                        .iter()
+                        .filter(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .collect(),
+                    Binding::Header(name) => headers
+                        .get_all(name.as_str())
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .map(Cow::Borrowed)
+                        .collect(),
+                    Binding::Cookie(name) => super::thrift_http::cookie(headers, name)
+                        .into_iter()
+                        .collect(),
+                    _ => continue,
+                };
+                let Some((kind, repeated)) = field_kind(&input, path) else {
+                    continue;
+                };
+                if repeated {
+                    for v in &values {
+                        set_path(&mut msg, path, scalar(&kind, v), true)
+                            .map_err(|e| bad(format!("$.{path}: {e}")))?;
+                    }
+                } else if let Some(v) = values.last() {
+                    set_path(&mut msg, path, scalar(&kind, v), false)
+                        .map_err(|e| bad(format!("$.{path}: {e}")))?;
+                }
+            }
+        }
         for (path, v) in vars {
             let value = match field_kind(&input, path) {
                 Some((kind, _)) => scalar(&kind, v),
@@ -259,7 +323,12 @@ impl ProtoRoute {
     /// A read request (path variables, query, body) as protobuf bytes of
     /// the method's input.
     pub fn encode(&self, req: &super::ReadRequest) -> Result<Vec<u8>, ApiError> {
-        let json = self.request_body(&req.params, req.parts.uri.query(), &req.body)?;
+        let json = self.request_body(
+            &req.params,
+            req.parts.uri.query(),
+            &req.parts.headers,
+            &req.body,
+        )?;
         self.encode_request(&json)
     }
 

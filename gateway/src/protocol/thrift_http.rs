@@ -290,7 +290,8 @@ impl<'a> HttpValues<'a> {
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -16,7 +16,7 @@ use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use crate::{IdlError, IdlErrors};
 
 /// Files kitegate ships so that users need not: proto name -> text.
-const EMBEDDED: [(&str, &str); 2] = [
+const EMBEDDED: [(&str, &str); 3] = [
     (
         "google/api/http.proto",
         include_str!("google/api/http.proto"),
@@ -25,6 +25,8 @@ const EMBEDDED: [(&str, &str); 2] = [
         "google/api/annotations.proto",
         include_str!("google/api/annotations.proto"),
     ),
+    // Hertz's options, imported by IDLs written for hz as "api.proto".
+    ("api.proto", include_str!("api.proto")),
 ];
 
 /// Where imports are found.
@@ -248,7 +250,8 @@ impl FileResolver for Parsed {
     }
 }
 
-/// Our copies of `google/api/http.proto` and `google/api/annotations.proto`.
+/// Our copies of `google/api/http.proto`, `google/api/annotations.proto`
+/// and Hertz's `api.proto`.
 struct Embedded;
 
 impl FileResolver for Embedded {

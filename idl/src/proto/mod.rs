@@ -72,15 +72,20 @@ pub struct ProtoMethod {
     pub descriptor: MethodDescriptor,
     pub client_streaming: bool,
     pub server_streaming: bool,
-    /// The `google.api.http` rule and its `additional_bindings`, in order;
-    /// empty when the method has none.
+    /// The `google.api.http` rule and its `additional_bindings`, in order,
+    /// then the routes of Hertz's `api.get` … `api.any` options; empty
+    /// when the method has none.
     pub http: Vec<ProtoHttpRule>,
+    /// Request fields Hertz's `api.query`, `api.header` and `api.cookie`
+    /// options bind, by field name.
+    pub binds: Vec<(String, crate::Binding)>,
 }
 
 /// One HTTP binding of a method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtoHttpRule {
-    /// `GET`, `POST`, `PUT`, `DELETE`, `PATCH`, or a custom pattern's kind as written.
+    /// `GET`, `POST`, `PUT`, `DELETE`, `PATCH`, a custom pattern's kind as
+    /// written, or (Hertz's `api.any`) `ANY`: every method.
     pub method: String,
     pub template: PathTemplate,
     /// `None` (no body), `"*"` (every field not bound by the path) or a
@@ -238,7 +243,25 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
                 }),
                 None => Vec::new(),
             };
+            let mut http = http;
+            let hertz = hertz_rules(&m, &pool)
+                .and_then(|rules| Ok((rules, hertz_binds(&m.input(), &pool)?)));
+            let binds = match hertz {
+                Ok((rules, binds)) => {
+                    http.extend(rules);
+                    binds
+                }
+                Err(message) => {
+                    errors.push(IdlError {
+                        file: display.clone(),
+                        line: hertz_line(&m),
+                        message: format!("{}: {message}", m.full_name()),
+                    });
+                    Vec::new()
+                }
+            };
             methods.push(ProtoMethod {
+                binds,
                 name: m.name().to_string(),
                 client_streaming: m.is_client_streaming(),
                 server_streaming: m.is_server_streaming(),
@@ -379,6 +402,138 @@ fn http_rule(
         body,
         response_body,
     })
+}
+
+/// Hertz's method options (`api.proto`) and the HTTP method each names.
+const HERTZ_METHODS: [(&str, &str); 8] = [
+    ("api.get", "GET"),
+    ("api.post", "POST"),
+    ("api.put", "PUT"),
+    ("api.delete", "DELETE"),
+    ("api.patch", "PATCH"),
+    ("api.options", "OPTIONS"),
+    ("api.head", "HEAD"),
+    ("api.any", "ANY"),
+];
+
+/// A string option of `options` by extension name, if the pool has the
+/// extension and the options set it.
+fn string_option(options: &DynamicMessage, pool: &DescriptorPool, name: &str) -> Option<String> {
+    let ext = pool.get_extension_by_name(name)?;
+    if !options.has_extension(&ext) {
+        return None;
+    }
+    match &*options.get_extension(&ext) {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The routes of a method's Hertz options: Hertz paths (`/a/:id/*rest`)
+/// made templates whose variables are the fields `api.path` names (else
+/// the fields of those names); the body is the rest of the message.
+fn hertz_rules(m: &MethodDescriptor, pool: &DescriptorPool) -> Result<Vec<ProtoHttpRule>, String> {
+    let options = m.options();
+    let input = m.input();
+    let mut rules = Vec::new();
+    for (ext, verb) in HERTZ_METHODS {
+        let Some(path) = string_option(&options, pool, ext) else {
+            continue;
+        };
+        let mut template = String::new();
+        for seg in path.trim_start_matches('/').split('/') {
+            template.push('/');
+            let (var, rest) = match seg.as_bytes().first() {
+                Some(b':') => (&seg[1..], false),
+                Some(b'*') => (&seg[1..], true),
+                _ => {
+                    template.push_str(seg);
+                    continue;
+                }
+            };
+            let field = input
+                .fields()
+                .find(|f| string_option(&f.options(), pool, "api.path").as_deref() == Some(var))
+                .or_else(|| input.get_field_by_name(var))
+                .ok_or_else(|| {
+                    format!(
+                        "{ext} = \"{path}\": no field of {} for :{var} (by api.path or by name)",
+                        input.full_name()
+                    )
+                })?;
+            template.push('{');
+            template.push_str(field.name());
+            if rest {
+                template.push_str("=**");
+            }
+            template.push('}');
+        }
+        let template =
+            PathTemplate::parse(&template).map_err(|e| format!("{ext} = \"{path}\": {e}"))?;
+        for field_path in template.field_paths() {
+            check_field_path(&input, field_path).map_err(|e| format!("{ext} = \"{path}\": {e}"))?;
+        }
+        rules.push(ProtoHttpRule {
+            method: verb.to_string(),
+            template,
+            body: Some("*".to_string()),
+            response_body: None,
+        });
+    }
+    Ok(rules)
+}
+
+/// Hertz field options of a request message that bind HTTP values:
+/// `api.query`, `api.header`, `api.cookie` (and `api.path`, which the
+/// route's template binds). The options kitegate does not serve on
+/// protobuf backends are refused rather than ignored.
+fn hertz_binds(
+    input: &MessageDescriptor,
+    pool: &DescriptorPool,
+) -> Result<Vec<(String, crate::Binding)>, String> {
+    let mut out = Vec::new();
+    for f in input.fields() {
+        let options = f.options();
+        let name = |v: String| {
+            if v.is_empty() {
+                f.name().to_string()
+            } else {
+                v
+            }
+        };
+        if let Some(v) = string_option(&options, pool, "api.query") {
+            out.push((f.name().to_string(), crate::Binding::Query(name(v))));
+        } else if let Some(v) = string_option(&options, pool, "api.header") {
+            out.push((
+                f.name().to_string(),
+                crate::Binding::Header(name(v).to_ascii_lowercase()),
+            ));
+        } else if let Some(v) = string_option(&options, pool, "api.cookie") {
+            out.push((f.name().to_string(), crate::Binding::Cookie(name(v))));
+        }
+        for unserved in ["api.raw_body", "api.form", "api.file_name", "api.vd"] {
+            if string_option(&options, pool, unserved).is_some() {
+                return Err(format!(
+                    "field {}: ({unserved}) is not served on protobuf backends (it is on Thrift ones)",
+                    f.name()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// 1-based line of a method (its Hertz options are on it).
+fn hertz_line(m: &MethodDescriptor) -> usize {
+    let file = m.parent_file();
+    let Some(sci) = &file.file_descriptor_proto().source_code_info else {
+        return 0;
+    };
+    sci.location
+        .iter()
+        .find(|l| l.path == m.path())
+        .and_then(|l| l.span.first())
+        .map_or(0, |&l| l as usize + 1)
 }
 
 /// Checks that `a.b.c` names a field of `msg`, through singular message fields.
