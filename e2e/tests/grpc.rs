@@ -406,6 +406,33 @@ fn http_rules_default_route_and_streaming() {
                 "updatedFields": ["title", "price.units"]}),
         &got,
     );
+    // Without a mask from the client, the mask is the body's keys, as
+    // grpc-gateway fills it: relative to the item, nested messages walked,
+    // lists and well-known types leaves, path variables not counted.
+    let (status, got) = gw.call(
+        "PATCH",
+        "/g/v1/items/abc",
+        Some(r#"{"title":"new","tags":["x"],"price":{"currencyCode":"EUR","units":"5"},"updateTime":"2024-01-02T03:04:05Z"}"#),
+    );
+    assert_eq!(status, 200, "{got}");
+    let mut fields: Vec<&str> = got["updatedFields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{got}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "price.currency_code",
+            "price.units",
+            "tags",
+            "title",
+            "update_time"
+        ],
+        "{got}"
+    );
     // A multi-segment variable keeps %2F encoded (and decodes the rest).
     let (status, got) = gw.call("PATCH", "/g/v1/items/a%2Fb%20c", Some("{}"));
     assert_eq!(status, 200, "{got}");

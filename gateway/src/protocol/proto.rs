@@ -255,6 +255,7 @@ impl ProtoRoute {
             }
             None => Map::new(),
         };
+        let mask = self.body_mask(&msg, body_rule);
         if body_rule != Some("*")
             && let Some(q) = query
         {
@@ -317,7 +318,76 @@ impl ProtoRoute {
             };
             set_path(&mut msg, path, value, false).map_err(|e| bad(format!("$.{path}: {e}")))?;
         }
+        if let Some((mask, paths)) = mask
+            && !msg.contains_key(&mask)
+            && !msg.contains_key(&camel_of(&input, &mask))
+        {
+            msg.insert(mask, Value::String(paths));
+        }
         Ok(Value::Object(msg))
+    }
+
+    /// A PATCH whose body is one field, and whose request has a
+    /// `google.protobuf.FieldMask` field the client left unset, gets the
+    /// mask of the keys its body sets, as grpc-gateway fills it: paths
+    /// relative to the body's message (AIP-134's `update_mask`), one per
+    /// leaf, through nested messages (a map, a list or a well-known type
+    /// is a leaf).
+    /// `None` when the request has no such mask field or the body is
+    /// not one field of a PATCH; else the mask field's name and its paths
+    /// (JSON form: comma-separated lowerCamel paths). Computed from the
+    /// body alone, before query parameters and path variables join it.
+    fn body_mask(
+        &self,
+        msg: &Map<String, Value>,
+        body_rule: Option<&str>,
+    ) -> Option<(String, String)> {
+        let rule = self.rule.as_ref()?;
+        let field = body_rule.filter(|b| *b != "*")?;
+        if rule.method != "PATCH" {
+            return None;
+        }
+        let input = self.method.descriptor.input();
+        let mask = input.fields().find(|f| {
+            f.kind()
+                .as_message()
+                .is_some_and(|m| m.full_name() == "google.protobuf.FieldMask")
+        })?;
+        let (Some(target), Some(Value::Object(body))) = (
+            input
+                .get_field_by_name(field)
+                .and_then(|f| f.kind().as_message().cloned()),
+            msg.get(field),
+        ) else {
+            return None;
+        };
+        fn walk(
+            desc: &MessageDescriptor,
+            obj: &Map<String, Value>,
+            prefix: &str,
+            out: &mut Vec<String>,
+        ) {
+            for (k, v) in obj {
+                let Some(f) = desc
+                    .get_field_by_name(k)
+                    .or_else(|| desc.get_field_by_json_name(k))
+                else {
+                    continue;
+                };
+                let path = format!("{prefix}{}", f.json_name());
+                match (f.kind().as_message(), v) {
+                    (Some(m), Value::Object(inner))
+                        if !f.is_map() && !f.is_list() && !is_wkt(m) =>
+                    {
+                        walk(m, inner, &format!("{path}."), out)
+                    }
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        walk(&target, body, "", &mut paths);
+        Some((mask.name().to_string(), paths.join(",")))
     }
 
     /// A read request (path variables, query, body) as protobuf bytes of
@@ -369,6 +439,18 @@ impl ProtoRoute {
             }
         }
     }
+}
+
+/// The JSON name of field `name` of `desc` (itself when there is none).
+fn camel_of(desc: &MessageDescriptor, name: &str) -> String {
+    desc.get_field_by_name(name)
+        .map_or_else(|| name.to_string(), |f| f.json_name().to_string())
+}
+
+/// A well-known type with a JSON form of its own (a `Timestamp` is a
+/// string, a `Struct` any object): a leaf of a field mask.
+fn is_wkt(m: &MessageDescriptor) -> bool {
+    m.package_name() == "google.protobuf"
 }
 
 fn kind_of(v: &Value) -> &'static str {
