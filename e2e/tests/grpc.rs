@@ -1552,3 +1552,114 @@ service S { rpc M(R) returns (R) { option (api.get) = "/m/:nope"; } }"#;
         "the path wins over the header: {got}"
     );
 }
+
+/// Registers `file` (from e2e/idl) as gRPC backend `name` with `extra` settings.
+fn register_file(gw: &Gateway, name: &str, endpoint: &str, file: &str, extra: Value) {
+    let text = std::fs::read_to_string(e2e::repo_path(&format!("e2e/idl/{file}"))).unwrap();
+    let mut reg =
+        json!({"protocol": "grpc", "endpoints": [endpoint], "main": file, "files": {file: text}});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        reg[k] = v.clone();
+    }
+    let (status, body) = gw.admin_call(
+        "PUT",
+        &format!("/admin/backends/{name}"),
+        Some(&reg.to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert!(
+        status == 201 || status == 200,
+        "register {name}: {status} {body}"
+    );
+}
+
+/// An IDL written for grpc-gateway (google/api/httpbody.proto, a FieldMask
+/// PATCH) loads unchanged against grpcio: HttpBody in and out with its
+/// content type, the mask filled from the body; and with
+/// options.query_brackets, query keys that index maps and lists.
+#[test]
+fn http_body_field_mask_and_bracketed_query() {
+    let (_peer, addr) = e2e::grpc_rich_server();
+    let gw = gateway();
+    register_file(&gw, "gw", &addr, "grpc_gateway.proto", json!({}));
+    let bytes = "\u{0}\u{1}binary, not JSON {";
+    let (s, headers, text) = e2e::http(
+        "POST",
+        &format!("{}/gw/raw", gw.base),
+        Some(bytes),
+        &[("content-type", "image/x-test")],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(header(&headers, "content-type"), "image/x-test");
+    assert_eq!(text, bytes);
+    let (s, _, text) = e2e::http(
+        "PATCH",
+        &format!("{}/gw/items/abc", gw.base),
+        Some(r#"{"title":"t","price":{"units":"3"}}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    let mut fields: Vec<&str> = got["updatedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["price.units", "title"], "{got}");
+
+    register_file(
+        &gw,
+        "qb",
+        &addr,
+        "query_brackets.proto",
+        json!({"prefix": "/b", "options": {"query_brackets": true}}),
+    );
+    let q = "counts[a]=1&counts[b]=2&r_inner[0].label=x&r_inner[0].notes=n1&r_inner[0].notes=n2&r_inner[1].weight=5&by_id[7].label=seven&r_string=s1&r_string=s2";
+    let (s, _, text) = e2e::http("GET", &format!("{}/b/qb/echo?{q}", gw.base), None, &[]).unwrap();
+    assert_eq!(s, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_same(
+        "bracketed query",
+        &json!({
+            "counts": {"a": 1, "b": 2},
+            "rInner": [{"label": "x", "notes": ["n1", "n2"]}, {"weight": 5}],
+            "byId": {"7": {"label": "seven"}},
+            "rString": ["s1", "s2"],
+        }),
+        &got,
+    );
+    // Indexes count up from 0.
+    let (s, _, text) = e2e::http(
+        "GET",
+        &format!("{}/b/qb/echo?r_inner[1].label=x", gw.base),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{text}");
+    assert!(text.contains("before `r_inner[0]`"), "{text}");
+    // Off by default: the bracketed keys are unknown parameters.
+    register_file(
+        &gw,
+        "qb2",
+        &addr,
+        "query_brackets.proto",
+        json!({"prefix": "/off"}),
+    );
+    let (s, _, text) = e2e::http(
+        "GET",
+        &format!("{}/off/qb/echo?counts[a]=1&r_string=s", gw.base),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"rString": ["s"]})
+    );
+}

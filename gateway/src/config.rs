@@ -267,6 +267,10 @@ pub struct BackendOptions {
     /// its compressed size (and never past `max_frame`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_inflate_ratio: Option<usize>,
+    /// Protobuf: query keys may index maps and lists of the request
+    /// (`labels[env]=prod`, `items[0].id=1`, `filter.tags[1]=x`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub query_brackets: bool,
     /// Protobuf: write fields holding their default value.
     #[serde(default)]
     pub emit_defaults: bool,

@@ -22,7 +22,7 @@ use super::{
     RouteSpec,
 };
 use crate::backend::BackendSpec;
-use crate::error::{ApiError, Failure, Remote, reply_status};
+use crate::error::{ApiError, Failure, Remote};
 use crate::pipeline::{self, CallMeta, Client};
 use crate::transport::TransportError;
 use crate::transport::grpc::{
@@ -244,10 +244,7 @@ impl GrpcRoute {
         if reply.status.code != 0 {
             return Err(grpc_failure(&r.method, &r.decode, &reply.status));
         }
-        let full = r.decode_response(&reply.body, "the backend")?;
-        let mut out = Vec::with_capacity(full.len());
-        r.write_response(&full, &mut out);
-        let mut resp = super::json_response(reply_status(None), out);
+        let mut resp = r.response(&reply.body, "the backend")?;
         self.incoming_metadata(&reply.headers, &reply.trailers, resp.headers_mut());
         Ok(resp)
     }

@@ -17,7 +17,7 @@ use super::{
     RouteSpec,
 };
 use crate::backend::BackendSpec;
-use crate::error::{ApiError, Failure, Remote, reply_status};
+use crate::error::{ApiError, Failure, Remote};
 use crate::pipeline::{self, Client};
 use crate::transport::pool::{Exchange, Reply};
 
@@ -160,12 +160,7 @@ impl KitexPbRoute {
         let decoded = kitex::decode_reply(payload, &r.method.name, seqid)
             .map_err(|e| Failure::BadReply(format!("bad reply from {}: {e}", reply.addr)))?;
         match decoded {
-            KitexPbReply::Message(range) => {
-                let full = r.decode_response(&payload[range], &reply.addr)?;
-                let mut out = Vec::with_capacity(full.len());
-                r.write_response(&full, &mut out);
-                Ok(super::json_response(reply_status(None), out))
-            }
+            KitexPbReply::Message(range) => r.response(&payload[range], &reply.addr),
             KitexPbReply::Exception { type_id, message } => {
                 Err(ApiError::from(Failure::Remote(Remote::Application {
                     message,

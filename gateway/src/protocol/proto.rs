@@ -55,6 +55,9 @@ pub struct ProtoRoute {
     /// Request fields bound to query parameters, headers or cookies, by
     /// field path: the method's Hertz options, then `[backends.bind]`.
     pub binds: Arc<[(String, Binding)]>,
+    /// `options.query_brackets`: query keys may index maps and lists
+    /// (`labels[env]=prod`, `items[0].id=1`).
+    pub query_brackets: bool,
 }
 
 /// Whether a method's options say it may run twice
@@ -144,6 +147,7 @@ fn route_spec(
         decode: decode_options(opts),
         policy: spec.policy(service, &m.name, idempotent(m)),
         binds: binds_of(spec, m),
+        query_brackets: opts.query_brackets,
     });
     Ok(RouteSpec {
         verb,
@@ -207,6 +211,7 @@ impl ProtoRoute {
         if whole_body
             && vars.is_empty()
             && self.binds.is_empty()
+            && !is_http_body(&self.method.descriptor.input())
             && matches!(first, None | Some(b'{'))
         {
             return Ok(Cow::Borrowed(body));
@@ -232,7 +237,28 @@ impl ProtoRoute {
             None => Some("*"),
             Some(r) => r.body.as_deref(),
         };
+        // A body that is a `google.api.HttpBody` (the request message, or
+        // the field `body` names) is taken raw, with its content type.
+        let raw_target = match body_rule {
+            Some("*") => is_http_body(&input),
+            Some(field) => input
+                .get_field_by_name(field)
+                .and_then(|f| f.kind().as_message().map(is_http_body))
+                .unwrap_or(false),
+            None => false,
+        };
         let parsed = || -> Result<Value, ApiError> {
+            if raw_target {
+                use base64::Engine as _;
+                let ct = headers
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                return Ok(json!({
+                    "contentType": ct,
+                    "data": base64::engine::general_purpose::STANDARD.encode(body),
+                }));
+            }
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Value::Object(Map::new()));
             }
@@ -261,6 +287,11 @@ impl ProtoRoute {
         {
             for (k, v) in form_urlencoded::parse(q.as_bytes()) {
                 if vars.iter().any(|(p, _)| *p == k) || body_rule == Some(k.as_ref()) {
+                    continue;
+                }
+                if self.query_brackets && k.contains('[') {
+                    set_bracketed(&input, &mut msg, &k, &v)
+                        .map_err(|e| bad(format!("$.{k}: {e}")))?;
                     continue;
                 }
                 let Some((kind, repeated)) = field_kind(&input, &k) else {
@@ -411,6 +442,56 @@ impl ProtoRoute {
         Ok(message)
     }
 
+    /// The HTTP response of one reply message: JSON (all of it, or its
+    /// `response_body` field), or, when that is a `google.api.HttpBody`,
+    /// its data with its content type.
+    pub fn response(
+        &self,
+        message: &[u8],
+        from: &str,
+    ) -> Result<axum::response::Response, ApiError> {
+        let output = self.method.descriptor.output();
+        let field = self.rule.as_ref().and_then(|r| r.response_body.as_deref());
+        let body_desc = match field {
+            None => Some(output.clone()),
+            Some(f) => output
+                .get_field_by_name(f)
+                .and_then(|f| f.kind().as_message().cloned()),
+        };
+        if body_desc.as_ref().is_some_and(is_http_body) {
+            let bad_reply = |e: String| {
+                ApiError::from(Failure::BadReply(format!("bad reply from {from}: {e}")))
+            };
+            let msg = prost_reflect::DynamicMessage::decode(output, message)
+                .map_err(|e| bad_reply(e.to_string()))?;
+            let body = match field {
+                None => msg,
+                Some(f) => match msg.get_field_by_name(f).as_deref() {
+                    Some(prost_reflect::Value::Message(m)) => m.clone(),
+                    _ => return Err(bad_reply(format!("no {f}"))),
+                },
+            };
+            let ct = match body.get_field_by_name("content_type").as_deref() {
+                Some(prost_reflect::Value::String(s)) if !s.is_empty() => s.clone(),
+                _ => "application/octet-stream".to_string(),
+            };
+            let data = match body.get_field_by_name("data").as_deref() {
+                Some(prost_reflect::Value::Bytes(b)) => b.clone(),
+                _ => Default::default(),
+            };
+            let mut resp = axum::response::Response::new(axum::body::Body::from(data));
+            if let Ok(v) = axum::http::HeaderValue::try_from(ct) {
+                resp.headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, v);
+            }
+            return Ok(resp);
+        }
+        let full = self.decode_response(message, from)?;
+        let mut out = Vec::with_capacity(full.len());
+        self.write_response(&full, &mut out);
+        Ok(super::json_response(crate::error::reply_status(None), out))
+    }
+
     /// Decodes a response message to JSON (all of it; see `write_response`).
     pub fn decode_response(&self, body: &[u8], from: &str) -> Result<Vec<u8>, ApiError> {
         let output = self.method.descriptor.output();
@@ -439,6 +520,151 @@ impl ProtoRoute {
             }
         }
     }
+}
+
+/// The most elements a bracketed query key may index into one list.
+const MAX_QUERY_INDEX: usize = 1000;
+
+/// Sets the value a bracketed query key names (`labels[env]`,
+/// `items[0].id`, `a.b[k].c`): `[key]` indexes a map field, `[i]` a list
+/// field (indexes count up from 0: the next index appends, an earlier one
+/// sets into that element), `.name` a message field. An unknown field is
+/// ignored, as other query parameters are; a key that does not fit the
+/// message is an error.
+fn set_bracketed(
+    input: &MessageDescriptor,
+    msg: &mut Map<String, Value>,
+    key: &str,
+    value: &str,
+) -> Result<(), String> {
+    // Segments: names and bracketed texts, in order.
+    enum Seg<'k> {
+        Name(&'k str),
+        Index(&'k str),
+    }
+    let mut segs = Vec::new();
+    let mut rest = key;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or("an unclosed `[`")?;
+            segs.push(Seg::Index(&r[..end]));
+            rest = &r[end + 1..];
+        } else {
+            let r = rest.strip_prefix('.').unwrap_or(rest);
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return Err("an empty field name".into());
+            }
+            segs.push(Seg::Name(&r[..end]));
+            rest = &r[end..];
+        }
+    }
+    let mut desc = input.clone();
+    let mut cur: &mut Value = &mut Value::Null;
+    let mut root = Some(msg);
+    let mut i = 0;
+    while i < segs.len() {
+        let Seg::Name(name) = segs[i] else {
+            return Err("an index must follow a field name".into());
+        };
+        let Some(f) = desc
+            .get_field_by_name(name)
+            .or_else(|| desc.get_field_by_json_name(name))
+        else {
+            return Ok(());
+        };
+        let obj = match root.take() {
+            Some(m) => m,
+            None => match cur {
+                Value::Object(m) => m,
+                _ => return Err(format!("`{name}` is not in a message")),
+            },
+        };
+        let last = i + 1 == segs.len();
+        let slot = obj.entry(f.name().to_string()).or_insert(Value::Null);
+        i += 1;
+        let elem_kind = if f.is_map() {
+            let Some(Seg::Index(k)) = segs.get(i) else {
+                return Err(format!("map field `{name}` needs a [key]"));
+            };
+            i += 1;
+            if slot.is_null() {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(m) = slot else {
+                return Err(format!("`{name}` is set both as a map and otherwise"));
+            };
+            let entry = f.kind();
+            let value_field = entry
+                .as_message()
+                .expect("a map entry")
+                .map_entry_value_field();
+            cur = m.entry(k.to_string()).or_insert(Value::Null);
+            value_field.kind()
+        } else if f.is_list() {
+            match segs.get(i) {
+                Some(Seg::Index(n)) => {
+                    i += 1;
+                    let n: usize = n
+                        .parse()
+                        .map_err(|_| format!("`{name}[{n}]`: not a list index"))?;
+                    if n >= MAX_QUERY_INDEX {
+                        return Err(format!("`{name}[{n}]`: indexes stop at {MAX_QUERY_INDEX}"));
+                    }
+                    if slot.is_null() {
+                        *slot = Value::Array(Vec::new());
+                    }
+                    let Value::Array(a) = slot else {
+                        return Err(format!("`{name}` is set both as a list and otherwise"));
+                    };
+                    if n > a.len() {
+                        return Err(format!("`{name}[{n}]` before `{name}[{}]`", a.len()));
+                    }
+                    if n == a.len() {
+                        a.push(Value::Null);
+                    }
+                    cur = &mut a[n];
+                    f.kind()
+                }
+                _ => {
+                    // `tags=a&tags=b`, as without brackets.
+                    if slot.is_null() {
+                        *slot = Value::Array(Vec::new());
+                    }
+                    let Value::Array(a) = slot else {
+                        return Err(format!("`{name}` is set both as a list and otherwise"));
+                    };
+                    if !last {
+                        return Err(format!("list field `{name}` needs an [index]"));
+                    }
+                    a.push(scalar(&f.kind(), value));
+                    return Ok(());
+                }
+            }
+        } else {
+            cur = slot;
+            f.kind()
+        };
+        if i == segs.len() {
+            *cur = scalar(&elem_kind, value);
+            return Ok(());
+        }
+        match elem_kind {
+            Kind::Message(m) => {
+                if cur.is_null() {
+                    *cur = Value::Object(Map::new());
+                }
+                desc = m;
+            }
+            _ => return Err(format!("`{name}` holds no fields")),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a message is `google.api.HttpBody`: a body of any content type.
+fn is_http_body(m: &MessageDescriptor) -> bool {
+    m.full_name() == "google.api.HttpBody"
 }
 
 /// The JSON name of field `name` of `desc` (itself when there is none).

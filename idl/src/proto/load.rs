@@ -16,7 +16,7 @@ use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use crate::{IdlError, IdlErrors};
 
 /// Files kitegate ships so that users need not: proto name -> text.
-const EMBEDDED: [(&str, &str); 3] = [
+const EMBEDDED: [(&str, &str); 4] = [
     (
         "google/api/http.proto",
         include_str!("google/api/http.proto"),
@@ -24,6 +24,10 @@ const EMBEDDED: [(&str, &str); 3] = [
     (
         "google/api/annotations.proto",
         include_str!("google/api/annotations.proto"),
+    ),
+    (
+        "google/api/httpbody.proto",
+        include_str!("google/api/httpbody.proto"),
     ),
     // Hertz's options, imported by IDLs written for hz as "api.proto".
     ("api.proto", include_str!("api.proto")),
@@ -250,8 +254,8 @@ impl FileResolver for Parsed {
     }
 }
 
-/// Our copies of `google/api/http.proto`, `google/api/annotations.proto`
-/// and Hertz's `api.proto`.
+/// Our copies of `google/api/http.proto`, `google/api/annotations.proto`,
+/// `google/api/httpbody.proto` and Hertz's `api.proto`.
 struct Embedded;
 
 impl FileResolver for Embedded {
