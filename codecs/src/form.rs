@@ -93,18 +93,44 @@ pub fn parse<'a>(kind: &FormKind, body: &'a [u8]) -> Result<Vec<FormPart<'a>>, F
     }
 }
 
-/// The pairs of a URL-encoded body (`+` is a space, `%XX` a byte; invalid
-/// UTF-8 becomes U+FFFD, as browsers and `serde_urlencoded` read it).
+/// The pairs of a URL-encoded body: `+` is a space, `%XX` a byte. Values
+/// keep their bytes (a binary field gets what was encoded); names, and
+/// values read as text, are UTF-8 with U+FFFD for what is not, as browsers
+/// and `serde_urlencoded` read them.
 pub fn urlencoded(body: &[u8]) -> Vec<FormPart<'_>> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| FormPart {
-            name: k,
-            data: match v {
-                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-            },
-            filename: None,
-            content_type: None,
+    fn decode(s: &[u8]) -> Cow<'_, [u8]> {
+        if !s.iter().any(|c| *c == b'+' || *c == b'%') {
+            return Cow::Borrowed(s);
+        }
+        let spaced: Cow<'_, [u8]> = if s.contains(&b'+') {
+            Cow::Owned(
+                s.iter()
+                    .map(|c| if *c == b'+' { b' ' } else { *c })
+                    .collect(),
+            )
+        } else {
+            Cow::Borrowed(s)
+        };
+        let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        Cow::Owned(decoded)
+    }
+    body.split(|c| *c == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|c| *c == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            let name = match decode(name) {
+                Cow::Borrowed(b) => String::from_utf8_lossy(b),
+                Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+            };
+            FormPart {
+                name,
+                data: decode(value),
+                filename: None,
+                content_type: None,
+            }
         })
         .collect()
 }

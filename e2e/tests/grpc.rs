@@ -1642,6 +1642,31 @@ fn http_body_field_mask_and_bracketed_query() {
     .unwrap();
     assert_eq!(s, 400, "{text}");
     assert!(text.contains("before `r_inner[0]`"), "{text}");
+    // A form body on a proto route: names are field paths, bytes fields
+    // take a file's content.
+    register(&gw, "rich", &addr, "/r", json!({}));
+    let (s, _, text) = e2e::http(
+        "POST",
+        &format!("{}/r/v1/echo", gw.base),
+        Some("fString=hi&f_int32=5&r_string=a&r_string=b&inner.label=in&f_bytes=%00%FF&unknown=1"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(got["fString"], json!("hi"), "{got}");
+    assert_eq!(got["fInt32"], json!(5), "{got}");
+    assert_eq!(got["rString"], json!(["a", "b"]), "{got}");
+    assert_eq!(got["inner"]["label"], json!("in"), "{got}");
+    assert_eq!(got["fBytes"], json!("AP8="), "{got}");
+    let (s, _, text) = e2e::http(
+        "POST",
+        &format!("{}/r/v1/echo", gw.base),
+        Some("f_int32=five"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{text}");
     // Off by default: the bracketed keys are unknown parameters.
     register_file(
         &gw,

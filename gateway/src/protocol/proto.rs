@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
+use codecs::form::{self, FormKind};
 use codecs::protobuf::{self, PbDecodeOptions, PbEncodeOptions};
 use idl::Binding;
 use idl::proto::{PathTemplate, ProtoHttpRule, ProtoMethod, ProtoSchema};
@@ -247,17 +248,47 @@ impl ProtoRoute {
                 .unwrap_or(false),
             None => false,
         };
+        let ct = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let parsed = || -> Result<Value, ApiError> {
+            use base64::Engine as _;
+            let b64 = &base64::engine::general_purpose::STANDARD;
             if raw_target {
-                use base64::Engine as _;
-                let ct = headers
-                    .get(axum::http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                return Ok(json!({
-                    "contentType": ct,
-                    "data": base64::engine::general_purpose::STANDARD.encode(body),
-                }));
+                return Ok(json!({"contentType": ct, "data": b64.encode(body)}));
+            }
+            // A form body, as Hertz binds one: each name a field path of the
+            // body's message, repeated names a list; bytes fields take the
+            // part's bytes (a file's content).
+            if let Some(kind) = FormKind::of(ct) {
+                let kind = kind.map_err(|e| bad(format!("$: {e}")))?;
+                let parts = form::parse(&kind, body).map_err(|e| bad(format!("$: {e}")))?;
+                let target = match body_rule {
+                    Some("*") => Some(input.clone()),
+                    Some(f) => input
+                        .get_field_by_name(f)
+                        .and_then(|f| f.kind().as_message().cloned()),
+                    None => None,
+                };
+                let Some(target) = target else {
+                    return Err(bad(
+                        "$: a form body for a field that is not a message".into()
+                    ));
+                };
+                let mut obj = Map::new();
+                for p in &parts {
+                    let Some(f) = idl::proto::field_at(&target, &p.name) else {
+                        continue; // as unknown JSON keys are
+                    };
+                    let value = match f.kind() {
+                        Kind::Bytes => Value::String(b64.encode(&p.data)),
+                        kind => scalar(&kind, &String::from_utf8_lossy(&p.data)),
+                    };
+                    set_path(&mut obj, &p.name, value, f.is_list())
+                        .map_err(|e| bad(format!("$.{}: {e}", p.name)))?;
+                }
+                return Ok(Value::Object(obj));
             }
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Value::Object(Map::new()));
