@@ -1497,9 +1497,22 @@ fn hertz_options_and_header_binding() {
         assert_eq!(s, 200, "{method}: {text}");
         assert!(text.contains("\"itemId\":\"8\""), "{method}: {text}");
     }
+    // (api.vd) rules, checked before the call.
+    for (path, want) in [
+        (
+            "/hz/items/123456789",
+            "$.itemId: fails api.vd \"len($)<=8\"",
+        ),
+        ("/hz/items/7?v=5", "$.view: v is 0, 1 or 2"),
+    ] {
+        let (s, _, text) = e2e::http("GET", &format!("{}{path}", gw.base), None, &[]).unwrap();
+        assert_eq!(s, 400, "{path}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["message"], json!(want), "{text}");
+    }
     // A field option kitegate does not serve on protobuf backends: 422.
     let bad = r#"syntax = "proto3"; package x; import "api.proto";
-message R { string a = 1 [(api.vd) = "len($)>0"]; }
+message R { string a = 1 [(api.raw_body) = ""]; }
 service S { rpc M(R) returns (R) { option (api.post) = "/m"; } }"#;
     let reg = json!({"protocol": "grpc", "endpoints": [addr], "main": "x.proto", "files": {"x.proto": bad}});
     let (status, body) = gw.admin_call(
@@ -1509,7 +1522,7 @@ service S { rpc M(R) returns (R) { option (api.post) = "/m"; } }"#;
         &[("content-type", "application/json")],
     );
     assert_eq!(status, 422, "{body}");
-    assert!(body.to_string().contains("api.vd"), "{body}");
+    assert!(body.to_string().contains("api.raw_body"), "{body}");
     // A path variable with no field behind it: 422.
     let bad = r#"syntax = "proto3"; package x; import "api.proto";
 message R { string a = 1; }

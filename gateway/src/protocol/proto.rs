@@ -464,9 +464,13 @@ impl ProtoRoute {
         self.encode_request(&json)
     }
 
-    /// The request JSON as protobuf bytes of the method's input.
+    /// The request JSON as protobuf bytes of the method's input, its
+    /// `(api.vd)` rules checked first.
     pub fn encode_request(&self, json: &[u8]) -> Result<Vec<u8>, ApiError> {
         let input = self.method.descriptor.input();
+        if !self.method.rules.is_empty() {
+            check_rules(&input, &self.method.rules, json)?;
+        }
         let mut message = Vec::with_capacity(json.len() + 16);
         protobuf::json_to_message(&input, json, &self.encode, &mut message)
             .map_err(|e| bad(e.to_string()))?;
@@ -689,6 +693,64 @@ fn set_bracketed(
             }
             _ => return Err(format!("`{name}` holds no fields")),
         }
+    }
+    Ok(())
+}
+
+/// Checks `(api.vd)` rules on a request message's JSON: a field the JSON
+/// leaves out is its proto3 zero (`nil` for messages and `optional`
+/// fields); `(Name)$` finds a sibling by proto, JSON or Go name. 400
+/// naming the field and the rule (or its message).
+fn check_rules(
+    input: &MessageDescriptor,
+    rules: &[(String, Arc<idl::vd::Rule>)],
+    json: &[u8],
+) -> Result<(), ApiError> {
+    let obj = match serde_json::from_slice::<Value>(json) {
+        Ok(Value::Object(m)) => m,
+        // The encoder names what is wrong with the body.
+        _ => return Ok(()),
+    };
+    let value_of = |f: &prost_reflect::FieldDescriptor| -> Value {
+        let v = obj.get(f.name()).or_else(|| obj.get(f.json_name()));
+        match (v, f.kind()) {
+            (Some(Value::Null) | None, _) if f.supports_presence() => Value::Null,
+            (Some(Value::Null) | None, _) if f.is_list() || f.is_map() => Value::Null,
+            (Some(Value::Null) | None, Kind::Bool) => Value::Bool(false),
+            (Some(Value::Null) | None, Kind::String | Kind::Bytes) => Value::String(String::new()),
+            (Some(Value::Null) | None, Kind::Message(_)) => Value::Null,
+            (Some(Value::Null) | None, _) => Value::from(0),
+            (Some(Value::String(s)), k)
+                if !matches!(k, Kind::String | Kind::Bytes | Kind::Enum(_)) =>
+            {
+                s.parse::<f64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::String(s.clone()))
+            }
+            (Some(v), _) => v.clone(),
+        }
+    };
+    let go = |name: &str| -> String {
+        name.split('_')
+            .map(|p| {
+                let mut c = p.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            })
+            .collect()
+    };
+    for (name, rule) in rules {
+        let Some(f) = input.get_field_by_name(name) else {
+            continue;
+        };
+        let sibling = |n: &str| {
+            input
+                .fields()
+                .find(|s| s.name() == n || s.json_name() == n || go(s.name()) == n)
+                .map(|s| value_of(&s))
+        };
+        rule.check(&value_of(&f), &sibling)
+            .map_err(|m| bad(format!("$.{}: {m}", f.json_name())))?;
     }
     Ok(())
 }

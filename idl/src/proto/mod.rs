@@ -79,6 +79,8 @@ pub struct ProtoMethod {
     /// Request fields Hertz's `api.query`, `api.header` and `api.cookie`
     /// options bind, by field name.
     pub binds: Vec<(String, crate::Binding)>,
+    /// `(api.vd)` rules of the request message's fields, by field name.
+    pub rules: Vec<(String, std::sync::Arc<crate::vd::Rule>)>,
 }
 
 /// One HTTP binding of a method.
@@ -244,12 +246,14 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
                 None => Vec::new(),
             };
             let mut http = http;
-            let hertz = hertz_rules(&m, &pool)
-                .and_then(|rules| Ok((rules, hertz_binds(&m.input(), &pool)?)));
-            let binds = match hertz {
-                Ok((rules, binds)) => {
-                    http.extend(rules);
-                    binds
+            let hertz = hertz_rules(&m, &pool).and_then(|routes| {
+                let (binds, rules) = hertz_binds(&m.input(), &pool)?;
+                Ok((routes, binds, rules))
+            });
+            let (binds, rules) = match hertz {
+                Ok((routes, binds, rules)) => {
+                    http.extend(routes);
+                    (binds, rules)
                 }
                 Err(message) => {
                     errors.push(IdlError {
@@ -257,11 +261,12 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
                         line: hertz_line(&m),
                         message: format!("{}: {message}", m.full_name()),
                     });
-                    Vec::new()
+                    (Vec::new(), Vec::new())
                 }
             };
             methods.push(ProtoMethod {
                 binds,
+                rules,
                 name: m.name().to_string(),
                 client_streaming: m.is_client_streaming(),
                 server_streaming: m.is_server_streaming(),
@@ -483,15 +488,20 @@ fn hertz_rules(m: &MethodDescriptor, pool: &DescriptorPool) -> Result<Vec<ProtoH
     Ok(rules)
 }
 
+/// The request fields bound to HTTP values by Hertz field options, and the
+/// `(api.vd)` rules of request fields.
+type HertzFields = (
+    Vec<(String, crate::Binding)>,
+    Vec<(String, std::sync::Arc<crate::vd::Rule>)>,
+);
+
 /// Hertz field options of a request message that bind HTTP values:
 /// `api.query`, `api.header`, `api.cookie` (and `api.path`, which the
-/// route's template binds). The options kitegate does not serve on
-/// protobuf backends are refused rather than ignored.
-fn hertz_binds(
-    input: &MessageDescriptor,
-    pool: &DescriptorPool,
-) -> Result<Vec<(String, crate::Binding)>, String> {
+/// route's template binds), and its `api.vd` rules. The options kitegate
+/// does not serve on protobuf backends are refused rather than ignored.
+fn hertz_binds(input: &MessageDescriptor, pool: &DescriptorPool) -> Result<HertzFields, String> {
     let mut out = Vec::new();
+    let mut rules = Vec::new();
     for f in input.fields() {
         let options = f.options();
         let name = |v: String| {
@@ -511,16 +521,21 @@ fn hertz_binds(
         } else if let Some(v) = string_option(&options, pool, "api.cookie") {
             out.push((f.name().to_string(), crate::Binding::Cookie(name(v))));
         }
-        for unserved in ["api.raw_body", "api.form", "api.file_name", "api.vd"] {
+        if let Some(rule) = string_option(&options, pool, "api.vd") {
+            let parsed = crate::vd::Rule::parse(&rule)
+                .map_err(|e| format!("field {}: (api.vd) = \"{rule}\": {e}", f.name()))?;
+            rules.push((f.name().to_string(), std::sync::Arc::new(parsed)));
+        }
+        for unserved in ["api.raw_body", "api.form", "api.file_name"] {
             if string_option(&options, pool, unserved).is_some() {
                 return Err(format!(
-                    "field {}: ({unserved}) is not served on protobuf backends (it is on Thrift ones)",
+                    "field {}: ({unserved}) is not served on protobuf backends (it is on Thrift ones; form bodies set fields by their paths)",
                     f.name()
                 ));
             }
         }
     }
-    Ok(out)
+    Ok((out, rules))
 }
 
 /// 1-based line of a method (its Hertz options are on it).
