@@ -58,6 +58,16 @@ impl FormKind {
     }
 }
 
+/// Whether a body sent as URL-encoded is JSON after all: it opens with
+/// `{` or `[`, which no form field name does in practice. `curl -d` labels
+/// every body URL-encoded, so JSON sent that way is read as JSON.
+pub fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|c| !c.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
 /// One named value of a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormPart<'a> {

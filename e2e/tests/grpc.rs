@@ -1672,6 +1672,19 @@ fn http_body_field_mask_and_bracketed_query() {
     assert_eq!(got["rString"], json!(["a", "b"]), "{got}");
     assert_eq!(got["inner"]["label"], json!("in"), "{got}");
     assert_eq!(got["fBytes"], json!("AP8="), "{got}");
+    // JSON labelled URL-encoded (what `curl -d` sends) is JSON.
+    let (s, _, text) = e2e::http(
+        "POST",
+        &format!("{}/r/v1/echo", gw.base),
+        Some(r#"{"fString":"json"}"#),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["fString"],
+        json!("json")
+    );
     let (s, _, text) = e2e::http(
         "POST",
         &format!("{}/r/v1/echo", gw.base),

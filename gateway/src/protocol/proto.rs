@@ -261,7 +261,11 @@ impl ProtoRoute {
             // A form body, as Hertz binds one: each name a field path of the
             // body's message, repeated names a list; bytes fields take the
             // part's bytes (a file's content).
-            if let Some(kind) = FormKind::of(ct) {
+            let form_kind = match FormKind::of(ct) {
+                Some(Ok(FormKind::UrlEncoded)) if form::looks_like_json(body) => None,
+                other => other,
+            };
+            if let Some(kind) = form_kind {
                 let kind = kind.map_err(|e| bad(format!("$: {e}")))?;
                 let parts = form::parse(&kind, body).map_err(|e| bad(format!("$: {e}")))?;
                 let target = match body_rule {

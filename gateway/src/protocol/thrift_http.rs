@@ -97,6 +97,7 @@ impl Bindings {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let kind = match FormKind::of(ct) {
+            Some(Ok(FormKind::UrlEncoded)) if form::looks_like_json(body) => return Ok(None),
             Some(kind) => kind.map_err(|e| Failure::Input(format!("$: {e}")))?,
             None if self.format == BodyFormat::Form && !ct.contains("json") => FormKind::UrlEncoded,
             None => return Ok(None),
@@ -447,6 +448,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(parts[0].name, "a");
+        // `curl -d '{…}'` says URL-encoded: the body is JSON all the same.
+        let urlencoded = with("application/x-www-form-urlencoded");
+        assert!(json.form(&urlencoded, b" {\"a\":1}").unwrap().is_none());
+        assert!(form.form(&urlencoded, b"[1]").unwrap().is_none());
         // api.serializer = "form": a body naming no format is a form …
         assert_eq!(form.form(&none, b"a=1").unwrap().unwrap().len(), 1);
         // … and one that says it is JSON is JSON.
