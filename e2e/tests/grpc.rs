@@ -1497,6 +1497,18 @@ fn hertz_options_and_header_binding() {
         assert_eq!(s, 200, "{method}: {text}");
         assert!(text.contains("\"itemId\":\"8\""), "{method}: {text}");
     }
+    // (api.head) and (api.options): HEAD answers the call's status alone.
+    let ping = format!("{}/hz/ping", gw.base);
+    let (s, _, text) = e2e::http("OPTIONS", &ping, Some(r#"{"text":"hi","seq":1}"#), &[]).unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["reply"],
+        json!("pong: hi")
+    );
+    let (s, _, text) = e2e::http("HEAD", &ping, None, &[]).unwrap();
+    assert_eq!((s, text.as_str()), (200, ""));
+    let (s, _, _) = e2e::http("GET", &ping, None, &[]).unwrap();
+    assert_eq!(s, 405);
     // (api.vd) rules, checked before the call.
     for (path, want) in [
         (
