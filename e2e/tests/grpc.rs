@@ -1684,6 +1684,16 @@ fn http_body_field_mask_and_bracketed_query() {
     assert_eq!(got["rString"], json!(["a", "b"]), "{got}");
     assert_eq!(got["inner"]["label"], json!("in"), "{got}");
     assert_eq!(got["fBytes"], json!("AP8="), "{got}");
+    // A stream of HttpBody: the chunks raw, under the first one's type.
+    let (s, headers, text) =
+        e2e::http("GET", &format!("{}/r/v1/download?to=3", gw.base), None, &[]).unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(header(&headers, "content-type"), "text/plain");
+    assert_eq!(text, "chunk-1\nchunk-2\nchunk-3\n");
+    let (s, headers, text) =
+        e2e::http("GET", &format!("{}/r/v1/download?to=0", gw.base), None, &[]).unwrap();
+    assert_eq!((s, text.as_str()), (200, ""));
+    assert_eq!(header(&headers, "content-type"), "application/octet-stream");
     // JSON labelled URL-encoded (what `curl -d` sends) is JSON.
     let (s, _, text) = e2e::http(
         "POST",

@@ -7,7 +7,8 @@ grpc_tools.protoc (no generated code is kept in the repository).
                    [--google-api-dir DIR] [--service RichService]
 
 The proto's directory is its include path; imports of google/protobuf/*.proto
-come from grpc_tools; google/api/annotations.proto and http.proto are copied
+come from grpc_tools; google/api/annotations.proto, http.proto and
+httpbody.proto are copied
 from kitegate's own copies (idl/src/proto/google/api, or --google-api-dir) into
 a temporary include directory. Prints `READY <port>` on stdout (flushed) once
 listening; with --port 0 the kernel picks the port. Exits 0 on SIGTERM or
@@ -111,7 +112,7 @@ def compile_proto(proto, google_api_dir, workdir):
     out = os.path.join(workdir, "out")
     os.makedirs(os.path.join(include, "google", "api"))
     os.makedirs(out)
-    for name in ("annotations.proto", "http.proto"):
+    for name in ("annotations.proto", "http.proto", "httpbody.proto"):
         shutil.copyfile(os.path.join(google_api_dir, name),
                         os.path.join(include, "google", "api", name))
     wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
@@ -243,6 +244,12 @@ def make_servicer(base, pb2):
             if request.fail_code != 0:
                 context.abort(status_code(request.fail_code),
                               f"count failed after {request.to}")
+
+        def Download(self, request, context):
+            httpbody = importlib.import_module("google.api.httpbody_pb2")
+            for i in range(1, request.to + 1):
+                yield httpbody.HttpBody(content_type="text/plain",
+                                        data=f"chunk-{i}\n".encode())
 
         def Collect(self, request_iterator, context):
             return pb2.CollectReply(total=sum(r.n for r in request_iterator))

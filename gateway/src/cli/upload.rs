@@ -24,9 +24,7 @@ pub(super) fn main_file(p: &Path) -> Result<String, Failure> {
 }
 
 fn builtin_proto(import: &str) -> bool {
-    import.starts_with("google/protobuf/")
-        || import == "google/api/annotations.proto"
-        || import == "google/api/http.proto"
+    idl::proto::supplied(import)
 }
 
 pub(super) fn check_dirs(dirs: &[PathBuf]) -> Result<(), Failure> {
@@ -128,7 +126,7 @@ impl Collector {
         self.edges
             .borrow()
             .iter()
-            // The gateway supplies the well-known types and google/api/{annotations,http}.proto.
+            // The gateway supplies the well-known types, google/api/{annotations,http,httpbody}.proto and api.proto.
             .filter(|e| e.found.is_none() && !builtin_proto(&e.include))
             .map(|e| Miss {
                 file: e.from.clone(),

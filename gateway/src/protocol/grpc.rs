@@ -227,6 +227,9 @@ impl GrpcRoute {
             };
             let mut resp_headers = HeaderMap::new();
             self.incoming_metadata(&stream.headers, &HeaderMap::new(), &mut resp_headers);
+            if super::proto::is_http_body(&m.descriptor.output()) {
+                return self.streamed_raw(Pending::Open(stream), resp_headers).await;
+            }
             return Ok(self.streamed(Pending::Open(stream), None, shape, resp_headers));
         }
         let call = self.call_of(headers, GrpcCallKind::Unary(message), &meta);
@@ -382,15 +385,62 @@ impl GrpcRoute {
         }
     }
 
-    /// The streamed HTTP response of a server-streaming or bidirectional call.
-    fn streamed(
+    /// The streamed HTTP response of a server-streaming call of
+    /// `google.api.HttpBody`: each message's data as it comes, under the
+    /// first message's content type, as grpc-gateway writes it. A failure
+    /// before the first message is the call's error answer; one after it
+    /// cuts the response short (raw bytes have no place for an error item).
+    async fn streamed_raw(
+        &self,
+        pending: Pending,
+        resp_headers: HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let mut st = self.stream_state(pending, None, super::StreamShape::Ndjson);
+        st.raw = true;
+        let first = st.next_item().await;
+        if st.done {
+            return Err(st
+                .failure
+                .take()
+                .unwrap_or_else(|| Failure::BadReply("the stream failed".into()).into()));
+        }
+        let ctype = st
+            .content_type
+            .take()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let first =
+            futures_util::stream::iter(first.map(|b| Ok::<_, std::io::Error>(Bytes::from(b))));
+        let rest = futures_util::stream::unfold(st, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            let item = st.next_item().await?;
+            if st.done {
+                let e = st
+                    .failure
+                    .take()
+                    .map(|e| e.message().to_string())
+                    .unwrap_or_default();
+                return Some((Err(std::io::Error::other(e)), st));
+            }
+            Some((Ok(Bytes::from(item)), st))
+        });
+        let body = futures_util::StreamExt::chain(first, rest);
+        let mut resp = Response::new(axum::body::Body::from_stream(body));
+        if let Ok(v) = HeaderValue::try_from(ctype) {
+            resp.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        resp.headers_mut().extend(resp_headers);
+        Ok(resp)
+    }
+
+    fn stream_state(
         &self,
         pending: Pending,
         request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
         shape: super::StreamShape,
-        resp_headers: HeaderMap,
-    ) -> Response {
-        let state = StreamState {
+    ) -> StreamState {
+        StreamState {
             pending: Some(pending),
             request_failed,
             output: self.route.method.descriptor.output(),
@@ -400,9 +450,23 @@ impl GrpcRoute {
             items: 0,
             done: false,
             ended: false,
+            raw: false,
+            content_type: None,
+            failure: None,
             backend: self.backend.spec.name.clone(),
             method: self.route.name.clone(),
-        };
+        }
+    }
+
+    /// The streamed HTTP response of a server-streaming or bidirectional call.
+    fn streamed(
+        &self,
+        pending: Pending,
+        request_failed: Option<tokio::sync::oneshot::Receiver<ApiError>>,
+        shape: super::StreamShape,
+        resp_headers: HeaderMap,
+    ) -> Response {
+        let state = self.stream_state(pending, request_failed, shape);
         let body = futures_util::stream::unfold(state, |mut st| async move {
             if st.ended {
                 return None;
@@ -455,6 +519,12 @@ struct StreamState {
     done: bool,
     /// The shape's end was written.
     ended: bool,
+    /// Messages are `google.api.HttpBody`: items are their data, raw.
+    raw: bool,
+    /// The content type of the first raw message.
+    content_type: Option<String>,
+    /// The error that ended the stream.
+    failure: Option<ApiError>,
     backend: String,
     method: String,
 }
@@ -472,6 +542,24 @@ impl StreamState {
             Err(e) => return Some(self.transport_fail(e)),
         };
         let item = match stream.next().await {
+            Ok(Some(msg)) if self.raw => {
+                match prost_reflect::DynamicMessage::decode(self.output.clone(), &msg[..]) {
+                    Ok(body) => {
+                        if self.content_type.is_none()
+                            && let Some(prost_reflect::Value::String(ct)) =
+                                body.get_field_by_name("content_type").as_deref()
+                            && !ct.is_empty()
+                        {
+                            self.content_type = Some(ct.clone());
+                        }
+                        match body.get_field_by_name("data").as_deref() {
+                            Some(prost_reflect::Value::Bytes(b)) => b.to_vec(),
+                            _ => Vec::new(),
+                        }
+                    }
+                    Err(e) => self.end_with(Failure::BadReply(e.to_string()).into()),
+                }
+            }
             Ok(Some(msg)) => {
                 let mut json = Vec::with_capacity(msg.len() * 2 + 16);
                 match protobuf::message_to_json(&self.output, &msg, &self.opts, &mut json) {
@@ -519,7 +607,9 @@ impl StreamState {
         } else {
             e
         };
-        e.stream_item()
+        let item = e.stream_item();
+        self.failure = Some(e);
+        item
     }
 }
 

@@ -760,7 +760,7 @@ fn check_rules(
 }
 
 /// Whether a message is `google.api.HttpBody`: a body of any content type.
-fn is_http_body(m: &MessageDescriptor) -> bool {
+pub(super) fn is_http_body(m: &MessageDescriptor) -> bool {
     m.full_name() == "google.api.HttpBody"
 }
 

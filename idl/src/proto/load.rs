@@ -33,6 +33,12 @@ const EMBEDDED: [(&str, &str); 4] = [
     ("api.proto", include_str!("api.proto")),
 ];
 
+/// Whether kitegate supplies the file of that import name itself: the
+/// well-known types and the `google/api` and Hertz files above.
+pub fn supplied(name: &str) -> bool {
+    name.starts_with("google/protobuf/") || EMBEDDED.iter().any(|(n, _)| *n == name)
+}
+
 /// Where imports are found.
 pub(super) trait Lookup {
     /// The file an import name refers to, by the name errors should use.

@@ -41,6 +41,7 @@ use prost_reflect::{
 
 use crate::{FileSource, IdlError, IdlErrors};
 
+pub use load::supplied;
 pub use template::PathTemplate;
 
 /// The full name of the `google.api.http` extension of `MethodOptions` (field 72295728).
