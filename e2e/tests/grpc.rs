@@ -1505,6 +1505,13 @@ fn hertz_options_and_header_binding() {
         serde_json::from_str::<Value>(&text).unwrap()["reply"],
         json!("pong: hi")
     );
+    // (api.serializer) = "form": a body that names no type is a form.
+    let (s, _, text) = e2e::http("OPTIONS", &ping, Some("text=form&seq=2"), &[]).unwrap();
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["reply"],
+        json!("pong: form")
+    );
     let (s, _, text) = e2e::http("HEAD", &ping, None, &[]).unwrap();
     assert_eq!((s, text.as_str()), (200, ""));
     let (s, _, _) = e2e::http("GET", &ping, None, &[]).unwrap();

@@ -76,13 +76,18 @@ pub enum BodyFormat {
 impl BodyFormat {
     /// The format `api.serializer` names, or why it is not one kitegate reads.
     pub(crate) fn of(annotations: &Annotations) -> Result<BodyFormat, String> {
-        match annotations.get("api.serializer") {
-            None | Some("") | Some("json") => Ok(BodyFormat::Json),
-            Some("form") => Ok(BodyFormat::Form),
-            Some(other) => Err(format!(
-                "api.serializer = \"{other}\": the body formats are json and form"
-            )),
-        }
+        body_format(annotations.get("api.serializer"))
+    }
+}
+
+/// The body format an `api.serializer` value names.
+pub(crate) fn body_format(value: Option<&str>) -> Result<BodyFormat, String> {
+    match value {
+        None | Some("") | Some("json") => Ok(BodyFormat::Json),
+        Some("form") => Ok(BodyFormat::Form),
+        Some(other) => Err(format!(
+            "api.serializer = \"{other}\": the body formats are json and form"
+        )),
     }
 }
 

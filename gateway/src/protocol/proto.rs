@@ -263,6 +263,13 @@ impl ProtoRoute {
             // part's bytes (a file's content).
             let form_kind = match FormKind::of(ct) {
                 Some(Ok(FormKind::UrlEncoded)) if form::looks_like_json(body) => None,
+                // (api.serializer) = "form": a body naming no format is one.
+                None if self.method.body_format == idl::BodyFormat::Form
+                    && !ct.contains("json")
+                    && !form::looks_like_json(body) =>
+                {
+                    Some(Ok(FormKind::UrlEncoded))
+                }
                 other => other,
             };
             if let Some(kind) = form_kind {

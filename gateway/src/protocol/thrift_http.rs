@@ -99,7 +99,12 @@ impl Bindings {
         let kind = match FormKind::of(ct) {
             Some(Ok(FormKind::UrlEncoded)) if form::looks_like_json(body) => return Ok(None),
             Some(kind) => kind.map_err(|e| Failure::Input(format!("$: {e}")))?,
-            None if self.format == BodyFormat::Form && !ct.contains("json") => FormKind::UrlEncoded,
+            None if self.format == BodyFormat::Form
+                && !ct.contains("json")
+                && !form::looks_like_json(body) =>
+            {
+                FormKind::UrlEncoded
+            }
             None => return Ok(None),
         };
         form::parse(&kind, body)

@@ -82,6 +82,8 @@ pub struct ProtoMethod {
     pub binds: Vec<(String, crate::Binding)>,
     /// `(api.vd)` rules of the request message's fields, by field name.
     pub rules: Vec<(String, std::sync::Arc<crate::vd::Rule>)>,
+    /// What a body that names no format is read as (`(api.serializer)`).
+    pub body_format: crate::BodyFormat,
 }
 
 /// One HTTP binding of a method.
@@ -249,12 +251,16 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
             let mut http = http;
             let hertz = hertz_rules(&m, &pool).and_then(|routes| {
                 let (binds, rules) = hertz_binds(&m.input(), &pool)?;
-                Ok((routes, binds, rules))
+                let format = match string_option(&m.options(), &pool, "api.serializer") {
+                    None => crate::BodyFormat::Json,
+                    Some(v) => crate::http::body_format(Some(&v))?,
+                };
+                Ok((routes, binds, rules, format))
             });
-            let (binds, rules) = match hertz {
-                Ok((routes, binds, rules)) => {
+            let (binds, rules, body_format) = match hertz {
+                Ok((routes, binds, rules, format)) => {
                     http.extend(routes);
-                    (binds, rules)
+                    (binds, rules, format)
                 }
                 Err(message) => {
                     errors.push(IdlError {
@@ -262,12 +268,13 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
                         line: hertz_line(&m),
                         message: format!("{}: {message}", m.full_name()),
                     });
-                    (Vec::new(), Vec::new())
+                    (Vec::new(), Vec::new(), crate::BodyFormat::Json)
                 }
             };
             methods.push(ProtoMethod {
                 binds,
                 rules,
+                body_format,
                 name: m.name().to_string(),
                 client_streaming: m.is_client_streaming(),
                 server_streaming: m.is_server_streaming(),
