@@ -1529,6 +1529,29 @@ fn hertz_options_and_header_binding() {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["error"]["message"], json!(want), "{text}");
     }
+    // Rules of nested messages too.
+    let (s, _, text) = e2e::http(
+        "POST",
+        &format!("{}/hz/any/7", gw.base),
+        Some(r#"{"filter":{"label":"long"}}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v["error"]["message"],
+        json!("$.filter.label: fails api.vd \"len($)<=3\""),
+        "{text}"
+    );
+    let (s, _, text) = e2e::http(
+        "POST",
+        &format!("{}/hz/any/7", gw.base),
+        Some(r#"{"filter":{"label":"ok"}}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
     // A field option kitegate does not serve on protobuf backends: 422.
     let bad = r#"syntax = "proto3"; package x; import "api.proto";
 message R { string a = 1 [(api.raw_body) = ""]; }

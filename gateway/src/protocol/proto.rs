@@ -708,20 +708,29 @@ fn set_bracketed(
     Ok(())
 }
 
-/// Checks `(api.vd)` rules on a request message's JSON: a field the JSON
-/// leaves out is its proto3 zero (`nil` for messages and `optional`
-/// fields); `(Name)$` finds a sibling by proto, JSON or Go name. 400
-/// naming the field and the rule (or its message).
+/// Checks `(api.vd)` rules on a request message's JSON, nested messages
+/// (in lists and map values too) included: a field the JSON leaves out is
+/// its proto3 zero (`nil` for messages and `optional` fields); `(Name)$`
+/// finds a sibling by proto, JSON or Go name. 400 naming the field and the
+/// rule (or its message).
 fn check_rules(
     input: &MessageDescriptor,
-    rules: &[(String, Arc<idl::vd::Rule>)],
+    rules: &[(String, String, Arc<idl::vd::Rule>)],
     json: &[u8],
 ) -> Result<(), ApiError> {
-    let obj = match serde_json::from_slice::<Value>(json) {
-        Ok(Value::Object(m)) => m,
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(json) else {
         // The encoder names what is wrong with the body.
-        _ => return Ok(()),
+        return Ok(());
     };
+    walk_rules(input, rules, &obj, &mut "$".to_string()).map_err(bad)
+}
+
+fn walk_rules(
+    desc: &MessageDescriptor,
+    rules: &[(String, String, Arc<idl::vd::Rule>)],
+    obj: &Map<String, Value>,
+    path: &mut String,
+) -> Result<(), String> {
     let value_of = |f: &prost_reflect::FieldDescriptor| -> Value {
         let v = obj.get(f.name()).or_else(|| obj.get(f.json_name()));
         match (v, f.kind()) {
@@ -750,18 +759,56 @@ fn check_rules(
             })
             .collect()
     };
-    for (name, rule) in rules {
-        let Some(f) = input.get_field_by_name(name) else {
+    for (msg, name, rule) in rules {
+        if msg != desc.full_name() {
+            continue;
+        }
+        let Some(f) = desc.get_field_by_name(name) else {
             continue;
         };
         let sibling = |n: &str| {
-            input
-                .fields()
+            desc.fields()
                 .find(|s| s.name() == n || s.json_name() == n || go(s.name()) == n)
                 .map(|s| value_of(&s))
         };
         rule.check(&value_of(&f), &sibling)
-            .map_err(|m| bad(format!("$.{}: {m}", f.json_name())))?;
+            .map_err(|m| format!("{path}.{}: {m}", f.json_name()))?;
+    }
+    for f in desc.fields() {
+        let Kind::Message(m) = f.kind() else { continue };
+        let Some(v) = obj.get(f.name()).or_else(|| obj.get(f.json_name())) else {
+            continue;
+        };
+        let len = path.len();
+        match v {
+            Value::Array(items) if f.is_list() => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Object(o) = item {
+                        path.push_str(&format!(".{}[{i}]", f.json_name()));
+                        walk_rules(&m, rules, o, path)?;
+                        path.truncate(len);
+                    }
+                }
+            }
+            Value::Object(entries) if f.is_map() => {
+                if let Some(vm) = m.map_entry_value_field().kind().as_message().cloned() {
+                    for (k, item) in entries {
+                        if let Value::Object(o) = item {
+                            path.push_str(&format!(".{}[{k:?}]", f.json_name()));
+                            walk_rules(&vm, rules, o, path)?;
+                            path.truncate(len);
+                        }
+                    }
+                }
+            }
+            Value::Object(o) => {
+                path.push('.');
+                path.push_str(f.json_name());
+                walk_rules(&m, rules, o, path)?;
+                path.truncate(len);
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

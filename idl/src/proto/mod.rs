@@ -80,8 +80,9 @@ pub struct ProtoMethod {
     /// Request fields Hertz's `api.query`, `api.header` and `api.cookie`
     /// options bind, by field name.
     pub binds: Vec<(String, crate::Binding)>,
-    /// `(api.vd)` rules of the request message's fields, by field name.
-    pub rules: Vec<(String, std::sync::Arc<crate::vd::Rule>)>,
+    /// `(api.vd)` rules of the request message's fields and of the
+    /// messages it holds: (message full name, field name, rule).
+    pub rules: Vec<(String, String, std::sync::Arc<crate::vd::Rule>)>,
     /// What a body that names no format is read as (`(api.serializer)`).
     pub body_format: crate::BodyFormat,
 }
@@ -500,7 +501,7 @@ fn hertz_rules(m: &MethodDescriptor, pool: &DescriptorPool) -> Result<Vec<ProtoH
 /// `(api.vd)` rules of request fields.
 type HertzFields = (
     Vec<(String, crate::Binding)>,
-    Vec<(String, std::sync::Arc<crate::vd::Rule>)>,
+    Vec<(String, String, std::sync::Arc<crate::vd::Rule>)>,
 );
 
 /// Hertz field options of a request message that bind HTTP values:
@@ -510,6 +511,7 @@ type HertzFields = (
 fn hertz_binds(input: &MessageDescriptor, pool: &DescriptorPool) -> Result<HertzFields, String> {
     let mut out = Vec::new();
     let mut rules = Vec::new();
+    message_rules(input, pool, &mut rules, &mut Vec::new())?;
     for f in input.fields() {
         let options = f.options();
         let name = |v: String| {
@@ -529,11 +531,6 @@ fn hertz_binds(input: &MessageDescriptor, pool: &DescriptorPool) -> Result<Hertz
         } else if let Some(v) = string_option(&options, pool, "api.cookie") {
             out.push((f.name().to_string(), crate::Binding::Cookie(name(v))));
         }
-        if let Some(rule) = string_option(&options, pool, "api.vd") {
-            let parsed = crate::vd::Rule::parse(&rule)
-                .map_err(|e| format!("field {}: (api.vd) = \"{rule}\": {e}", f.name()))?;
-            rules.push((f.name().to_string(), std::sync::Arc::new(parsed)));
-        }
         for unserved in ["api.raw_body", "api.form", "api.file_name"] {
             if string_option(&options, pool, unserved).is_some() {
                 return Err(format!(
@@ -544,6 +541,49 @@ fn hertz_binds(input: &MessageDescriptor, pool: &DescriptorPool) -> Result<Hertz
         }
     }
     Ok((out, rules))
+}
+
+/// The `(api.vd)` rules of `msg`'s fields and of every message it holds
+/// (once each, recursion included).
+fn message_rules(
+    msg: &MessageDescriptor,
+    pool: &DescriptorPool,
+    out: &mut Vec<(String, String, std::sync::Arc<crate::vd::Rule>)>,
+    seen: &mut Vec<String>,
+) -> Result<(), String> {
+    if seen.iter().any(|s| s == msg.full_name()) {
+        return Ok(());
+    }
+    seen.push(msg.full_name().to_string());
+    for f in msg.fields() {
+        if let Some(rule) = string_option(&f.options(), pool, "api.vd") {
+            let parsed = crate::vd::Rule::parse(&rule).map_err(|e| {
+                format!(
+                    "field {}.{}: (api.vd) = \"{rule}\": {e}",
+                    msg.name(),
+                    f.name()
+                )
+            })?;
+            out.push((
+                msg.full_name().to_string(),
+                f.name().to_string(),
+                std::sync::Arc::new(parsed),
+            ));
+        }
+        let inner = match f.kind() {
+            Kind::Message(m) if f.is_map() => {
+                m.map_entry_value_field().kind().as_message().cloned()
+            }
+            Kind::Message(m) => Some(m),
+            _ => None,
+        };
+        if let Some(m) = inner
+            && m.package_name() != "google.protobuf"
+        {
+            message_rules(&m, pool, out, seen)?;
+        }
+    }
+    Ok(())
 }
 
 /// 1-based line of a method (its Hertz options are on it).
