@@ -1530,13 +1530,9 @@ fn hertz_options_and_header_binding() {
         assert_eq!(v["error"]["message"], json!(want), "{text}");
     }
     // Rules of nested messages too.
-    let (s, _, text) = e2e::http(
-        "POST",
-        &format!("{}/hz/any/7", gw.base),
-        Some(r#"{"filter":{"label":"long"}}"#),
-        &[],
-    )
-    .unwrap();
+    let post =
+        |body: &str| e2e::http("POST", &format!("{}/hz/any/7", gw.base), Some(body), &[]).unwrap();
+    let (s, _, text) = post(r#"{"filter":{"label":"long"}}"#);
     assert_eq!(s, 400, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
@@ -1544,14 +1540,7 @@ fn hertz_options_and_header_binding() {
         json!("$.filter.label: fails api.vd \"len($)<=3\""),
         "{text}"
     );
-    let (s, _, text) = e2e::http(
-        "POST",
-        &format!("{}/hz/any/7", gw.base),
-        Some(r#"{"filter":{"label":"ok"}}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(s, 200, "{text}");
+    assert_eq!(post(r#"{"filter":{"label":"ok"}}"#).0, 200);
     // A field option kitegate does not serve on protobuf backends: 422.
     let bad = r#"syntax = "proto3"; package x; import "api.proto";
 message R { string a = 1 [(api.raw_body) = ""]; }
