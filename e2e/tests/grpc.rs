@@ -1489,7 +1489,7 @@ fn hertz_options_and_header_binding() {
     let got: Value = serde_json::from_str(&text).unwrap();
     assert_same(
         "hz route",
-        &json!({"name": "items/7", "itemId": "7", "view": 2, "tags": ["a", "b"], "pageSize": 25, "archived": true, "title": "item 7"}),
+        &json!({"name": "items/7", "itemId": "7", "view": 2, "tags": ["a", "b"], "pageSize": 25, "archived": true, "item_title": "item 7"}),
         &got,
     );
     for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
@@ -1499,7 +1499,7 @@ fn hertz_options_and_header_binding() {
     }
     // (api.head) and (api.options): HEAD answers the call's status alone.
     let ping = format!("{}/hz/ping", gw.base);
-    let (s, _, text) = e2e::http("OPTIONS", &ping, Some(r#"{"text":"hi","seq":1}"#), &[]).unwrap();
+    let (s, _, text) = e2e::http("OPTIONS", &ping, Some(r#"{"msg":"hi","seq":1}"#), &[]).unwrap();
     assert_eq!(s, 200, "{text}");
     assert_eq!(
         serde_json::from_str::<Value>(&text).unwrap()["reply"],

@@ -147,13 +147,15 @@ pub(crate) fn json_name(annotations: &Annotations, field_name: &str) -> String {
             return v.to_string();
         }
     }
-    if let Some(tag) = annotations.get("go.tag")
-        && let Some(rest) = tag.split("json:\"").nth(1)
-    {
-        let name = rest.split(['"', ',']).next().unwrap_or("");
-        if !name.is_empty() && name != "-" {
-            return name.to_string();
-        }
+    if let Some(name) = annotations.get("go.tag").and_then(go_tag_json) {
+        return name.to_string();
     }
     field_name.to_string()
+}
+
+/// The json name in a Go struct tag (`json:"name,omitempty"` -> `name`).
+pub(crate) fn go_tag_json(tag: &str) -> Option<&str> {
+    let rest = tag.split("json:\"").nth(1)?;
+    let name = rest.split(['"', ',']).next().unwrap_or("");
+    (!name.is_empty() && name != "-").then_some(name)
 }

@@ -222,12 +222,16 @@ fn relative_name(main: &Path, dir: &Path) -> Option<String> {
 
 /// Lists the main file's services and reads their HTTP rules.
 fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlErrors> {
-    let pool = compiled.pool;
     let display = compiled
         .display
         .get(main_name)
         .cloned()
         .unwrap_or_else(|| main_name.to_string());
+    // Options (HTTP rules, Hertz's) are read from the compiled pool; the
+    // descriptors calls use come from the one with Hertz's JSON keys.
+    let pool = compiled.pool;
+    let keyed = hertz_json_names(pool.clone())
+        .map_err(|e| IdlErrors::single(&display, 0, format!("(api.body) / (api.go_tag): {e}")))?;
     let file = pool
         .get_file_by_name(main_name)
         .ok_or_else(|| IdlErrors::single(&display, 0, "file was not compiled"))?;
@@ -279,7 +283,10 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
                 name: m.name().to_string(),
                 client_streaming: m.is_client_streaming(),
                 server_streaming: m.is_server_streaming(),
-                descriptor: m,
+                descriptor: keyed
+                    .get_service_by_name(svc.full_name())
+                    .and_then(|s| s.methods().find(|k| k.name() == m.name()))
+                    .unwrap_or(m),
                 http,
             });
         }
@@ -293,7 +300,7 @@ fn build(compiled: load::Compiled, main_name: &str) -> Result<ProtoSchema, IdlEr
         return Err(IdlErrors(errors));
     }
     Ok(ProtoSchema {
-        pool,
+        pool: keyed,
         services,
         files: compiled.files,
     })
@@ -416,6 +423,66 @@ fn http_rule(
         body,
         response_body,
     })
+}
+
+/// The pool with the JSON keys Hertz options give fields, `(api.body) =
+/// "key"` or a json name in `(api.go_tag)`, as those fields' JSON names:
+/// requests and replies then use them, nested messages included, as the
+/// code hz generates does.
+fn hertz_json_names(pool: DescriptorPool) -> Result<DescriptorPool, String> {
+    if pool.get_extension_by_name("api.body").is_none() {
+        return Ok(pool);
+    }
+    let mut renames: Vec<(String, String, String)> = Vec::new();
+    for msg in pool.all_messages() {
+        for f in msg.fields() {
+            let options = f.options();
+            let key = string_option(&options, &pool, "api.body")
+                .filter(|k| !k.is_empty())
+                .or_else(|| {
+                    string_option(&options, &pool, "api.go_tag")
+                        .and_then(|t| crate::http::go_tag_json(&t).map(str::to_string))
+                });
+            if let Some(key) = key
+                && key != f.json_name()
+            {
+                renames.push((msg.full_name().to_string(), f.name().to_string(), key));
+            }
+        }
+    }
+    if renames.is_empty() {
+        return Ok(pool);
+    }
+    fn walk(
+        prefix: &str,
+        msgs: &mut [prost_reflect::prost_types::DescriptorProto],
+        renames: &[(String, String, String)],
+    ) {
+        for m in msgs {
+            let full = format!("{prefix}{}", m.name());
+            for f in &mut m.field {
+                if let Some((_, _, key)) = renames
+                    .iter()
+                    .find(|(msg, field, _)| *msg == full && field == f.name())
+                {
+                    f.json_name = Some(key.clone());
+                }
+            }
+            walk(&format!("{full}."), &mut m.nested_type, renames);
+        }
+    }
+    let mut files: Vec<_> = pool.file_descriptor_protos().cloned().collect();
+    for file in &mut files {
+        let prefix = match file.package() {
+            "" => String::new(),
+            p => format!("{p}."),
+        };
+        walk(&prefix, &mut file.message_type, &renames);
+    }
+    let mut out = DescriptorPool::new();
+    out.add_file_descriptor_protos(files)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Hertz's method options (`api.proto`) and the HTTP method each names.
