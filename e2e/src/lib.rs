@@ -73,6 +73,11 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `cmd`; if `ready` is given, waits for a stdout line starting with it and returns that line.
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     pub fn start(name: &str, mut cmd: Command, ready: Option<&str>) -> (Proc, String) {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -219,7 +224,40 @@ impl Gateway {
         env: &[(&str, &str)],
         tls_ca: Option<&Path>,
     ) -> Gateway {
-        let (port, admin_port) = (free_port(), free_port());
+        // A port picked free may be taken before kitegate binds it (other
+        // tests pick ports too): then it exits at once, and is started
+        // again on other ports.
+        for attempt in 1.. {
+            let (port, admin_port) = (free_port(), free_port());
+            match Gateway::start_on(&dir, config, flags, wrapper, env, tls_ca, port, admin_port) {
+                Ok((proc, scheme)) => {
+                    return Gateway {
+                        proc,
+                        base: format!("{scheme}://127.0.0.1:{port}"),
+                        admin: format!("http://127.0.0.1:{admin_port}"),
+                        dir,
+                    };
+                }
+                Err(err) if attempt < 4 && err.contains("Address already in use") => continue,
+                Err(err) => panic!("kitegate did not become ready; stderr:\n{err}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// Starts kitegate on those ports and waits until it answers; the
+    /// error is its stderr.
+    #[allow(clippy::too_many_arguments)]
+    fn start_on(
+        dir: &TempDir,
+        config: &str,
+        flags: &[&str],
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        tls_ca: Option<&Path>,
+        port: u16,
+        admin_port: u16,
+    ) -> Result<(Proc, &'static str), String> {
         let cfg = dir.path().join("kitegate.toml");
         std::fs::write(
             &cfg,
@@ -241,20 +279,18 @@ impl Gateway {
             .args(flags)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied());
-        let (proc, _) = Proc::start("kitegate", cmd, None);
+        let (mut proc, _) = Proc::start("kitegate", cmd, None);
         let scheme = if tls_ca.is_some() { "https" } else { "http" };
-        let gw = Gateway {
-            proc,
-            base: format!("{scheme}://127.0.0.1:{port}"),
-            admin: format!("http://127.0.0.1:{admin_port}"),
-            dir,
-        };
+        let base = format!("{scheme}://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = match tls_ca {
-                None => matches!(gw.try_request("GET", "/healthz", None, &[]), Ok((200, _))),
+                None => matches!(
+                    http("GET", &format!("{base}/healthz"), None, &[]),
+                    Ok((200, _, _))
+                ),
                 Some(ca) => {
-                    let url = format!("{}/healthz", gw.base);
+                    let url = format!("{base}/healthz");
                     let ca = ca.display().to_string();
                     curl(&[
                         "--cacert",
@@ -269,25 +305,13 @@ impl Gateway {
                 }
             };
             if ready {
-                return gw;
+                return Ok((proc, scheme));
             }
-            if Instant::now() > deadline {
-                let mut gw = gw;
-                let err = gw.proc.stop();
-                panic!("kitegate did not become ready; stderr:\n{err}");
+            if proc.exited() || Instant::now() > deadline {
+                return Err(proc.stop());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    fn try_request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> Result<(u16, String), ureq::Error> {
-        http(method, &format!("{}{path}", self.base), body, headers).map(|(s, _, b)| (s, b))
     }
 
     /// Sends a request; returns status and body parsed as JSON (or a JSON string of the raw text).
