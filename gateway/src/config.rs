@@ -217,8 +217,8 @@ pub struct BackendConfig {
     /// TLS to its endpoints (`crate::transport::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::transport::tls::BackendTls>,
-    /// Request headers bound to request fields of protobuf methods:
-    /// header name -> field path (`"x-user-id" = "user.id"`), set in every
+    /// Request headers bound to request fields of methods described by a
+    /// `.proto` file: header name -> field path (`"x-user-id" = "user.id"`), set in every
     /// method whose request message has that field; the header wins over
     /// the body, path variables over the header.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -267,7 +267,7 @@ pub struct BackendOptions {
     /// its compressed size (and never past `max_frame`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_inflate_ratio: Option<usize>,
-    /// Protobuf: query keys may index maps and lists of the request
+    /// `.proto` IDL: query keys may index maps and lists of the request
     /// (`labels[env]=prod`, `items[0].id=1`, `filter.tags[1]=x`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub query_brackets: bool,

@@ -63,7 +63,7 @@ const VERBS: [(HttpVerb, &str); 7] = [
 
 /// The HTTP methods an annotation's route answers (`api.any`: every one
 /// of [`VERBS`]).
-fn verbs(m: HttpMethod) -> Vec<HttpVerb> {
+pub fn verbs(m: HttpMethod) -> Vec<HttpVerb> {
     match m {
         HttpMethod::Get => vec![HttpVerb::GET],
         HttpMethod::Post => vec![HttpVerb::POST],
@@ -74,57 +74,6 @@ fn verbs(m: HttpMethod) -> Vec<HttpVerb> {
         HttpMethod::Options => vec![HttpVerb::OPTIONS],
         HttpMethod::Any => VERBS.iter().map(|(v, _)| v.clone()).collect(),
     }
-}
-
-/// The methods of `services` a protobuf backend serves, with their
-/// service; `streaming` says whether its protocol serves streaming methods.
-pub fn served_proto_methods<'a>(
-    services: &'a [String],
-    proto: &'a idl::proto::ProtoSchema,
-    streaming: bool,
-) -> impl Iterator<Item = (&'a idl::proto::ProtoService, &'a idl::proto::ProtoMethod)> {
-    proto
-        .services
-        .iter()
-        .filter(|s| services.contains(&s.name))
-        .flat_map(move |svc| {
-            svc.methods
-                .iter()
-                .filter(move |m| streaming || (!m.client_streaming && !m.server_streaming))
-                .map(move |m| (svc, m))
-        })
-}
-
-/// The HTTP rules of one protobuf method (prefix not included): its
-/// `google.api.http` rules (with their additional bindings), or `POST
-/// /{package.Service}/{Method}` (`None`: the whole body is the message)
-/// without any.
-pub fn proto_method_routes(
-    service_full_name: &str,
-    m: &idl::proto::ProtoMethod,
-) -> Vec<(HttpVerb, String, Option<idl::proto::ProtoHttpRule>)> {
-    let mut rules: Vec<_> = m
-        .http
-        .iter()
-        .flat_map(|r| {
-            let verbs = if r.method == "ANY" {
-                verbs(HttpMethod::Any)
-            } else {
-                vec![HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST)]
-            };
-            verbs
-                .into_iter()
-                .map(move |v| (v, r.template.as_str().to_string(), Some(r.clone())))
-        })
-        .collect();
-    if rules.is_empty() {
-        rules.push((
-            HttpVerb::POST,
-            format!("/{service_full_name}/{}", m.name),
-            None,
-        ));
-    }
-    rules
 }
 
 /// The HTTP routes of one method, prefix included, in Hertz path syntax:

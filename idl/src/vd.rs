@@ -117,6 +117,25 @@ impl Rule {
     }
 }
 
+/// The Go field name Hertz's generator makes of an IDL field name
+/// (`user_id` -> `UserId`): what `(Name)$` calls a sibling in IDLs
+/// written for generated Go code.
+pub fn go_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut up = true;
+    for c in name.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The index of the `}` closing a block whose `{` came just before `s`.
 fn closing_brace(s: &str) -> Option<usize> {
     let mut depth = 0usize;

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Doc, Document, INTEGER_TEXT, SCHEMAS, integer, path_item, response_ref};
 use crate::backend::BackendSpec;
-use crate::routes::{proto_method_routes, served_proto_methods};
+use crate::protocol::proto::{proto_method_routes, served_proto_methods};
 
 /// How deep query parameters go into nested messages (`a.b.c`).
 const QUERY_DEPTH: usize = 3;

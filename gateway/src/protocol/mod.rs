@@ -15,7 +15,7 @@ pub mod dubbo;
 pub mod grpc;
 mod grpc_web;
 pub mod kitex_pb;
-mod proto;
+pub(crate) mod proto;
 pub mod thrift;
 mod thrift_http;
 mod thrift_rules;

@@ -59,6 +59,8 @@ pub struct ProtoRoute {
     /// `options.query_brackets`: query keys may index maps and lists
     /// (`labels[env]=prod`, `items[0].id=1`).
     pub query_brackets: bool,
+    /// The request message is `google.api.HttpBody`.
+    pub http_body_input: bool,
 }
 
 /// Whether a method's options say it may run twice
@@ -72,6 +74,57 @@ pub fn idempotent(m: &ProtoMethod) -> bool {
         .is_some_and(|level| level == 1 || level == 2)
 }
 
+/// The methods of `services` a protobuf backend serves, with their
+/// service; `streaming` says whether its protocol serves streaming methods.
+pub fn served_proto_methods<'a>(
+    services: &'a [String],
+    proto: &'a idl::proto::ProtoSchema,
+    streaming: bool,
+) -> impl Iterator<Item = (&'a idl::proto::ProtoService, &'a idl::proto::ProtoMethod)> {
+    proto
+        .services
+        .iter()
+        .filter(|s| services.contains(&s.name))
+        .flat_map(move |svc| {
+            svc.methods
+                .iter()
+                .filter(move |m| streaming || (!m.client_streaming && !m.server_streaming))
+                .map(move |m| (svc, m))
+        })
+}
+
+/// The HTTP rules of one protobuf method (prefix not included): its
+/// `google.api.http` rules (with their additional bindings), or `POST
+/// /{package.Service}/{Method}` (`None`: the whole body is the message)
+/// without any.
+pub fn proto_method_routes(
+    service_full_name: &str,
+    m: &idl::proto::ProtoMethod,
+) -> Vec<(HttpVerb, String, Option<idl::proto::ProtoHttpRule>)> {
+    let mut rules: Vec<_> = m
+        .http
+        .iter()
+        .flat_map(|r| {
+            let verbs = if r.method == "ANY" {
+                crate::routes::verbs(idl::HttpMethod::Any)
+            } else {
+                vec![HttpVerb::from_bytes(r.method.as_bytes()).unwrap_or(HttpVerb::POST)]
+            };
+            verbs
+                .into_iter()
+                .map(move |v| (v, r.template.as_str().to_string(), Some(r.clone())))
+        })
+        .collect();
+    if rules.is_empty() {
+        rules.push((
+            HttpVerb::POST,
+            format!("/{service_full_name}/{}", m.name),
+            None,
+        ));
+    }
+    rules
+}
+
 /// The routes of every method of the backend's services; `streaming`
 /// says whether the protocol serves streaming methods. `handler` makes the
 /// route of one rule.
@@ -82,8 +135,8 @@ pub fn routes(
     mut handler: impl FnMut(ProtoRoute) -> Arc<dyn Route>,
 ) -> Result<Vec<RouteSpec>, String> {
     let mut out = Vec::new();
-    for (svc, m) in crate::routes::served_proto_methods(&spec.services, proto, streaming) {
-        let rules = crate::routes::proto_method_routes(&svc.full_name, m);
+    for (svc, m) in served_proto_methods(&spec.services, proto, streaming) {
+        let rules = proto_method_routes(&svc.full_name, m);
         for (verb, template, rule) in rules {
             out.push(route_spec(
                 spec,
@@ -109,7 +162,7 @@ pub fn default_routes(
     mut handler: impl FnMut(ProtoRoute) -> Arc<dyn Route>,
 ) -> Result<Vec<RouteSpec>, String> {
     let mut out = Vec::new();
-    for (svc, m) in crate::routes::served_proto_methods(&spec.services, proto, streaming) {
+    for (svc, m) in served_proto_methods(&spec.services, proto, streaming) {
         let template = format!("/{}/{}", svc.full_name, m.name);
         if wanted(&format!("{}{template}", spec.prefix)) {
             out.push(route_spec(
@@ -149,6 +202,7 @@ fn route_spec(
         policy: spec.policy(service, &m.name, idempotent(m)),
         binds: binds_of(spec, m),
         query_brackets: opts.query_brackets,
+        http_body_input: is_http_body(&m.descriptor.input()),
     });
     Ok(RouteSpec {
         verb,
@@ -212,7 +266,7 @@ impl ProtoRoute {
         if whole_body
             && vars.is_empty()
             && self.binds.is_empty()
-            && !is_http_body(&self.method.descriptor.input())
+            && !self.http_body_input
             && matches!(first, None | Some(b'{'))
         {
             return Ok(Cow::Borrowed(body));
@@ -241,7 +295,7 @@ impl ProtoRoute {
         // A body that is a `google.api.HttpBody` (the request message, or
         // the field `body` names) is taken raw, with its content type.
         let raw_target = match body_rule {
-            Some("*") => is_http_body(&input),
+            Some("*") => self.http_body_input,
             Some(field) => input
                 .get_field_by_name(field)
                 .and_then(|f| f.kind().as_message().map(is_http_body))
@@ -750,15 +804,6 @@ fn walk_rules(
             (Some(v), _) => v.clone(),
         }
     };
-    let go = |name: &str| -> String {
-        name.split('_')
-            .map(|p| {
-                let mut c = p.chars();
-                c.next()
-                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
-            })
-            .collect()
-    };
     for (msg, name, rule) in rules {
         if msg != desc.full_name() {
             continue;
@@ -768,7 +813,7 @@ fn walk_rules(
         };
         let sibling = |n: &str| {
             desc.fields()
-                .find(|s| s.name() == n || s.json_name() == n || go(s.name()) == n)
+                .find(|s| s.name() == n || s.json_name() == n || idl::vd::go_name(s.name()) == n)
                 .map(|s| value_of(&s))
         };
         rule.check(&value_of(&f), &sibling)

@@ -131,11 +131,10 @@ fn sibling(schema: &Schema, sid: StructId, obj: &Map<String, Value>, name: &str)
         Some((a, b)) => (a, Some(b)),
         None => (name, None),
     };
-    let f = schema
-        .struct_def(sid)
-        .fields
-        .iter()
-        .find(|f| f.name == first || f.json_name == first || go_name(&f.name) == first)?;
+    let f =
+        schema.struct_def(sid).fields.iter().find(|f| {
+            f.name == first || f.json_name == first || idl::vd::go_name(&f.name) == first
+        })?;
     let v = match obj.get(&f.json_name) {
         Some(v) if !v.is_null() => normal(&f.ty, v),
         _ if f.required == Requiredness::Optional => Value::Null,
@@ -146,23 +145,6 @@ fn sibling(schema: &Schema, sid: StructId, obj: &Map<String, Value>, name: &str)
         (Some(rest), Type::Struct(id), Value::Object(m)) => sibling(schema, *id, m, rest),
         _ => Some(Value::Null),
     }
-}
-
-/// The Go field name Hertz's generator makes of an IDL name.
-fn go_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut up = true;
-    for c in name.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The value generated code holds for an unset field of `ty`.
@@ -303,12 +285,5 @@ mod tests {
                 .starts_with("$.tags")
         );
         assert_eq!(run(r#"{"user_id": 1}"#, &[text(4, "1,2")]), Ok(()));
-    }
-
-    #[test]
-    fn go_names() {
-        assert_eq!(go_name("user_id"), "UserId");
-        assert_eq!(go_name("Name"), "Name");
-        assert_eq!(go_name("a_b_c"), "ABC");
     }
 }

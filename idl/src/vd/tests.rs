@@ -103,3 +103,10 @@ fn what_is_refused() {
         assert!(e.contains(want), "{rule}: {e}");
     }
 }
+
+#[test]
+fn go_names() {
+    assert_eq!(go_name("user_id"), "UserId");
+    assert_eq!(go_name("Name"), "Name");
+    assert_eq!(go_name("a_b_c"), "ABC");
+}
